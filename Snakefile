@@ -1,0 +1,20 @@
+# rnnrobust: Sengupta & Friston (2018), "How Robust are Deep Neural Networks?", reproduced.
+# Run: snakemake --cores 8   (see README.md for the quick config, mirrors and SLURM profiles)
+from snakemake.utils import min_version
+
+min_version("9.19")
+
+
+# The paper protocol; --configfile files (quick, tests) are layered over it.
+configfile: f"{workflow.basedir}/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        weights_files(),

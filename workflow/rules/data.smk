@@ -1,0 +1,87 @@
+MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+
+rule download_mnist:
+    output:
+        expand("resources/mnist/{name}.gz", name=MNIST_FILES),
+    params:
+        urls=config["sources"]["mnist"]["urls"],
+        sha256=config["sources"]["mnist"]["sha256"],
+        mirror=data_mirror,
+    log:
+        "logs/download_mnist.log",
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/download_mnist.py"
+
+
+rule download_imdb:
+    output:
+        "resources/imdb/aclImdb.tar.gz",
+    params:
+        urls=config["sources"]["imdb"]["urls"],
+        digest=config["sources"]["imdb"]["digest"],
+        mirror=data_mirror,
+    log:
+        "logs/download_imdb.log",
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/download_imdb.py"
+
+
+rule prepare_adding:
+    input:
+        code=library("data"),
+    output:
+        data="results/data/adding/data.npz",
+        meta="results/data/adding/meta.json",
+    params:
+        options=config["data"]["adding"],
+    log:
+        "logs/prepare_adding.log",
+    conda:
+        ENV
+    script:
+        "../scripts/prepare_adding.py"
+
+
+rule prepare_mnist:
+    input:
+        raw=rules.download_mnist.output,
+        code=library("data"),
+    output:
+        data="results/data/mnist/data.npz",
+        meta="results/data/mnist/meta.json",
+    params:
+        sha256=config["sources"]["mnist"]["sha256"],
+    log:
+        "logs/prepare_mnist.log",
+    conda:
+        ENV
+    script:
+        "../scripts/prepare_mnist.py"
+
+
+rule prepare_imdb:
+    input:
+        raw=rules.download_imdb.output,
+        code=library("data"),
+    output:
+        data="results/data/imdb/data.npz",
+        meta="results/data/imdb/meta.json",
+        vocab="results/data/imdb/vocab.json",
+    params:
+        digest=config["sources"]["imdb"]["digest"],
+        options=config["data"]["imdb"],
+    log:
+        "logs/prepare_imdb.log",
+    resources:
+        mem_mb=4000,
+    conda:
+        ENV
+    script:
+        "../scripts/prepare_imdb.py"

@@ -1,0 +1,37 @@
+rule train:
+    input:
+        data="results/data/{task}/data.npz",
+        code=library("models", "recurrence", "train"),
+    output:
+        model="results/models/{task}/{model}/{regime}/seed{seed}/model.pt",
+        metrics="results/models/{task}/{model}/{regime}/seed{seed}/metrics.json",
+        history="results/models/{task}/{model}/{regime}/seed{seed}/history.csv",
+    params:
+        hyper=train_params,
+    log:
+        "logs/train/{task}/{model}/{regime}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/train/{task}/{model}/{regime}/seed{seed}.tsv"
+    threads: 1
+    resources:
+        mem_mb=scaled_by_attempt(3000),
+        runtime=scaled_by_attempt(720),
+        gpu=GPUS_PER_TRAINING_JOB,
+    conda:
+        ENV
+    script:
+        "../scripts/train.py"
+
+
+rule extract_weights:
+    input:
+        model=rules.train.output.model,
+        code=library("models", "weights"),
+    output:
+        "results/weights/{task}/{model}/{regime}/seed{seed}.npz",
+    log:
+        "logs/extract_weights/{task}/{model}/{regime}/seed{seed}.log",
+    conda:
+        ENV
+    script:
+        "../scripts/extract_weights.py"

@@ -1,0 +1,22 @@
+"""Fetch the four MNIST IDX files from the mirror or the canonical URLs, verified."""
+
+import sys
+from pathlib import Path
+
+from rnnrobust import data
+
+sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+sm = snakemake  # noqa: F821
+
+files = {name: Path(dest) for name, dest in zip(data.MNIST_NAMES, sm.output, strict=True)}
+for name, dest in files.items():
+    urls = [base + dest.name for base in sm.params.urls]
+    source = data.fetch(data.candidate_sources([dest.name], urls, sm.params.mirror, "mnist"), dest)
+    print(f"{dest.name}: fetched from {source}")
+try:
+    data.verify_mnist(files, sm.params.sha256)
+except data.DataError:
+    for dest in files.values():
+        dest.unlink(missing_ok=True)
+    raise
+print("SHA-256 of every decompressed file verified")
