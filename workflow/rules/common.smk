@@ -1,5 +1,5 @@
 # Config validation and the helpers that rules share. Logic lives in src/rnnrobust.
-import os
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -9,10 +9,11 @@ validate(config, "../schemas/config.schema.yaml")
 REPO = Path(workflow.basedir)
 LIBRARY = REPO / "src" / "rnnrobust"
 ENV = "../../envs/rnnrobust.yaml"
-# Scripts import the library from this checkout, also inside conda envs and on cluster nodes.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")]))
+# This checkout's library, also where it is not installed (conda envs, cluster nodes): scripts
+# find it through the workflow/scripts/rnnrobust symlink, which Snakemake puts on their sys.path.
+sys.path.insert(0, str(REPO / "src"))
 
-from rnnrobust import params as rr_params  # noqa: E402 (needs the path above)
+from rnnrobust import params as rr_params  # noqa: E402
 
 
 wildcard_constraints:
@@ -42,10 +43,6 @@ def scaled_by_attempt(base):
 
 def train_params(wildcards):
     return rr_params.train_params(config, wildcards.task, wildcards.model, int(wildcards.seed), wildcards.regime)
-
-
-def data_mirror(wildcards):
-    return rr_params.data_mirror(config)
 
 
 def weights_files():

@@ -7,7 +7,6 @@ rule download_mnist:
     params:
         urls=config["sources"]["mnist"]["urls"],
         sha256=config["sources"]["mnist"]["sha256"],
-        mirror=data_mirror,
     log:
         "logs/download_mnist.log",
     localrule: True
@@ -23,7 +22,6 @@ rule download_imdb:
     params:
         urls=config["sources"]["imdb"]["urls"],
         digest=config["sources"]["imdb"]["digest"],
-        mirror=data_mirror,
     log:
         "logs/download_imdb.log",
     localrule: True

@@ -4,14 +4,17 @@ import sys
 from pathlib import Path
 
 from rnnrobust import data
+from rnnrobust.params import data_mirror
 
 sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
 sm = snakemake  # noqa: F821
+# Where the files come from is not a param: switching mirrors must not re-fetch verified data.
+mirror = data_mirror(sm.config)
 
 files = {name: Path(dest) for name, dest in zip(data.MNIST_NAMES, sm.output, strict=True)}
-for name, dest in files.items():
+for dest in files.values():
     urls = [base + dest.name for base in sm.params.urls]
-    source = data.fetch(data.candidate_sources([dest.name], urls, sm.params.mirror, "mnist"), dest)
+    source = data.fetch(data.candidate_sources([dest.name], urls, mirror, "mnist"), dest)
     print(f"{dest.name}: fetched from {source}")
 try:
     data.verify_mnist(files, sm.params.sha256)

@@ -11,6 +11,6 @@ sm = snakemake  # noqa: F821
 
 arrays, word_index = data.prepare_imdb(sm.input.raw[0], sm.params.digest, **sm.params.options)
 write_json(sm.output.vocab, word_index)
-meta = {"task": "imdb", "vocabulary": len(word_index), **sm.params.options, **{k: list(v.shape) for k, v in arrays.items()}}
+meta = {"task": "imdb", "vocabulary": len(word_index), **sm.params.options}
 data.save_prepared(Path(sm.output.data).parent, arrays, meta)
 print(meta)

@@ -1,0 +1,180 @@
+"""The Snakemake workflow on the tiny config: lint, dry run, end to end, rerun triggers, data sources.
+
+The workflow is copied into a temporary directory so that the tests can edit its library files
+and config without touching the checkout.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import http.server
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from fixtures import write_fixture_mirror
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "config" / "config.yaml"
+TASKS, MODELS = ("adding", "imdb", "mnist"), ("rnn", "lstm", "gru")
+GATES = {"rnn": "h", "lstm": "ifco", "gru": "zrh"}
+HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
+HIDDEN |= {("imdb", "rnn"): 4, ("imdb", "lstm"): 6, ("imdb", "gru"): 6}
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the workflow and its library, as a user's checkout would hold it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(REPO / name, dest / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("workflow", "src", "envs", "tests"):
+        shutil.copytree(REPO / name, dest / name, ignore=ignore)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, overlays: tuple[str, ...] = (), check: bool = True):
+    """Run snakemake on the tiny config (plus overlay config files) in ``workdir``."""
+    configfiles = ("tests/config/config.yaml", *overlays)
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", *configfiles]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=900)
+    if check and proc.returncode != 0:
+        output = f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output}")
+    return proc
+
+
+def pending(workdir: Path, *args: str, overlays: tuple[str, ...] = ()) -> dict[str, set[str]]:
+    """Outputs that a run would (re)create, by rule, from `snakemake --summary`."""
+    proc = snakemake(workdir, "--summary", *args, overlays=overlays)
+    rows = csv.DictReader(io.StringIO(proc.stdout), delimiter="\t")
+    out: dict[str, set[str]] = {}
+    for row in rows:
+        if row["plan"] == "update pending":
+            out.setdefault(row["rule"], set()).add(row["output_file"])
+    return out
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def http_mirror(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    write_fixture_mirror(root)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=root))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, http_mirror):
+    """The tiny config run end to end, fetching its data from a loopback HTTP mirror."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("run"))
+    snakemake(workdir, "--config", f"data_mirror={http_mirror}")
+    return workdir, http_mirror
+
+
+def test_lint_and_dry_run(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    lint = snakemake(workdir, "--lint", check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    dry = snakemake(workdir, "-n", "--config", "data_mirror=mirror")
+    for rule, count in [("train", 9), ("extract_weights", 9), ("download_mnist", 1), ("prepare_imdb", 1)]:
+        assert any(line.split()[:2] == [rule, str(count)] for line in dry.stdout.splitlines()), (rule, dry.stdout)
+
+
+def test_invalid_config_names_key_and_allowed_values(tmp_path):
+    workdir = copy_workflow(tmp_path)
+    proc = snakemake(workdir, "-n", "--config", "device=tpu", check=False)
+    assert proc.returncode != 0
+    message = proc.stdout + proc.stderr
+    assert "device" in message and "'tpu' is not one of ['auto', 'cpu', 'cuda']" in message
+
+
+def test_tiny_config_end_to_end(finished_run):
+    workdir, _ = finished_run
+    for task in TASKS:
+        assert (workdir / f"results/data/{task}/data.npz").stat().st_size > 0
+        for model in MODELS:
+            run = workdir / f"results/models/{task}/{model}/baseline/seed0"
+            metrics = json.loads((run / "metrics.json").read_text())
+            assert metrics["status"] in {"converged", "not_converged", "diverged"}
+            assert metrics["hyperparameters"]["task"] == task and metrics["epochs_completed"] == 2
+            assert not (run / "checkpoint.pt").exists()
+            state = torch.load(run / "model.pt", weights_only=True)
+            with np.load(workdir / f"results/weights/{task}/{model}/baseline/seed0.npz") as weights:
+                layers = ("encoder", "decoder") if task == "adding" else ("rnn",)
+                assert sorted(weights.files) == sorted(f"{layer}/{g}" for layer in layers for g in GATES[model])
+                hid = HIDDEN[task, model]
+                for layer in layers:
+                    for g, gate in enumerate(GATES[model]):
+                        block = weights[f"{layer}/{gate}"]
+                        assert block.dtype == np.float64 and block.shape == (hid, hid)
+                        expected = state[f"{layer}.weight_hh"][g * hid : (g + 1) * hid].double().numpy()
+                        np.testing.assert_array_equal(block, expected)
+            assert (workdir / f"results/benchmarks/train/{task}/{model}/baseline/seed0.tsv").exists()
+            log = (workdir / f"logs/train/{task}/{model}/baseline/seed0.log").read_text()
+            assert "epoch 2/2" in log and "ETA" in log
+    vocab = json.loads((workdir / "results/data/imdb/vocab.json").read_text())
+    assert min(vocab.values()) == 1
+    assert "Nothing to be done" in snakemake(workdir, "-n").stdout
+
+
+def test_changing_one_task_reruns_only_that_task(finished_run):
+    workdir, mirror = finished_run
+    override = workdir / "lr.yaml"
+    override.write_text(yaml.safe_dump({"train": {"imdb": {"lr": 0.002}}}))
+    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
+    assert set(todo) == {"train", "extract_weights"}
+    assert todo["train"] == {f"results/models/imdb/{m}/baseline/seed0/{f}" for m in MODELS
+                             for f in ("model.pt", "metrics.json", "history.csv")}  # fmt: skip
+    assert todo["extract_weights"] == {f"results/weights/imdb/{m}/baseline/seed0.npz" for m in MODELS}
+
+
+def test_editing_a_library_module_reruns_only_its_users(finished_run):
+    workdir, mirror = finished_run
+    weights_py = workdir / "src/rnnrobust/weights.py"
+    original = weights_py.read_text()
+    try:
+        weights_py.write_text(original + "\n# edited\n")
+        todo = pending(workdir, "--config", f"data_mirror={mirror}")
+        assert set(todo) == {"extract_weights"} and len(todo["extract_weights"]) == 9
+    finally:
+        weights_py.write_text(original)
+
+
+def test_directory_mirror_and_bad_digest(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    mirror = tmp_path / "mirror"
+    write_fixture_mirror(mirror)
+    snakemake(workdir, "download_mnist", "download_imdb", "--config", f"data_mirror={mirror}")
+    assert (workdir / "resources/imdb/aclImdb.tar.gz").exists()
+    assert len(list((workdir / "resources/mnist").glob("*.gz"))) == 4
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"sources": {"imdb": {"digest": "0" * 64}}}))
+    shutil.rmtree(workdir / "resources")
+    args = ("download_imdb", "--config", f"data_mirror={mirror}")
+    proc = snakemake(workdir, *args, overlays=(str(bad),), check=False)
+    assert proc.returncode != 0
+    log = (workdir / "logs/download_imdb.log").read_text()
+    assert "0" * 64 in log and "data_mirror" in log
+    assert not (workdir / "resources/imdb/aclImdb.tar.gz").exists()
