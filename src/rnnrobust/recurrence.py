@@ -1,9 +1,11 @@
 """Keras 2.1.6 recurrences over a whole sequence, with hand-written backpropagation through time.
 
-Autograd over a Python loop records ~10 small nodes per time step; replaying them dominates the
-cost at the paper's small sizes. ``KerasRecurrence`` runs the loop without autograd, keeps the
-gate activations, and computes the gradient in one reverse loop, batching the recurrent-weight
-gradient into a single matrix product per gate block. ``tests/test_models.py`` checks it against
+Autograd over a Python loop records ~20 small nodes per time step; at the paper's small sizes
+their overhead, not the arithmetic, sets the cost. ``KerasRecurrence`` runs the forward loop
+without autograd and keeps the gate activations; the backward pass first computes every
+time-independent factor (gate derivatives, tanh(c), ...) for all steps at once, so that its
+reverse loop is a handful of operations per step, and then forms the recurrent-weight gradient
+with one matrix product per gate block over all steps. ``tests/test_models.py`` checks it against
 ``torch.autograd.gradcheck`` and an independent numpy implementation of the Keras equations.
 
 Conventions: ``proj`` (B, T, k·H) is W_ih x_t + b for every step (input dropout already applied),
@@ -22,17 +24,22 @@ def hard_sigmoid(x: Tensor) -> Tensor:
     return torch.clamp(x * 0.2 + 0.5, 0.0, 1.0)
 
 
-def _hard_sigmoid_grad(pre: Tensor) -> Tensor:
-    """Derivative of hard_sigmoid at ``pre``: 0.2 where −2.5 < pre < 2.5, else 0."""
-    return (pre.abs() < 2.5).to(pre.dtype) * 0.2
+def _hard_sigmoid_grad(value: Tensor) -> Tensor:
+    """Derivative of hard_sigmoid written in terms of its output: 0.2 inside (0, 1), else 0."""
+    return ((value > 0) & (value < 1)).to(value.dtype) * 0.2
 
 
-def _recurrent(h: Tensor, w_t: Tensor, masks: Tensor | None, first: int, last: int) -> Tensor:
-    """[W_g (h ∘ m_g)] for gate blocks first..last−1 (``w_t`` = W_hhᵀ), concatenated along features."""
+def _hard_sigmoid_(x: Tensor) -> Tensor:
+    return x.mul_(0.2).add_(0.5).clamp_(0.0, 1.0)
+
+
+def _recurrent(x_t: Tensor, h: Tensor, w_t: Tensor, masks: Tensor | None, first: int, last: int) -> Tensor:
+    """x_t + [W_g (h ∘ m_g)] for gate blocks first..last−1 (``w_t`` = W_hhᵀ), along features."""
     hid = h.shape[1]
     if masks is None:
-        return h @ w_t[:, first * hid : last * hid]
-    return torch.cat([(h * masks[g]) @ w_t[:, g * hid : (g + 1) * hid] for g in range(first, last)], dim=1)
+        return torch.addmm(x_t, h, w_t[:, first * hid : last * hid])
+    rec = [(h * masks[g]) @ w_t[:, g * hid : (g + 1) * hid] for g in range(first, last)]
+    return x_t + torch.cat(rec, dim=1)
 
 
 def _recurrent_grad(dpre: Tensor, w: Tensor, masks: Tensor | None, first: int, last: int) -> Tensor:
@@ -58,44 +65,31 @@ class KerasRecurrence(torch.autograd.Function):
         hid = w_hh.shape[1]
         w_t = w_hh.t()
         h, c = h0, c0
-        hs, acts, derivs, cells = [], [], [], []
+        hs, acts, cells = [], [], []
         for t in range(proj.shape[1]):
             x_t = proj[:, t]
             if cell == "rnn":
-                pre = x_t + _recurrent(h, w_t, masks, 0, 1)
-                if activation == "relu":
-                    h = torch.relu(pre)
-                    derivs.append((pre > 0).to(pre.dtype))
-                else:
-                    h = torch.tanh(pre)
-                    derivs.append(1 - h * h)
+                pre = _recurrent(x_t, h, w_t, masks, 0, 1)
+                h = pre.relu_() if activation == "relu" else pre.tanh_()
             elif cell == "lstm":
-                pre = x_t + _recurrent(h, w_t, masks, 0, 4)
-                gates = hard_sigmoid(pre)
-                deriv = _hard_sigmoid_grad(pre)
-                g = torch.tanh(pre[:, 2 * hid : 3 * hid])
+                gates = _recurrent(x_t, h, w_t, masks, 0, 4)
+                g = torch.tanh(gates[:, 2 * hid : 3 * hid])
+                _hard_sigmoid_(gates)
                 gates[:, 2 * hid : 3 * hid] = g
-                deriv[:, 2 * hid : 3 * hid] = 1 - g * g
-                c = gates[:, hid : 2 * hid] * c + gates[:, :hid] * g
-                tanh_c = torch.tanh(c)
-                h = gates[:, 3 * hid :] * tanh_c
+                c = torch.addcmul(gates[:, hid : 2 * hid] * c, gates[:, :hid], g)
+                h = gates[:, 3 * hid :] * torch.tanh(c)
                 acts.append(gates)
-                derivs.append(deriv)
-                cells.append(torch.stack([c, tanh_c]))
+                cells.append(c)
             else:
-                pre_zr = x_t[:, : 2 * hid] + _recurrent(h, w_t, masks, 0, 2)
-                zr = hard_sigmoid(pre_zr)
-                r = zr[:, hid:]
-                h_rec = r * h if masks is None else r * (h * masks[2])
-                cand = torch.tanh(x_t[:, 2 * hid :] + h_rec @ w_t[:, 2 * hid :])
-                z = zr[:, :hid]
-                h = z * h + (1 - z) * cand
+                zr = _hard_sigmoid_(_recurrent(x_t[:, : 2 * hid], h, w_t, masks, 0, 2))
+                h_rec = zr[:, hid:] * (h if masks is None else h * masks[2])
+                cand = torch.addmm(x_t[:, 2 * hid :], h_rec, w_t[:, 2 * hid :]).tanh_()
+                h = torch.addcmul(cand, zr[:, :hid], h - cand)  # z·h + (1 − z)·cand
                 acts.append(torch.cat([zr, cand], dim=1))
-                derivs.append(_hard_sigmoid_grad(pre_zr))
             hs.append(h)
         outputs = torch.stack(hs, dim=1)
         empty = h0.new_empty(0)
-        ctx.cell = cell
+        ctx.cell, ctx.activation = cell, activation
         ctx.has_c0, ctx.has_masks = c0 is not None, masks is not None
         ctx.save_for_backward(
             w_hh,
@@ -104,69 +98,63 @@ class KerasRecurrence(torch.autograd.Function):
             masks if masks is not None else empty,
             outputs,
             torch.stack(acts) if acts else empty,
-            torch.stack(derivs),
             torch.stack(cells) if cells else empty,
         )
         return outputs, h, (c if c0 is not None else empty)
 
     @staticmethod
     def backward(ctx, grad_out, grad_h_last, grad_c_last):  # type: ignore[override]
-        w_hh, h0, c0, masks, outputs, acts, derivs, cells = ctx.saved_tensors
+        w_hh, h0, c0, masks, outputs, acts, cells = ctx.saved_tensors
         masks = masks if ctx.has_masks else None
-        cell = ctx.cell
         batch, steps, hid = outputs.shape
         k = w_hh.shape[0] // hid
-        grad_out = grad_out.clone()
-        grad_out[:, -1] += grad_h_last
-        dpre_all = outputs.new_empty(steps, batch, k * hid)
+        grad_out = grad_out.transpose(0, 1).clone()  # (T, B, H)
+        grad_out[-1] += grad_h_last
+        h_seq = outputs.transpose(0, 1)  # (T, B, H)
+        h_prev = torch.cat([h0.unsqueeze(0), h_seq[:-1]])
+        dpre = outputs.new_empty(steps, batch, k * hid)
         dh_next = torch.zeros_like(h0)
-        dc_next = grad_c_last.clone() if ctx.has_c0 else None
-        cand_inputs = outputs.new_empty(steps, batch, hid) if cell == "gru" else None
-        for t in range(steps - 1, -1, -1):
-            dh = grad_out[:, t] + dh_next
-            if cell == "rnn":
-                torch.mul(dh, derivs[t], out=dpre_all[t])
-                dh_next = _recurrent_grad(dpre_all[t], w_hh, masks, 0, 1)
-            elif cell == "lstm":
-                gates = acts[t]
-                i, f, g, o = gates[:, :hid], gates[:, hid : 2 * hid], gates[:, 2 * hid : 3 * hid], gates[:, 3 * hid :]
-                tanh_c = cells[t, 1]
-                c_prev = c0 if t == 0 else cells[t - 1, 0]
-                dc = dc_next + dh * o * (1 - tanh_c * tanh_c)
-                torch.mul(torch.cat([dc * g, dc * c_prev, dc * i, dh * tanh_c], dim=1), derivs[t], out=dpre_all[t])
-                dc_next = dc * f
-                dh_next = _recurrent_grad(dpre_all[t], w_hh, masks, 0, 4)
-            else:
-                h_prev = h0 if t == 0 else outputs[:, t - 1]
-                z, r, cand = acts[t, :, :hid], acts[t, :, hid : 2 * hid], acts[t, :, 2 * hid :]
-                hm = h_prev if masks is None else h_prev * masks[2]
-                dcand = dh * (1 - z) * (1 - cand * cand)
-                dh_rec = dcand @ w_hh[2 * hid :]
-                torch.mul(
-                    torch.cat([dh * (h_prev - cand), dh_rec * hm], dim=1), derivs[t], out=dpre_all[t, :, : 2 * hid]
-                )
-                dpre_all[t, :, 2 * hid :] = dcand
-                cand_inputs[t] = r * hm
-                dh_next = dh * z + dh_rec * r * (1 if masks is None else masks[2])
-                dh_next = dh_next + _recurrent_grad(dpre_all[t, :, : 2 * hid], w_hh, masks, 0, 2)
-        grad_w = _weight_grad(dpre_all, h0, outputs, cand_inputs, masks, k)
-        return dpre_all.transpose(0, 1), grad_w, dh_next, dc_next, None, None, None
-
-
-def _weight_grad(
-    dpre: Tensor, h0: Tensor, outputs: Tensor, cand_inputs: Tensor | None, masks: Tensor | None, k: int
-) -> Tensor:
-    """Σ_t dpre_tᵀ (h_{t−1} ∘ m_g) per gate block, as one matrix product per block over all steps."""
-    hid = h0.shape[1]
-    h_prev = torch.cat([h0.unsqueeze(0), outputs[:, :-1].transpose(0, 1)], dim=0)  # (T, B, H)
-    d = dpre.reshape(-1, k * hid)
-    blocks = []
-    for g in range(k):
-        if cand_inputs is not None and g == 2:
-            inp = cand_inputs
-        elif masks is None:
-            inp = h_prev
+        dc_next = None
+        rec_inputs = [h_prev if masks is None else h_prev * masks[g] for g in range(k)]
+        if ctx.cell == "rnn":
+            deriv = (h_seq > 0).to(h_seq.dtype) if ctx.activation == "relu" else 1 - h_seq * h_seq
+            for t in range(steps - 1, -1, -1):
+                torch.mul(grad_out[t] + dh_next, deriv[t], out=dpre[t])
+                dh_next = _recurrent_grad(dpre[t], w_hh, masks, 0, 1)
+        elif ctx.cell == "lstm":
+            i, f, g, o = acts.chunk(4, dim=2)
+            tanh_c = torch.tanh(cells)
+            c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])
+            # dpre_t = [dc, dc, dc, dh] ∘ factor_t, with the gate derivatives folded into factor
+            factor = torch.cat([g, c_prev, i, tanh_c], dim=2)
+            factor *= torch.cat([_hard_sigmoid_grad(acts[..., : 2 * hid]), 1 - g * g, _hard_sigmoid_grad(o)], dim=2)
+            dc_from_h = o * (1 - tanh_c * tanh_c)
+            factor4, dpre4 = factor.view(steps, batch, 4, hid), dpre.view(steps, batch, 4, hid)
+            dc_next = grad_c_last.clone()
+            for t in range(steps - 1, -1, -1):
+                dh = grad_out[t] + dh_next
+                dc = torch.addcmul(dc_next, dh, dc_from_h[t])
+                torch.mul(dc.unsqueeze(1), factor4[t, :, :3], out=dpre4[t, :, :3])
+                torch.mul(dh, factor4[t, :, 3], out=dpre4[t, :, 3])
+                dc_next = dc * f[t]
+                dh_next = _recurrent_grad(dpre[t], w_hh, masks, 0, 4)
         else:
-            inp = h_prev * masks[g]
-        blocks.append(d[:, g * hid : (g + 1) * hid].t() @ inp.reshape(-1, hid))
-    return torch.cat(blocks, dim=0)
+            z, r, cand = acts[..., :hid], acts[..., hid : 2 * hid], acts[..., 2 * hid :]
+            h_masked = rec_inputs[2]
+            rec_inputs[2] = r * h_masked  # the candidate block multiplies r ∘ h_{t−1}
+            dcand_factor = (1 - z) * (1 - cand * cand)
+            dz_factor = (h_prev - cand) * _hard_sigmoid_grad(z)
+            dr_factor = h_masked * _hard_sigmoid_grad(r)
+            r_masked = r if masks is None else r * masks[2]
+            w_cand = w_hh[2 * hid :]
+            for t in range(steps - 1, -1, -1):
+                dh = grad_out[t] + dh_next
+                dcand = torch.mul(dh, dcand_factor[t], out=dpre[t, :, 2 * hid :])
+                dh_rec = dcand @ w_cand
+                torch.mul(dh, dz_factor[t], out=dpre[t, :, :hid])
+                torch.mul(dh_rec, dr_factor[t], out=dpre[t, :, hid : 2 * hid])
+                dh_next = torch.addcmul(dh * z[t], dh_rec, r_masked[t])
+                dh_next += _recurrent_grad(dpre[t, :, : 2 * hid], w_hh, masks, 0, 2)
+        flat = dpre.reshape(-1, k * hid)
+        grad_w = torch.cat([flat[:, b * hid : (b + 1) * hid].t() @ rec_inputs[b].reshape(-1, hid) for b in range(k)])
+        return dpre.transpose(0, 1), grad_w, dh_next, dc_next, None, None, None
