@@ -10,6 +10,7 @@ import csv
 import functools
 import http.server
 import io
+import itertools
 import json
 import os
 import shutil
@@ -26,8 +27,9 @@ from fixtures import write_fixture_mirror
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "config" / "config.yaml"
-TASKS, MODELS = ("adding", "imdb", "mnist"), ("rnn", "lstm", "gru")
+TASKS, MODELS, REGIMES = ("adding", "imdb", "mnist"), ("rnn", "lstm", "gru"), ("baseline", "stabilized")
 GATES = {"rnn": "h", "lstm": "ifco", "gru": "zrh"}
+AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues"}
 HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
 HIDDEN |= {("imdb", "rnn"): 4, ("imdb", "lstm"): 6, ("imdb", "gru"): 6}
 
@@ -97,7 +99,8 @@ def test_lint_and_dry_run(tmp_path):
     lint = snakemake(workdir, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     dry = snakemake(workdir, "-n", "--config", "data_mirror=mirror")
-    for rule, count in [("train", 9), ("extract_weights", 9), ("download_mnist", 1), ("prepare_imdb", 1)]:
+    expected = [("train", 18), ("extract_weights", 18), ("analyze", 18), ("pseudospectrum", 18), ("download_mnist", 1)]
+    for rule, count in expected:
         assert any(line.split()[:2] == [rule, str(count)] for line in dry.stdout.splitlines()), (rule, dry.stdout)
 
 
@@ -113,16 +116,18 @@ def test_tiny_config_end_to_end(finished_run):
     workdir, _ = finished_run
     for task in TASKS:
         assert (workdir / f"results/data/{task}/data.npz").stat().st_size > 0
-        for model in MODELS:
-            run = workdir / f"results/models/{task}/{model}/baseline/seed0"
+        for model, regime in itertools.product(MODELS, REGIMES):
+            run = workdir / f"results/models/{task}/{model}/{regime}/seed0"
             metrics = json.loads((run / "metrics.json").read_text())
             assert metrics["status"] in {"converged", "not_converged", "diverged"}
             assert metrics["hyperparameters"]["task"] == task and metrics["epochs_completed"] == 2
             assert not (run / "checkpoint.pt").exists()
+            assert ("test_before_final_rescale" in metrics) == (regime == "stabilized")
             state = torch.load(run / "model.pt", weights_only=True)
-            with np.load(workdir / f"results/weights/{task}/{model}/baseline/seed0.npz") as weights:
+            with np.load(workdir / f"results/weights/{task}/{model}/{regime}/seed0.npz") as weights:
                 layers = ("encoder", "decoder") if task == "adding" else ("rnn",)
-                assert sorted(weights.files) == sorted(f"{layer}/{g}" for layer in layers for g in GATES[model])
+                weights_keys = sorted(f"{layer}/{g}" for layer in layers for g in GATES[model])
+                assert sorted(weights.files) == weights_keys
                 hid = HIDDEN[task, model]
                 for layer in layers:
                     for g, gate in enumerate(GATES[model]):
@@ -130,9 +135,31 @@ def test_tiny_config_end_to_end(finished_run):
                         assert block.dtype == np.float64 and block.shape == (hid, hid)
                         expected = state[f"{layer}.weight_hh"][g * hid : (g + 1) * hid].double().numpy()
                         np.testing.assert_array_equal(block, expected)
-            assert (workdir / f"results/benchmarks/train/{task}/{model}/baseline/seed0.tsv").exists()
-            log = (workdir / f"logs/train/{task}/{model}/baseline/seed0.log").read_text()
+            assert (workdir / f"results/benchmarks/train/{task}/{model}/{regime}/seed0.tsv").exists()
+            log = (workdir / f"logs/train/{task}/{model}/{regime}/seed0.log").read_text()
             assert "epoch 2/2" in log and "ETA" in log
+            analysis = json.loads((workdir / f"results/analysis/{task}/{model}/{regime}/seed0.json").read_text())
+            assert sorted(analysis) == sorted(weights_keys)
+            for values in analysis.values():
+                assert len(values["eigenvalues"]) == hid and values["henrici"] >= 0
+                assert values["spectral_radius"] <= values["spectral_norm"] + 1e-12
+                assert len(values["pseudospectral_radius"]) == 5
+            with np.load(workdir / f"results/pseudospectra/{task}/{model}/{regime}/seed0.npz") as grids:
+                assert sorted(grids.files) == sorted(f"{k}/{part}" for k in weights_keys
+                                                     for part in ("x", "y", "sigma_min", "eigenvalues"))  # fmt: skip
+                for key in weights_keys:
+                    assert grids[f"{key}/sigma_min"].shape == (24, 24)
+                    assert grids[f"{key}/x"][-1] >= 1.0  # the square holds the unit disk
+    for table in ("table1_accuracy", "table2_henrici", "table3_robustness"):
+        for ext in ("csv", "md", "tex"):
+            assert (workdir / f"results/tables/{table}.{ext}").stat().st_size > 0
+    table1 = (workdir / "results/tables/table1_accuracy.md").read_text()
+    assert "99.73%" in table1 and "non-convergence" in table1  # the paper's column
+    figure_names = [f"figure{i}_{t}" for i, t in enumerate(TASKS * 2, start=1)]
+    figure_names += [f"training_{t}" for t in TASKS] + [f"eigenvalues_{t}_{r}" for t in TASKS for r in REGIMES]
+    for name in figure_names:
+        assert (workdir / f"results/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (workdir / f"results/figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
     vocab = json.loads((workdir / "results/data/imdb/vocab.json").read_text())
     assert min(vocab.values()) == 1
     assert "Nothing to be done" in snakemake(workdir, "-n").stdout
@@ -143,10 +170,30 @@ def test_changing_one_task_reruns_only_that_task(finished_run):
     override = workdir / "lr.yaml"
     override.write_text(yaml.safe_dump({"train": {"imdb": {"lr": 0.002}}}))
     todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
-    assert set(todo) == {"train", "extract_weights"}
-    assert todo["train"] == {f"results/models/imdb/{m}/baseline/seed0/{f}" for m in MODELS
+    assert {"train", "extract_weights", "analyze", "pseudospectrum"} <= set(todo)
+    assert set(todo) - {"train", "extract_weights", "analyze", "pseudospectrum"} <= AGGREGATES
+    assert todo["train"] == {f"results/models/imdb/{m}/{r}/seed0/{f}" for m in MODELS for r in REGIMES
                              for f in ("model.pt", "metrics.json", "history.csv")}  # fmt: skip
-    assert todo["extract_weights"] == {f"results/weights/imdb/{m}/baseline/seed0.npz" for m in MODELS}
+    assert todo["extract_weights"] == {f"results/weights/imdb/{m}/{r}/seed0.npz" for m in MODELS for r in REGIMES}
+    assert todo["analyze"] == {f"results/analysis/imdb/{m}/{r}/seed0.json" for m in MODELS for r in REGIMES}
+
+
+def test_changing_grid_settings_reruns_only_pseudospectra(finished_run):
+    workdir, mirror = finished_run
+    override = workdir / "grid.yaml"
+    override.write_text(yaml.safe_dump({"pseudospectra": {"resolution": 30}}))
+    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
+    assert set(todo) == {"pseudospectrum", "figure_pseudospectra"} and len(todo["pseudospectrum"]) == 18
+
+
+def test_changing_a_stabilization_option_never_retrains_baseline(finished_run):
+    workdir, mirror = finished_run
+    override = workdir / "stab.yaml"
+    override.write_text(yaml.safe_dump({"stabilization": {"n_iter": 3}}))
+    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
+    assert set(todo) - AGGREGATES == {"train", "extract_weights", "analyze", "pseudospectrum"}
+    for outputs in (todo["train"], todo["extract_weights"], todo["analyze"], todo["pseudospectrum"]):
+        assert all("/stabilized/" in path for path in outputs) and len(outputs) >= 9
 
 
 def test_editing_a_library_module_reruns_only_its_users(finished_run):
@@ -156,7 +203,8 @@ def test_editing_a_library_module_reruns_only_its_users(finished_run):
     try:
         weights_py.write_text(original + "\n# edited\n")
         todo = pending(workdir, "--config", f"data_mirror={mirror}")
-        assert set(todo) == {"extract_weights"} and len(todo["extract_weights"]) == 9
+        assert set(todo) - AGGREGATES == {"extract_weights", "analyze", "pseudospectrum"}  # not train
+        assert all(len(todo[rule]) == 18 for rule in ("extract_weights", "analyze", "pseudospectrum"))
     finally:
         weights_py.write_text(original)
 
@@ -178,3 +226,18 @@ def test_directory_mirror_and_bad_digest(tmp_path):
     log = (workdir / "logs/download_imdb.log").read_text()
     assert "0" * 64 in log and "data_mirror" in log
     assert not (workdir / "resources/imdb/aclImdb.tar.gz").exists()
+
+
+def test_report_builds(finished_run):
+    workdir, mirror = finished_run
+    snakemake(workdir, "--report", "report.html", "--config", f"data_mirror={mirror}")
+    html = (workdir / "report.html").read_text(errors="replace")
+    for name in (
+        "table1_accuracy",
+        "figure1_adding",
+        "figure4_adding",
+        "training_imdb",
+        "Pseudospectra",
+        "Stabilization",
+    ):
+        assert name in html, name

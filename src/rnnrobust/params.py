@@ -21,6 +21,8 @@ def train_params(config: dict[str, Any], task: str, model: str, seed: int, regim
             params[key] = params[key][model]
     if task == "imdb":
         params["vocab_size"] = config["data"]["imdb"]["num_words"]
+    if regime == "stabilized":
+        params["stabilization"] = dict(config["stabilization"])
     params.update(
         task=task,
         model=model,
@@ -40,3 +42,15 @@ def data_mirror(config: dict[str, Any]) -> str | None:
     if "://" in str(mirror):
         return str(mirror)
     return str(Path(mirror).expanduser().resolve())
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Checks across keys that the JSON schema cannot express; raises ValueError naming key and fix."""
+    figures = config["figures"]
+    if figures["seed"] not in config["seeds"]:
+        raise ValueError(f"figures.seed = {figures['seed']} is not one of seeds {config['seeds']}; choose one of them")
+    if not any(abs(figures["table_eps"] - e) <= 1e-12 * e for e in config["analysis"]["eps_levels"]):
+        raise ValueError(
+            f"figures.table_eps = {figures['table_eps']} is not one of analysis.eps_levels "
+            f"{config['analysis']['eps_levels']}; add it there or choose one of them"
+        )

@@ -87,12 +87,12 @@ def loss_and_accuracy(task: str, logits: Tensor, target: Tensor) -> tuple[Tensor
     return loss, (logits.argmax(-1) == target).float().mean()
 
 
-def load_tensors(task: str, arrays: dict[str, np.ndarray]) -> dict[str, Tensor]:
+def load_tensors(task: str, arrays: dict[str, np.ndarray], dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
     """Prepared arrays → model-ready tensors (MNIST pixels scaled by 1/255 here)."""
     out = {}
     for key, value in arrays.items():
         if task == "mnist" and key.startswith("x_"):
-            out[key] = torch.from_numpy(value.astype(np.float32) / np.float32(255.0))
+            out[key] = torch.from_numpy(value.astype(np.float64) / 255.0).to(dtype)
         else:
             out[key] = torch.from_numpy(np.ascontiguousarray(value).astype(np.int64))
     return out
@@ -172,7 +172,8 @@ def train_run(
 ) -> dict[str, Any]:
     """Train one run and write its outputs to ``out_dir``; returns the metrics dict.
 
-    ``params`` (the resolved hyperparameters, all recorded): ``task``, ``model``, ``seed``, ``epochs``,
+    ``params`` (the resolved hyperparameters, all recorded): ``task``, ``model``, ``seed``, ``epochs``, ``dtype``
+    ('float32' as Keras, or 'float64'),
     ``batch_size``, ``optimizer``, ``lr`` (+ optional ``beta_1``, ``beta_2``, ``rho``, ``epsilon``),
     ``clipnorm`` (None = off), ``convergence_margin``, ``device``, ``max_train_samples``,
     ``max_test_samples``, ``eval_batch_size`` and the model options of ``build_model``.
@@ -181,7 +182,8 @@ def train_run(
     out.mkdir(parents=True, exist_ok=True)
     task, cell, seed = params["task"], params["model"], int(params["seed"])
     device = resolve_device(params.get("device", "auto"))
-    data = load_tensors(task, arrays)
+    dtype = {"float32": torch.float32, "float64": torch.float64}[params.get("dtype", "float32")]
+    data = load_tensors(task, arrays, dtype)
     x_train, y_train = _limit(data["x_train"], data["y_train"], params.get("max_train_samples"))
     x_test, y_test = _limit(data["x_test"], data["y_test"], params.get("max_test_samples"))
     chance = majority_accuracy(task, y_train, y_test)
@@ -190,7 +192,7 @@ def train_run(
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     model_kwargs = {k: params[k] for k in MODEL_OPTIONS if k in params}
-    model = build_model(task, cell, **model_kwargs).to(device)
+    model = build_model(task, cell, **model_kwargs).to(device=device, dtype=dtype)
     optimizer = make_optimizer(
         params["optimizer"],
         model.parameters(),
@@ -292,6 +294,8 @@ def train_run(
         "n_train": len(x_train),
         "n_test": len(x_test),
     }
+    if hooks and history[-1]["epoch"] > 0:  # Keras logs the last validation before the epoch-end rescale
+        metrics["test_before_final_rescale"] = {k[5:]: v for k, v in history[-1].items() if k.startswith("test_")}
     with atomic_path(out / "model.pt") as tmp:
         torch.save(model.state_dict(), tmp)
     _write_history(out / "history.csv", history)

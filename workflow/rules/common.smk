@@ -1,4 +1,5 @@
 # Config validation and the helpers that rules share. Logic lives in src/rnnrobust.
+import itertools
 import sys
 from pathlib import Path
 
@@ -15,6 +16,9 @@ sys.path.insert(0, str(REPO / "src"))
 
 from rnnrobust import params as rr_params  # noqa: E402
 
+rr_params.check_config(config)
+TASK_ORDER = ("adding", "imdb", "mnist")
+
 
 wildcard_constraints:
     task="|".join(config["tasks"]),
@@ -24,8 +28,13 @@ wildcard_constraints:
 
 
 def library(*modules):
-    """Library files a rule's script imports, declared as inputs so that editing one reruns its jobs."""
-    return [str(LIBRARY / f"{name}.py") for name in ("__init__", "io", *modules)]
+    """Library files (modules or whole packages) a rule's script imports, declared as inputs so that
+    editing one reruns exactly the jobs that use it."""
+    files = []
+    for name in ("__init__", "io", *modules):
+        package = LIBRARY / name
+        files += sorted(map(str, package.glob("*.py"))) if package.is_dir() else [str(LIBRARY / f"{name}.py")]
+    return files
 
 
 # Locally, `--resources gpu=1` serialises GPU jobs; on SLURM the plugin maps gpu to --gpus.
@@ -45,11 +54,77 @@ def train_params(wildcards):
     return rr_params.train_params(config, wildcards.task, wildcards.model, int(wildcards.seed), wildcards.regime)
 
 
-def weights_files():
+def per_run(pattern):
+    """``pattern`` expanded over every task × model × regime × seed of the config."""
     return expand(
-        "results/weights/{task}/{model}/{regime}/seed{seed}.npz",
+        pattern,
         task=config["tasks"],
         model=config["models"],
         regime=config["regimes"],
         seed=config["seeds"],
     )
+
+
+def per_run_keys():
+    """(task, model, regime, seed) of every run, in the order of ``per_run``."""
+    return [list(key) for key in itertools.product(config["tasks"], config["models"], config["regimes"], config["seeds"])]
+
+
+# Figures 1–3: pseudospectra after plain training; Figures 4–6: after stabilization (paper numbering).
+FIGURES = {
+    f"figure{number}_{task}": (task, regime)
+    for number, (regime, task) in enumerate(itertools.product(("baseline", "stabilized"), TASK_ORDER), start=1)
+    if task in config["tasks"] and regime in config["regimes"]
+}
+TABLES = ["table1_accuracy", "table2_henrici", "table3_robustness"]
+
+
+def figure_panels(wildcards):
+    """One panel per model: the configured run and matrix of the figure's task and regime."""
+    task, regime = FIGURES[wildcards.figure]
+    fig = config["figures"]
+    return [[task, m, regime, fig["seed"], f"{fig['layer'][task]}/{fig['gate'][m]}"] for m in config["models"]]
+
+
+def figure_inputs(stage, ext):
+    """Input function: the per-run ``results/<stage>/...<ext>`` file of every panel of a figure."""
+
+    def inputs(wildcards):
+        panels = figure_panels(wildcards)
+        return [f"results/{stage}/{task}/{model}/{regime}/seed{seed}.{ext}" for task, model, regime, seed, _ in panels]
+
+    return inputs
+
+
+def training_runs(wildcards):
+    return [[model, regime] for model in config["models"] for regime in config["regimes"]]
+
+
+def training_histories(wildcards):
+    seed = config["figures"]["seed"]
+    return [
+        f"results/models/{wildcards.task}/{model}/{regime}/seed{seed}/history.csv"
+        for model, regime in training_runs(wildcards)
+    ]
+
+
+def eigenvalue_inputs(wildcards):
+    seed = config["figures"]["seed"]
+    return [f"results/analysis/{wildcards.task}/{m}/{wildcards.regime}/seed{seed}.json" for m in config["models"]]
+
+
+def final_targets():
+    return [
+        *per_run("results/weights/{task}/{model}/{regime}/seed{seed}.npz"),
+        *per_run("results/analysis/{task}/{model}/{regime}/seed{seed}.json"),
+        *per_run("results/pseudospectra/{task}/{model}/{regime}/seed{seed}.npz"),
+        *expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md", "tex"]),
+        *expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=["png", "pdf"]),
+        *expand("results/figures/training_{task}.{ext}", task=config["tasks"], ext=["png", "pdf"]),
+        *expand(
+            "results/figures/eigenvalues_{task}_{regime}.{ext}",
+            task=config["tasks"],
+            regime=config["regimes"],
+            ext=["png", "pdf"],
+        ),
+    ]
