@@ -83,7 +83,7 @@ def save_figure(fig: Figure, out_stem: PathLike, formats: Sequence[str] = ("png"
         # No creation date in the PDF, so that the same data give the same bytes.
         metadata = {"CreationDate": None} if fmt == "pdf" else None
         with atomic_path(target, suffix=f".{fmt}") as tmp:
-            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata)
+            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata, bbox_inches="tight", pad_inches=0.08)
         paths.append(target)
     return paths
 

@@ -66,20 +66,14 @@ class KerasRecurrence(torch.autograd.Function):
         w_t = w_hh.t()
         h, c = h0, c0
         hs, acts, cells = [], [], []
-        for t in range(proj.shape[1]):
+        if cell == "lstm":
+            hs, acts, cells, c = _lstm_forward(proj, w_hh, h0, c0, masks)
+            h = hs[-1]
+        for t in range(proj.shape[1] if cell != "lstm" else 0):
             x_t = proj[:, t]
             if cell == "rnn":
                 pre = _recurrent(x_t, h, w_t, masks, 0, 1)
                 h = pre.relu_() if activation == "relu" else pre.tanh_()
-            elif cell == "lstm":
-                gates = _recurrent(x_t, h, w_t, masks, 0, 4)
-                g = torch.tanh(gates[:, 2 * hid : 3 * hid])
-                _hard_sigmoid_(gates)
-                gates[:, 2 * hid : 3 * hid] = g
-                c = torch.addcmul(gates[:, hid : 2 * hid] * c, gates[:, :hid], g)
-                h = gates[:, 3 * hid :] * torch.tanh(c)
-                acts.append(gates)
-                cells.append(c)
             else:
                 zr = _hard_sigmoid_(_recurrent(x_t[:, : 2 * hid], h, w_t, masks, 0, 2))
                 h_rec = zr[:, hid:] * (h if masks is None else h * masks[2])
@@ -97,8 +91,8 @@ class KerasRecurrence(torch.autograd.Function):
             c0 if c0 is not None else empty,
             masks if masks is not None else empty,
             outputs,
-            torch.stack(acts) if acts else empty,
-            torch.stack(cells) if cells else empty,
+            acts if isinstance(acts, Tensor) else (torch.stack(acts) if acts else empty),
+            cells if isinstance(cells, Tensor) else (torch.stack(cells) if cells else empty),
         )
         return outputs, h, (c if c0 is not None else empty)
 
@@ -122,22 +116,7 @@ class KerasRecurrence(torch.autograd.Function):
                 torch.mul(grad_out[t] + dh_next, deriv[t], out=dpre[t])
                 dh_next = _recurrent_grad(dpre[t], w_hh, masks, 0, 1)
         elif ctx.cell == "lstm":
-            i, f, g, o = acts.chunk(4, dim=2)
-            tanh_c = torch.tanh(cells)
-            c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])
-            # dpre_t = [dc, dc, dc, dh] ∘ factor_t, with the gate derivatives folded into factor
-            factor = torch.cat([g, c_prev, i, tanh_c], dim=2)
-            factor *= torch.cat([_hard_sigmoid_grad(acts[..., : 2 * hid]), 1 - g * g, _hard_sigmoid_grad(o)], dim=2)
-            dc_from_h = o * (1 - tanh_c * tanh_c)
-            factor4, dpre4 = factor.view(steps, batch, 4, hid), dpre.view(steps, batch, 4, hid)
-            dc_next = grad_c_last.clone()
-            for t in range(steps - 1, -1, -1):
-                dh = grad_out[t] + dh_next
-                dc = torch.addcmul(dc_next, dh, dc_from_h[t])
-                torch.mul(dc.unsqueeze(1), factor4[t, :, :3], out=dpre4[t, :, :3])
-                torch.mul(dh, factor4[t, :, 3], out=dpre4[t, :, 3])
-                dc_next = dc * f[t]
-                dh_next = _recurrent_grad(dpre[t], w_hh, masks, 0, 4)
+            dpre, dh_next, dc_next = _lstm_backward(grad_out, grad_c_last, w_hh, h0, c0, masks, acts, cells)
         else:
             z, r, cand = acts[..., :hid], acts[..., hid : 2 * hid], acts[..., 2 * hid :]
             h_masked = rec_inputs[2]
@@ -158,3 +137,54 @@ class KerasRecurrence(torch.autograd.Function):
         flat = dpre.reshape(-1, k * hid)
         grad_w = torch.cat([flat[:, b * hid : (b + 1) * hid].t() @ rec_inputs[b].reshape(-1, hid) for b in range(k)])
         return dpre.transpose(0, 1), grad_w, dh_next, dc_next, None, None, None
+
+
+# The LSTM loop folds the hard sigmoid's 0.2 slope and 0.5 offset into the inputs and weights of
+# the i, f, o blocks, so that each step is one matrix product, one clamp of all gates and five
+# element-wise operations (the clamped c block is not used: its tanh is taken first).
+def _lstm_forward(proj: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor, masks: Tensor | None):
+    hid = w_hh.shape[1]
+    scale = torch.full((4 * hid,), 0.2, dtype=proj.dtype, device=proj.device)
+    scale[2 * hid : 3 * hid] = 1.0
+    offset = (1 - scale) * 0.625  # 0.5 on the gate blocks, 0 on the cell block
+    xs = torch.addcmul(offset, proj, scale).unbind(1)
+    w_t = (w_hh * scale[:, None]).t()
+    h, c = h0, c0
+    hs, acts, cands, cells = [], [], [], []
+    for x_t in xs:
+        gates = _recurrent(x_t, h, w_t, masks, 0, 4)
+        i, f, cand_pre, o = gates.chunk(4, dim=1)
+        g = torch.tanh(cand_pre)
+        gates.clamp_(0.0, 1.0)
+        c = torch.addcmul(f * c, i, g)
+        h = o * torch.tanh(c)
+        hs.append(h)
+        acts.append(gates)
+        cands.append(g)
+        cells.append(c)
+    return hs, torch.stack(acts), torch.stack([torch.stack(cands), torch.stack(cells)]), c
+
+
+def _lstm_backward(grad_out, grad_c_last, w_hh, h0, c0, masks, acts, cells):
+    """BPTT through ``_lstm_forward``; returns dpre (T, B, 4H), dh0, dc0."""
+    g, cells = cells.unbind(0)
+    steps, batch, hid = cells.shape
+    i, f, _, o = acts.chunk(4, dim=2)
+    tanh_c = torch.tanh(cells)
+    c_prev = torch.cat([c0.unsqueeze(0), cells[:-1]])
+    # dpre_t = [dc, dc, dc, dh] ∘ factor_t, with the gate derivatives folded into factor
+    factor = torch.stack([g, c_prev, i, tanh_c], dim=2)
+    factor *= torch.stack([_hard_sigmoid_grad(i), _hard_sigmoid_grad(f), 1 - g * g, _hard_sigmoid_grad(o)], dim=2)
+    dc_from_h = (o * (1 - tanh_c * tanh_c)).unbind(0)
+    dpre = grad_out.new_empty(steps, batch, 4, hid)
+    dpre_steps, flat_steps = dpre.unbind(0), dpre.view(steps, batch, 4 * hid).unbind(0)
+    factors, forget, grads = factor.unbind(0), f.unbind(0), grad_out.unbind(0)
+    dh_next = torch.zeros_like(h0)
+    dc_next = grad_c_last.clone()
+    for t in range(steps - 1, -1, -1):
+        dh = grads[t] + dh_next
+        dc = torch.addcmul(dc_next, dh, dc_from_h[t])
+        torch.mul(torch.stack((dc, dc, dc, dh), dim=1), factors[t], out=dpre_steps[t])
+        dc_next = dc * forget[t]
+        dh_next = _recurrent_grad(flat_steps[t], w_hh, masks, 0, 4)
+    return dpre.view(steps, batch, 4 * hid), dh_next, dc_next

@@ -324,5 +324,8 @@ def _fmt(values: dict) -> str:
 def _progress(epoch: int, epochs: int, row: dict, elapsed: float) -> str:
     done = max(epoch, 1)
     eta = f"{elapsed / done * (epochs - epoch):.0f} s" if epoch else "-"
-    shown = {k: v for k, v in row.items() if k not in ("epoch", "seconds") and not math.isnan(v)}
+    # per-block columns (e.g. rho_est/encoder/f) stay in history.csv; the log line shows their maximum
+    shown = {k: v for k, v in row.items() if k not in ("epoch", "seconds") and "/" not in k and not math.isnan(v)}
+    for prefix in sorted({k.split("/", 1)[0] for k in row if "/" in k}):
+        shown[f"max {prefix}"] = max(v for k, v in row.items() if k.startswith(prefix + "/"))
     return f"epoch {epoch}/{epochs}  {_fmt(shown)}  {row['seconds']:.1f} s  ETA {eta}"

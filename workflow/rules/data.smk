@@ -9,6 +9,8 @@ rule download_mnist:
         sha256=config["sources"]["mnist"]["sha256"],
     log:
         "logs/download_mnist.log",
+    benchmark:
+        "results/benchmarks/download_mnist.tsv"
     localrule: True
     conda:
         ENV
@@ -24,6 +26,8 @@ rule download_imdb:
         digest=config["sources"]["imdb"]["digest"],
     log:
         "logs/download_imdb.log",
+    benchmark:
+        "results/benchmarks/download_imdb.tsv"
     localrule: True
     conda:
         ENV
@@ -41,6 +45,8 @@ rule prepare_adding:
         options=config["data"]["adding"],
     log:
         "logs/prepare_adding.log",
+    benchmark:
+        "results/benchmarks/prepare_adding.tsv"
     conda:
         ENV
     script:
@@ -58,6 +64,8 @@ rule prepare_mnist:
         sha256=config["sources"]["mnist"]["sha256"],
     log:
         "logs/prepare_mnist.log",
+    benchmark:
+        "results/benchmarks/prepare_mnist.tsv"
     conda:
         ENV
     script:
@@ -77,6 +85,8 @@ rule prepare_imdb:
         options=config["data"]["imdb"],
     log:
         "logs/prepare_imdb.log",
+    benchmark:
+        "results/benchmarks/prepare_imdb.tsv"
     resources:
         mem_mb=4000,
     conda:

@@ -14,6 +14,8 @@ rule tables:
         eps=config["figures"]["table_eps"],
     log:
         "logs/tables.log",
+    benchmark:
+        "results/benchmarks/tables.tsv"
     localrule: True
     conda:
         ENV
@@ -41,6 +43,8 @@ rule figure_pseudospectra:
         figure="|".join(FIGURES),
     log:
         "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
     localrule: True
     conda:
         ENV
@@ -63,6 +67,8 @@ rule figure_training:
         runs=training_runs,
     log:
         "logs/figures/training_{task}.log",
+    benchmark:
+        "results/benchmarks/figures/training_{task}.tsv"
     localrule: True
     conda:
         ENV
@@ -85,6 +91,8 @@ rule figure_eigenvalues:
         models=config["models"],
     log:
         "logs/figures/eigenvalues_{task}_{regime}.log",
+    benchmark:
+        "results/benchmarks/figures/eigenvalues_{task}_{regime}.tsv"
     localrule: True
     conda:
         ENV

@@ -31,6 +31,8 @@ rule extract_weights:
         "results/weights/{task}/{model}/{regime}/seed{seed}.npz",
     log:
         "logs/extract_weights/{task}/{model}/{regime}/seed{seed}.log",
+    benchmark:
+        "results/benchmarks/extract_weights/{task}/{model}/{regime}/seed{seed}.tsv"
     conda:
         ENV
     script:
