@@ -19,17 +19,13 @@ import torch
 from torch import Tensor
 
 
-def hard_sigmoid(x: Tensor) -> Tensor:
-    """Keras' hard_sigmoid: clip(0.2·x + 0.5, 0, 1) (not torch's hardsigmoid, whose slope is 1/6)."""
-    return torch.clamp(x * 0.2 + 0.5, 0.0, 1.0)
-
-
 def _hard_sigmoid_grad(value: Tensor) -> Tensor:
     """Derivative of hard_sigmoid written in terms of its output: 0.2 inside (0, 1), else 0."""
     return ((value > 0) & (value < 1)).to(value.dtype) * 0.2
 
 
 def _hard_sigmoid_(x: Tensor) -> Tensor:
+    """Keras' hard_sigmoid clip(0.2·x + 0.5, 0, 1), in place (torch's hardsigmoid has slope 1/6)."""
     return x.mul_(0.2).add_(0.5).clamp_(0.0, 1.0)
 
 
@@ -62,25 +58,11 @@ class KerasRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, proj, w_hh, h0, c0, masks, cell: str, activation: str):  # type: ignore[override]
-        hid = w_hh.shape[1]
-        w_t = w_hh.t()
-        h, c = h0, c0
-        hs, acts, cells = [], [], []
         if cell == "lstm":
-            hs, acts, cells, c = _lstm_forward(proj, w_hh, h0, c0, masks)
-            h = hs[-1]
-        for t in range(proj.shape[1] if cell != "lstm" else 0):
-            x_t = proj[:, t]
-            if cell == "rnn":
-                pre = _recurrent(x_t, h, w_t, masks, 0, 1)
-                h = pre.relu_() if activation == "relu" else pre.tanh_()
-            else:
-                zr = _hard_sigmoid_(_recurrent(x_t[:, : 2 * hid], h, w_t, masks, 0, 2))
-                h_rec = zr[:, hid:] * (h if masks is None else h * masks[2])
-                cand = torch.addmm(x_t[:, 2 * hid :], h_rec, w_t[:, 2 * hid :]).tanh_()
-                h = torch.addcmul(cand, zr[:, :hid], h - cand)  # z·h + (1 − z)·cand
-                acts.append(torch.cat([zr, cand], dim=1))
-            hs.append(h)
+            hs, acts, cells, c_last = _lstm_forward(proj, w_hh, h0, c0, masks)
+        else:
+            hs, acts = _rnn_gru_forward(proj, w_hh, h0, masks, cell, activation)
+            cells = c_last = None
         outputs = torch.stack(hs, dim=1)
         empty = h0.new_empty(0)
         ctx.cell, ctx.activation = cell, activation
@@ -91,10 +73,10 @@ class KerasRecurrence(torch.autograd.Function):
             c0 if c0 is not None else empty,
             masks if masks is not None else empty,
             outputs,
-            acts if isinstance(acts, Tensor) else (torch.stack(acts) if acts else empty),
-            cells if isinstance(cells, Tensor) else (torch.stack(cells) if cells else empty),
+            acts if acts is not None else empty,
+            cells if cells is not None else empty,
         )
-        return outputs, h, (c if c0 is not None else empty)
+        return outputs, hs[-1], (c_last if c0 is not None else empty)
 
     @staticmethod
     def backward(ctx, grad_out, grad_h_last, grad_c_last):  # type: ignore[override]
@@ -137,6 +119,26 @@ class KerasRecurrence(torch.autograd.Function):
         flat = dpre.reshape(-1, k * hid)
         grad_w = torch.cat([flat[:, b * hid : (b + 1) * hid].t() @ rec_inputs[b].reshape(-1, hid) for b in range(k)])
         return dpre.transpose(0, 1), grad_w, dh_next, dc_next, None, None, None
+
+
+def _rnn_gru_forward(proj: Tensor, w_hh: Tensor, h0: Tensor, masks: Tensor | None, cell: str, activation: str):
+    """Hidden states of every step and, for the GRU, the activations [z, r, candidate] (T, B, 3H)."""
+    hid = w_hh.shape[1]
+    w_t = w_hh.t()
+    h = h0
+    hs, acts = [], []
+    for x_t in proj.unbind(1):
+        if cell == "rnn":
+            pre = _recurrent(x_t, h, w_t, masks, 0, 1)
+            h = pre.relu_() if activation == "relu" else pre.tanh_()
+        else:
+            zr = _hard_sigmoid_(_recurrent(x_t[:, : 2 * hid], h, w_t, masks, 0, 2))
+            h_rec = zr[:, hid:] * (h if masks is None else h * masks[2])
+            cand = torch.addmm(x_t[:, 2 * hid :], h_rec, w_t[:, 2 * hid :]).tanh_()
+            h = torch.addcmul(cand, zr[:, :hid], h - cand)  # z·h + (1 − z)·cand
+            acts.append(torch.cat([zr, cand], dim=1))
+        hs.append(h)
+    return hs, (torch.stack(acts) if acts else None)
 
 
 # The LSTM loop folds the hard sigmoid's 0.2 slope and 0.5 offset into the inputs and weights of

@@ -17,7 +17,6 @@ sys.path.insert(0, str(REPO / "src"))
 from rnnrobust import params as rr_params  # noqa: E402
 
 rr_params.check_config(config)
-TASK_ORDER = ("adding", "imdb", "mnist")
 
 
 wildcard_constraints:
@@ -71,6 +70,7 @@ def per_run_keys():
 
 
 # Figures 1–3: pseudospectra after plain training; Figures 4–6: after stabilization (paper numbering).
+TASK_ORDER = ("adding", "imdb", "mnist")
 FIGURES = {
     f"figure{number}_{task}": (task, regime)
     for number, (regime, task) in enumerate(itertools.product(("baseline", "stabilized"), TASK_ORDER), start=1)

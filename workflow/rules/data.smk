@@ -1,6 +1,8 @@
 MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
+# The download rules declare no library code: what they fetch is fixed by its digest, so a code
+# edit must not fetch the data again.
 rule download_mnist:
     output:
         expand("resources/mnist/{name}.gz", name=MNIST_FILES),

@@ -1,7 +1,7 @@
 rule train:
     input:
         data="results/data/{task}/data.npz",
-        code=library("models", "recurrence", "train", "stabilize"),
+        code=library("data", "models", "recurrence", "train", "stabilize"),
     output:
         model="results/models/{task}/{model}/{regime}/seed{seed}/model.pt",
         metrics="results/models/{task}/{model}/{regime}/seed{seed}/metrics.json",

@@ -163,6 +163,14 @@ def _lanczos_chunk(plan: _Plan, d: np.ndarray, z: np.ndarray, floor: float, tol:
     return out
 
 
+def repair_with_svd(res: np.ndarray, T: np.ndarray, z: np.ndarray, stats: dict) -> None:
+    """Recompute by dense SVD, in place, every point whose Lanczos value is not finite; count them."""
+    failed = ~np.isfinite(res)
+    if np.any(failed):
+        stats["fallback"] = int(np.count_nonzero(failed))
+        res[failed] = svd_sigma_min(T, z[failed])
+
+
 def svd_sigma_min(T: np.ndarray, z: np.ndarray) -> np.ndarray:
     """sigma_min(T - zI) by batched dense SVD (values only), in memory-bounded batches."""
     n = T.shape[0]
@@ -205,10 +213,7 @@ def sigma_min_points(prep: Prepared, z: np.ndarray, *, tol: float, method: str =
         for s in range(0, m, chunk):
             res[s : s + chunk] = _lanczos_chunk(plan, d, z[s : s + chunk], floor, tol, _MAXIT, stats)
         stats["lanczos_points"] = m
-        failed = ~np.isfinite(res)
-        if np.any(failed):
-            stats["fallback"] = int(np.count_nonzero(failed))
-            res[failed] = svd_sigma_min(T, z[failed])
+        repair_with_svd(res, T, z, stats)
     if info is not None:
         info.update(
             method=method,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._blas import _configured_threads
-from ._grid import _MAXIT, svd_sigma_min
+from ._grid import _MAXIT, repair_with_svd
 from ._schur import Prepared
 
 
@@ -227,10 +227,7 @@ def sigma_min_points_torch(prep: Prepared, z: np.ndarray, *, tol: float, device,
             if dev.type == "cpu":
                 torch.set_num_threads(old_threads)
         res = np.concatenate(parts)
-        failed = ~np.isfinite(res)
-        if np.any(failed):
-            stats["fallback"] = int(np.count_nonzero(failed))
-            res[failed] = svd_sigma_min(T, z[failed])
+        repair_with_svd(res, T, z, stats)
     if info is not None:
         info.update(
             method=f"lanczos-torch:{dev}",
