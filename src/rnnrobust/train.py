@@ -190,7 +190,6 @@ def train_run(
     eval_batch = int(params.get("eval_batch_size", 1024))
 
     torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
     model_kwargs = {k: params[k] for k in MODEL_OPTIONS if k in params}
     model = build_model(task, cell, **model_kwargs).to(device=device, dtype=dtype)
     optimizer = make_optimizer(
@@ -210,8 +209,9 @@ def train_run(
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
             torch.set_rng_state(ckpt["rng"])
-            for hook, state in zip(hooks, ckpt.get("hooks", []), strict=False):
-                hook.load_state_dict(state)  # type: ignore[attr-defined]
+            for hook, state in zip(hooks, ckpt["hooks"], strict=False):
+                if state is not None:
+                    hook.load_state_dict(state)  # type: ignore[attr-defined]
             history, start_epoch, elapsed = ckpt["history"], int(ckpt["epoch"]), float(ckpt["elapsed"])
             log(f"resuming from {ckpt_path} after epoch {start_epoch}")
         else:
@@ -226,7 +226,7 @@ def train_run(
             "history": history,
             "elapsed": elapsed,
             "params_digest": digest,
-            "hooks": [hook.state_dict() for hook in hooks if hasattr(hook, "state_dict")],  # type: ignore[attr-defined]
+            "hooks": [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in hooks],  # type: ignore[attr-defined]
         }
         _save_checkpoint(ckpt_path, state)
 
