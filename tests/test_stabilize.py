@@ -132,3 +132,32 @@ def test_stabilized_training_with_exact_estimator_ends_on_the_unit_circle(tmp_pa
     assert (
         json.loads((tmp_path / "metrics.json").read_text())["hyperparameters"]["stabilization"]["estimator"] == "exact"
     )
+
+
+def test_killed_stabilized_run_resumes_with_its_power_iteration_vectors(tmp_path):
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 48)
+    arrays = {"x_train": rng.integers(3, 30, (48, 8)), "y_train": y, "x_test": rng.integers(3, 30, (16, 8)),
+              "y_test": y[:16]}  # fmt: skip
+    params = {
+        "task": "imdb", "model": "lstm", "seed": 2, "regime": "stabilized", "epochs": 4, "batch_size": 16,
+        "optimizer": "adam", "lr": 0.01, "hidden_size": 5, "vocab_size": 30, "embed_dim": 4, "device": "cpu",
+        "stabilization": {"target": "radius", "estimator": "norm_ratio", "n_iter": 1, "vector": "persistent",
+                          "apply": "always", "target_value": 1.0, "scope": "per_gate_block"},
+    }  # fmt: skip
+
+    class Kill(Exception):
+        pass
+
+    def kill_after_two(model, epoch):
+        if epoch == 2:
+            raise Kill
+        return {}
+
+    train_run(params, arrays, tmp_path / "full", log=lambda s: None, hooks=stabilization_hooks(params))
+    with pytest.raises(Kill):
+        hooks = [*stabilization_hooks(params), kill_after_two]
+        train_run(params, arrays, tmp_path / "resumed", log=lambda s: None, hooks=hooks)
+    train_run(params, arrays, tmp_path / "resumed", log=lambda s: None, hooks=stabilization_hooks(params))
+    full, resumed = load_state_dict(tmp_path / "full/model.pt"), load_state_dict(tmp_path / "resumed/model.pt")
+    assert all(torch.equal(full[k], resumed[k]) for k in full)
