@@ -109,18 +109,28 @@ def test_if_greater_only_shrinks_and_stacked_norm():
     assert float(torch.linalg.matrix_norm(model.rnn.weight_hh.detach(), ord=2)) == pytest.approx(1.0, rel=1e-12)
 
 
-def test_stabilized_training_with_exact_estimator_ends_on_the_unit_circle(tmp_path):
-    rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, 64)
-    arrays = {"x_train": rng.integers(3, 30, (64, 10)), "y_train": y, "x_test": rng.integers(3, 30, (16, 10)),
-              "y_test": y[:16]}  # fmt: skip
-    params = {
-        "task": "imdb", "model": "gru", "seed": 0, "regime": "stabilized", "epochs": 3, "batch_size": 16,
+def toy_imdb(n_train, length, seed):
+    """Random word ids; the test labels repeat the first training labels."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n_train)
+    x_train, x_test = rng.integers(3, 30, (n_train, length)), rng.integers(3, 30, (16, length))
+    return {"x_train": x_train, "y_train": y, "x_test": x_test, "y_test": y[:16]}
+
+
+def stabilized_params(model, seed, epochs, estimator, **extra):
+    """A tiny imdb run of the stabilized regime with Algorithm 1's default options but ``estimator``."""
+    stabilization = {"target": "radius", "estimator": estimator, "n_iter": 1, "vector": "persistent",
+                     "apply": "always", "target_value": 1.0, "scope": "per_gate_block"}  # fmt: skip
+    return {
+        "task": "imdb", "model": model, "seed": seed, "regime": "stabilized", "epochs": epochs, "batch_size": 16,
         "optimizer": "adam", "lr": 0.01, "hidden_size": 5, "vocab_size": 30, "embed_dim": 4, "device": "cpu",
-        "dtype": "float64",
-        "stabilization": {"target": "radius", "estimator": "exact", "n_iter": 1, "vector": "persistent",
-                          "apply": "always", "target_value": 1.0, "scope": "per_gate_block"},
+        "stabilization": stabilization, **extra,
     }  # fmt: skip
+
+
+def test_stabilized_training_with_exact_estimator_ends_on_the_unit_circle(tmp_path):
+    arrays = toy_imdb(64, 10, seed=0)
+    params = stabilized_params("gru", seed=0, epochs=3, estimator="exact", dtype="float64")
     metrics = train_run(params, arrays, tmp_path, log=lambda s: None, hooks=stabilization_hooks(params))
     for key, block in gate_blocks(load_state_dict(tmp_path / "model.pt"), "gru").items():
         assert abs(np.abs(np.linalg.eigvals(block)).max() - 1.0) < 1e-9, key
@@ -135,16 +145,8 @@ def test_stabilized_training_with_exact_estimator_ends_on_the_unit_circle(tmp_pa
 
 
 def test_killed_stabilized_run_resumes_with_its_power_iteration_vectors(tmp_path):
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 2, 48)
-    arrays = {"x_train": rng.integers(3, 30, (48, 8)), "y_train": y, "x_test": rng.integers(3, 30, (16, 8)),
-              "y_test": y[:16]}  # fmt: skip
-    params = {
-        "task": "imdb", "model": "lstm", "seed": 2, "regime": "stabilized", "epochs": 4, "batch_size": 16,
-        "optimizer": "adam", "lr": 0.01, "hidden_size": 5, "vocab_size": 30, "embed_dim": 4, "device": "cpu",
-        "stabilization": {"target": "radius", "estimator": "norm_ratio", "n_iter": 1, "vector": "persistent",
-                          "apply": "always", "target_value": 1.0, "scope": "per_gate_block"},
-    }  # fmt: skip
+    arrays = toy_imdb(48, 8, seed=1)
+    params = stabilized_params("lstm", seed=2, epochs=4, estimator="norm_ratio")
 
     class Kill(Exception):
         pass
