@@ -69,50 +69,6 @@ def per_run_keys():
     return [list(key) for key in itertools.product(config["tasks"], config["models"], config["regimes"], config["seeds"])]
 
 
-# Figures 1–3: pseudospectra after plain training; Figures 4–6: after stabilization (paper numbering).
-TASK_ORDER = ("adding", "imdb", "mnist")
-FIGURES = {
-    f"figure{number}_{task}": (task, regime)
-    for number, (regime, task) in enumerate(itertools.product(("baseline", "stabilized"), TASK_ORDER), start=1)
-    if task in config["tasks"] and regime in config["regimes"]
-}
-TABLES = ["table1_accuracy", "table2_henrici", "table3_robustness"]
-
-
-def figure_panels(wildcards):
-    """One panel per model: the configured run and matrix of the figure's task and regime."""
-    task, regime = FIGURES[wildcards.figure]
-    fig = config["figures"]
-    return [[task, m, regime, fig["seed"], f"{fig['layer'][task]}/{fig['gate'][m]}"] for m in config["models"]]
-
-
-def figure_inputs(stage, ext):
-    """Input function: the per-run ``results/<stage>/...<ext>`` file of every panel of a figure."""
-
-    def inputs(wildcards):
-        panels = figure_panels(wildcards)
-        return [f"results/{stage}/{task}/{model}/{regime}/seed{seed}.{ext}" for task, model, regime, seed, _ in panels]
-
-    return inputs
-
-
-def training_runs(wildcards):
-    return [[model, regime] for model in config["models"] for regime in config["regimes"]]
-
-
-def training_histories(wildcards):
-    seed = config["figures"]["seed"]
-    return [
-        f"results/models/{wildcards.task}/{model}/{regime}/seed{seed}/history.csv"
-        for model, regime in training_runs(wildcards)
-    ]
-
-
-def eigenvalue_inputs(wildcards):
-    seed = config["figures"]["seed"]
-    return [f"results/analysis/{wildcards.task}/{m}/{wildcards.regime}/seed{seed}.json" for m in config["models"]]
-
-
 def final_targets():
     return [
         *per_run("results/weights/{task}/{model}/{regime}/seed{seed}.npz"),
