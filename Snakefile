@@ -5,10 +5,8 @@ from snakemake.utils import min_version
 min_version("9.19")
 
 
-# The paper protocol; --configfile files (quick, tests) are layered over it.
-configfile: f"{workflow.basedir}/config.yaml"
-
-
+# config.yaml (the paper's protocol) is read and checked in common.smk, beneath --configfile files
+# (quick, tests) and --config values.
 report: "workflow/report/workflow.rst"
 
 
@@ -16,6 +14,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/report_inputs.smk"
 include: "workflow/rules/report.smk"
 
 

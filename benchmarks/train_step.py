@@ -11,31 +11,35 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
-from rnnrobust.models import CELLS, TASKS, build_model
+from rnnrobust.config import TrainConfig, load_config
+from rnnrobust.layout import CELLS, TASKS
+from rnnrobust.models import build_model
 from rnnrobust.train import loss_and_accuracy, make_optimizer
 
-BATCH = {"adding": 128, "imdb": 32, "mnist": 32}
-OPTIMIZER = {"adding": ("adam", 1e-3), "imdb": ("adam", 1e-3), "mnist": ("rmsprop", 1e-6)}
+# The paper's protocol: every shape and hyperparameter comes from the repository's config.yaml.
+PAPER = load_config(Path(__file__).resolve().parents[1] / "config.yaml")
 
 
-def batch(task: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    n = BATCH[task]
-    if task == "adding":
+def batch(train: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    n = train.batch_size
+    if train.task == "adding":
         return torch.randint(0, 12, (n, 7), device=device), torch.randint(0, 12, (n, 4), device=device)
-    if task == "imdb":
-        return torch.randint(0, 20000, (n, 80), device=device), torch.randint(0, 2, (n,), device=device)
+    if train.task == "imdb":
+        words, maxlen = train.vocab_size, PAPER["data"]["imdb"]["maxlen"]
+        return torch.randint(0, words, (n, maxlen), device=device), torch.randint(0, 2, (n,), device=device)
     return torch.rand(n, 28, 28, device=device), torch.randint(0, 10, (n,), device=device)
 
 
-def ms_per_step(task: str, cell: str, impl: str, repeats: int, device: torch.device) -> float:
+def ms_per_step(task: str, cell: str, cell_impl: str, repeats: int, device: torch.device) -> float:
+    train = TrainConfig.for_run(PAPER, task, cell, 0, "baseline").replace(cell_impl=cell_impl)
     torch.manual_seed(0)
-    model = build_model(task, cell, impl=impl).to(device).train()
-    name, lr = OPTIMIZER[task]
-    optimizer = make_optimizer(name, model.parameters(), lr=lr)
-    x, y = batch(task, device)
+    model = build_model(task, cell, **train.model_options()).to(device).train()
+    optimizer = make_optimizer(train, model.parameters())
+    x, y = batch(train, device)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -70,7 +74,8 @@ def main() -> None:
         for cell in CELLS:
             faithful = ms_per_step(task, cell, "faithful", args.repeats, device)
             builtin = ms_per_step(task, cell, "builtin", args.repeats, device)
-            row = f"| {task} | {cell} | {BATCH[task]} | {faithful:.2f} | {builtin:.2f} | {faithful / builtin:.2f} |"
+            size = PAPER["train"][task]["batch_size"]
+            row = f"| {task} | {cell} | {size} | {faithful:.2f} | {builtin:.2f} | {faithful / builtin:.2f} |"
             print(row, flush=True)
 
 

@@ -22,13 +22,6 @@ import numpy as np
 
 from rnnrobust.io import atomic_path
 
-MNIST_NAMES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-
 # Seven-segment layout on a 28x28 canvas: (row0, row1, col0, col1) of each segment, thickness 2.
 _SEGMENTS = {
     "a": (5, 7, 9, 19),

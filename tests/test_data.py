@@ -1,4 +1,4 @@
-"""Tests for rnnrobust.data: the adding generator, MNIST IDX, IMDB tarball, encoding and fetching."""
+"""Tests for rnnrobust.data: the adding generator, MNIST IDX, IMDB tarball, encoding, fetching and the mirror check."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import json
 import re
+import socket
 import tarfile
 import threading
 from pathlib import Path
@@ -26,8 +27,21 @@ from fixtures import (
     write_tar_gz,
 )
 
-from rnnrobust import data
-from rnnrobust.data import DataError
+from rnnrobust.data.adding import ADDING_CHARS, decode_adding, generate_adding
+from rnnrobust.data.fetch import DataError, candidate_sources, fetch, fix_hint, sha256_file
+from rnnrobust.data.imdb import (
+    IMDB_ARCHIVES,
+    build_word_index,
+    encode_imdb,
+    imdb_digest,
+    prepare_imdb,
+    read_imdb,
+    tokenize,
+    verify_imdb,
+)
+from rnnrobust.data.mirror import check_mirror
+from rnnrobust.data.mnist import MNIST_FILES, MNIST_NAMES, prepare_mnist, read_idx, verify_mnist
+from rnnrobust.io import load_prepared, save_prepared
 
 # ---------------------------------------------------------------------------------------------
 # Adding task
@@ -37,7 +51,7 @@ from rnnrobust.data import DataError
 def _parse_adding(out: dict[str, np.ndarray], digits: int) -> list[tuple[int, int, str, str]]:
     rows = []
     for xs, ys in (("x_train", "y_train"), ("x_test", "y_test")):
-        for q, a in zip(data.decode_adding(out[xs]), data.decode_adding(out[ys]), strict=True):
+        for q, a in zip(decode_adding(out[xs]), decode_adding(out[ys]), strict=True):
             rows.append((q, a))
     parsed = []
     for q, a in rows:
@@ -50,11 +64,11 @@ def _parse_adding(out: dict[str, np.ndarray], digits: int) -> list[tuple[int, in
 
 
 def test_adding_chars_match_keras_character_table():
-    assert data.ADDING_CHARS == " +0123456789"
+    assert ADDING_CHARS == " +0123456789"
 
 
 def test_adding_default_is_paper_split_45000_5000():
-    out = data.generate_adding()
+    out = generate_adding()
     assert out["x_train"].shape == (45000, 7) and out["y_train"].shape == (45000, 4)
     assert out["x_test"].shape == (5000, 7) and out["y_test"].shape == (5000, 4)
     for arr in out.values():
@@ -63,14 +77,14 @@ def test_adding_default_is_paper_split_45000_5000():
 
 @pytest.mark.parametrize(("n", "frac", "n_test"), [(1000, 0.25, 250), (999, 0.1, 99), (50, 0.0, 0)])
 def test_adding_split_sizes(n, frac, n_test):
-    out = data.generate_adding(n, digits=2, val_fraction=frac, seed=1)
+    out = generate_adding(n, digits=2, val_fraction=frac, seed=1)
     assert len(out["x_train"]) == len(out["y_train"]) == n - n_test
     assert len(out["x_test"]) == len(out["y_test"]) == n_test
     assert out["x_train"].shape[1] == 5 and out["y_train"].shape[1] == 3
 
 
 def test_adding_answers_are_sums_of_reversed_queries():
-    parsed = _parse_adding(data.generate_adding(3000, digits=3, seed=0), digits=3)
+    parsed = _parse_adding(generate_adding(3000, digits=3, seed=0), digits=3)
     for a, b, forward, answer in parsed:
         assert forward == f"{a}+{b}".ljust(7)
         assert answer == str(a + b).ljust(4)
@@ -78,12 +92,12 @@ def test_adding_answers_are_sums_of_reversed_queries():
 
 
 def test_adding_has_no_unordered_duplicates():
-    parsed = _parse_adding(data.generate_adding(3000, digits=3, seed=0), digits=3)
+    parsed = _parse_adding(generate_adding(3000, digits=3, seed=0), digits=3)
     assert len({tuple(sorted((a, b))) for a, b, _, _ in parsed}) == 3000
 
 
 def test_adding_is_deterministic_per_seed():
-    a, b, c = (data.generate_adding(500, seed=s) for s in (7, 7, 8))
+    a, b, c = (generate_adding(500, seed=s) for s in (7, 7, 8))
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
     assert not np.array_equal(a["x_train"], c["x_train"])
@@ -117,25 +131,25 @@ def _keras_addition_reference(n, digits, seed):
 
 
 def test_adding_matches_keras_random_stream():
-    out = data.generate_adding(400, digits=3, seed=5)
+    out = generate_adding(400, digits=3, seed=5)
     qt, et, qv, ev = _keras_addition_reference(400, 3, 5)
-    assert data.decode_adding(out["x_train"]) == qt and data.decode_adding(out["y_train"]) == et
-    assert data.decode_adding(out["x_test"]) == qv and data.decode_adding(out["y_test"]) == ev
+    assert decode_adding(out["x_train"]) == qt and decode_adding(out["y_train"]) == et
+    assert decode_adding(out["x_test"]) == qv and decode_adding(out["y_test"]) == ev
 
 
 def test_adding_rejects_more_samples_than_pairs():
     with pytest.raises(ValueError, match="55"):
-        data.generate_adding(56, digits=1)
-    parsed = _parse_adding(data.generate_adding(55, digits=1, seed=0), digits=1)
+        generate_adding(56, digits=1)
+    parsed = _parse_adding(generate_adding(55, digits=1, seed=0), digits=1)
     all_pairs = {(a, b) for a in range(10) for b in range(a, 10)}
     assert {tuple(sorted((a, b))) for a, b, _, _ in parsed} == all_pairs
 
 
 def test_decode_adding_accepts_one_hot_and_single_rows():
-    x = data.generate_adding(20, seed=0)["x_train"]
+    x = generate_adding(20, seed=0)["x_train"]
     one_hot = np.eye(12)[x]
-    assert data.decode_adding(one_hot) == data.decode_adding(x)
-    assert data.decode_adding(x[0]) == data.decode_adding(x)[:1]
+    assert decode_adding(one_hot) == decode_adding(x)
+    assert decode_adding(x[0]) == decode_adding(x)[:1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,7 +166,7 @@ def test_idx_round_trip_plain_and_gzip(tmp_path):
         (tmp_path / name).write_bytes(raw)
         (tmp_path / f"{name}.gz").write_bytes(gzip.compress(raw))
         for path in (tmp_path / name, tmp_path / f"{name}.gz"):
-            back = data.read_idx(path)
+            back = read_idx(path)
             assert back.dtype == np.uint8
             np.testing.assert_array_equal(back, arr)
 
@@ -173,19 +187,19 @@ def test_idx_damage_raises_naming_file(tmp_path, damage):
         raw = gzip.compress(raw)[:-20]
     path.write_bytes(raw)
     with pytest.raises(DataError, match=re.escape(str(path))):
-        data.read_idx(path)
+        read_idx(path)
 
 
 @pytest.fixture
 def mnist_dir(tmp_path):
     expected = write_mnist_fixture(tmp_path / "mnist")
-    files = {name: tmp_path / "mnist" / f"{name}.gz" for name in data.MNIST_NAMES}
+    files = {name: tmp_path / "mnist" / f"{name}.gz" for name in MNIST_NAMES}
     return files, expected
 
 
 def test_prepare_mnist_reads_fixture(mnist_dir):
     files, expected = mnist_dir
-    out = data.prepare_mnist(files, expected)
+    out = prepare_mnist(files, expected)
     ref = mnist_fixture_arrays()
     assert out["x_train"].shape == (200, 28, 28) and out["x_test"].shape == (100, 28, 28)
     assert out["x_train"].dtype == np.uint8 and out["y_train"].dtype == np.int64
@@ -197,13 +211,13 @@ def test_prepare_mnist_reads_fixture(mnist_dir):
 def test_sha256_file_gunzip_hashes_decompressed_bytes(mnist_dir):
     files, expected = mnist_dir
     path = files["train-labels-idx1-ubyte"]
-    assert data.sha256_file(path, gunzip=True) == expected["train-labels-idx1-ubyte"]
-    assert data.sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sha256_file(path, gunzip=True) == expected["train-labels-idx1-ubyte"]
+    assert sha256_file(path) == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _assert_mnist_error(files, expected, name, actual):
     with pytest.raises(DataError) as info:
-        data.verify_mnist(files, expected)
+        verify_mnist(files, expected)
     msg = str(info.value)
     assert str(files[name]) in msg
     assert expected[name] in msg
@@ -211,7 +225,7 @@ def _assert_mnist_error(files, expected, name, actual):
         assert actual in msg
     assert "data_mirror" in msg
     with pytest.raises(DataError):
-        data.prepare_mnist(files, expected)
+        prepare_mnist(files, expected)
 
 
 def test_mnist_mismatching_file_names_file_and_both_digests(mnist_dir, tmp_path):
@@ -257,11 +271,11 @@ def test_mnist_missing_file_is_data_error(mnist_dir):
 def test_mnist_image_label_count_mismatch(tmp_path):
     write_mnist_fixture(tmp_path / "a", n_train=200)
     write_mnist_fixture(tmp_path / "b", n_train=210)
-    files = {name: tmp_path / "a" / f"{name}.gz" for name in data.MNIST_NAMES}
+    files = {name: tmp_path / "a" / f"{name}.gz" for name in MNIST_NAMES}
     files["train-labels-idx1-ubyte"] = tmp_path / "b" / "train-labels-idx1-ubyte.gz"
-    expected = {name: data.sha256_file(p, gunzip=True) for name, p in files.items()}
+    expected = {name: sha256_file(p, gunzip=True) for name, p in files.items()}
     with pytest.raises(DataError, match=r"200 images.*210 labels"):
-        data.prepare_mnist(files, expected)
+        prepare_mnist(files, expected)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +291,7 @@ def imdb_tar(tmp_path):
 
 def test_read_imdb_fixture_sorted_with_labels(imdb_tar):
     path, digest = imdb_tar
-    out = data.read_imdb(path, digest)
+    out = read_imdb(path, digest)
     reviews = imdb_fixture_reviews(n_per_folder=10)
     for split in ("train", "test"):
         texts, labels = out[split]
@@ -292,7 +306,7 @@ def test_imdb_digest_mismatch_names_file_and_both_digests(imdb_tar):
     path, digest = imdb_tar
     wrong = "0" * 64
     with pytest.raises(DataError) as info:
-        data.read_imdb(path, wrong)
+        read_imdb(path, wrong)
     msg = str(info.value)
     assert str(path) in msg and wrong in msg and digest in msg and "data_mirror" in msg
 
@@ -301,12 +315,12 @@ def test_imdb_digest_same_for_labeled_and_official_layout(tmp_path):
     labeled = write_imdb_fixture(tmp_path / "l.tar.gz", n_per_folder=12, seed=3, layout="labeled")
     official = write_imdb_fixture(tmp_path / "o.tar.gz", n_per_folder=12, seed=3, layout="official")
     assert labeled == official
-    assert data.imdb_digest(tmp_path / "l.tar.gz") == data.imdb_digest(tmp_path / "o.tar.gz") == labeled
+    assert imdb_digest(tmp_path / "l.tar.gz") == imdb_digest(tmp_path / "o.tar.gz") == labeled
     with tarfile.open(tmp_path / "o.tar.gz") as tf:
         names = tf.getnames()
     assert any("/unsup/" in n for n in names) and "aclImdb/imdb.vocab" in names
     assert names != sorted(names)  # the digest must not depend on member order
-    a, b = data.read_imdb(tmp_path / "l.tar.gz", labeled), data.read_imdb(tmp_path / "o.tar.gz", labeled)
+    a, b = read_imdb(tmp_path / "l.tar.gz", labeled), read_imdb(tmp_path / "o.tar.gz", labeled)
     assert a["train"][0] == b["train"][0] and a["test"][1].tolist() == b["test"][1].tolist()
     assert write_imdb_fixture(tmp_path / "s.tar.gz", n_per_folder=12, seed=4) != labeled
 
@@ -318,9 +332,9 @@ def test_imdb_digest_covers_content_and_path(tmp_path):
     renamed = [(n.replace("/train/pos/1_", "/train/pos/5_"), c) for n, c in members]
     for name, variant in (("a", members), ("b", changed), ("c", renamed)):
         write_tar_gz(tmp_path / f"{name}.tar.gz", variant)
-    base = data.imdb_digest(tmp_path / "a.tar.gz")
-    assert data.imdb_digest(tmp_path / "b.tar.gz") != base
-    assert data.imdb_digest(tmp_path / "c.tar.gz") != base
+    base = imdb_digest(tmp_path / "a.tar.gz")
+    assert imdb_digest(tmp_path / "b.tar.gz") != base
+    assert imdb_digest(tmp_path / "c.tar.gz") != base
 
 
 def _special(name: str, kind: bytes, linkname: str = "") -> tarfile.TarInfo:
@@ -355,7 +369,7 @@ def test_imdb_rejects_unsafe_members(tmp_path, kind):
     write_tar_gz(path, [*members[:5], bad, *members[5:]])
     with tarfile.open(path) as tf:  # the archive really holds the bad member as written
         assert (bad.name if isinstance(bad, tarfile.TarInfo) else bad[0]) in tf.getnames()
-    for call in (lambda: data.read_imdb(path, None), lambda: data.imdb_digest(path)):
+    for call in (lambda: read_imdb(path, None), lambda: imdb_digest(path)):
         with pytest.raises(DataError, match="unsafe tar member") as info:
             call()
         assert reason in str(info.value)
@@ -367,14 +381,14 @@ def test_imdb_requires_each_labelled_folder(tmp_path):
     members = [m for m in imdb_fixture_members(n_per_folder=3) if not m[0].startswith("aclImdb/test/neg/")]
     write_tar_gz(tmp_path / "x.tar.gz", members)
     with pytest.raises(DataError, match="test/neg"):
-        data.read_imdb(tmp_path / "x.tar.gz", None)
+        read_imdb(tmp_path / "x.tar.gz", None)
 
 
 def test_imdb_truncated_archive_names_file(imdb_tar):
     path, digest = imdb_tar
     path.write_bytes(path.read_bytes()[:-300])
     with pytest.raises(DataError, match=re.escape(str(path))):
-        data.read_imdb(path, digest)
+        read_imdb(path, digest)
 
 
 def test_imdb_rejects_non_utf8_review(tmp_path):
@@ -382,7 +396,7 @@ def test_imdb_rejects_non_utf8_review(tmp_path):
     members = [(n, b"caf\xe9 bad" if n.endswith(".txt") and "/train/neg/0_" in n else c) for n, c in members]
     write_tar_gz(tmp_path / "x.tar.gz", members)
     with pytest.raises(DataError, match="UTF-8"):
-        data.read_imdb(tmp_path / "x.tar.gz", None)
+        read_imdb(tmp_path / "x.tar.gz", None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,16 +406,16 @@ def test_imdb_rejects_non_utf8_review(tmp_path):
 
 def test_tokenize():
     text = 'I LOVED it!<br /><br />Don\'t miss it... 10/10 (café)<br/>"Top_1"'
-    assert data.tokenize(text) == [
+    assert tokenize(text) == [
         "i", "loved", "it", "!", "don't", "miss", "it", ".", ".", ".", "10", "/", "10",
         "(", "café", ")", '"', "top_1", '"',
     ]  # fmt: skip
-    assert data.tokenize("'quoted'") == ["'", "quoted", "'"]
-    assert "br" not in data.tokenize("a<br />b<BR>c")
+    assert tokenize("'quoted'") == ["'", "quoted", "'"]
+    assert "br" not in tokenize("a<br />b<BR>c")
 
 
 def test_build_word_index_ranks_by_frequency_then_alphabet():
-    index = data.build_word_index([["b", "a", "c", "a"], ["c", "b", "d", "e", "e", "e"]])
+    index = build_word_index([["b", "a", "c", "a"], ["c", "b", "d", "e", "e", "e"]])
     assert index == {"e": 1, "a": 2, "b": 3, "c": 4, "d": 5}
 
 
@@ -410,7 +424,7 @@ _WI = {"the": 1, "movie": 2, "good": 3, "bad": 4, "rare": 10}
 
 def test_encode_keras_conventions_hand_made():
     # ids = rank + 3: the=4 movie=5 good=6 bad=7 rare=13 -> oov (>= num_words=8); unknown -> oov
-    x = data.encode_imdb(
+    x = encode_imdb(
         [
             ["good", "movie"],
             ["the", "movie", "rare", "bad", "good", "the", "zzz"],
@@ -453,7 +467,7 @@ def test_encode_matches_keras_reference(num_words, maxlen, start_char, oov_char,
     vocab = [f"w{i}" for i in range(25)]
     wi = {w: i + 1 for i, w in enumerate(vocab[:20])}  # w20..w24 are unknown
     tokens_list = [[vocab[j] for j in rng.randint(0, 25, size=rng.randint(0, 15))] for _ in range(50)]
-    got = data.encode_imdb(
+    got = encode_imdb(
         tokens_list,
         wi,
         num_words=num_words,
@@ -468,12 +482,12 @@ def test_encode_matches_keras_reference(num_words, maxlen, start_char, oov_char,
 
 def test_prepare_imdb_shuffles_like_keras(imdb_tar):
     path, digest = imdb_tar
-    arrays, word_index = data.prepare_imdb(path, digest, num_words=30, maxlen=12)
-    splits = data.read_imdb(path, digest)
+    arrays, word_index = prepare_imdb(path, digest, num_words=30, maxlen=12)
+    splits = read_imdb(path, digest)
     rng = np.random.RandomState(113)
     for split in ("train", "test"):
         texts, labels = splits[split]
-        x = data.encode_imdb([data.tokenize(t) for t in texts], word_index, num_words=30, maxlen=12)
+        x = encode_imdb([tokenize(t) for t in texts], word_index, num_words=30, maxlen=12)
         perm = np.arange(len(x))
         rng.shuffle(perm)  # one stream: train first, then test
         np.testing.assert_array_equal(arrays[f"x_{split}"], x[perm])
@@ -491,7 +505,7 @@ def test_prepare_imdb_word_index_from_training_set_only(tmp_path):
         ("aclImdb/test/neg/0_1.txt", b"bad film"),
     ]
     write_tar_gz(tmp_path / "t.tar.gz", members)
-    arrays, wi = data.prepare_imdb(tmp_path / "t.tar.gz", None, maxlen=4)
+    arrays, wi = prepare_imdb(tmp_path / "t.tar.gz", None, maxlen=4)
     assert wi == {".": 1, "film": 2, "good": 3, "bad": 4}
     assert "zebra" not in wi
     rows = {tuple(r) for r in arrays["x_test"].tolist()}
@@ -505,9 +519,9 @@ def test_prepare_imdb_word_index_from_training_set_only(tmp_path):
 
 def test_save_and_load_prepared(tmp_path):
     arrays = {"x_train": np.arange(12, dtype=np.int32).reshape(3, 4), "y_train": np.array([0, 1, 1])}
-    data.save_prepared(tmp_path / "out", arrays, {"task": "imdb", "n": 3})
+    save_prepared(tmp_path / "out", arrays, {"task": "imdb", "n": 3})
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["data.npz", "meta.json"]
-    back = data.load_prepared(tmp_path / "out" / "data.npz")
+    back = load_prepared(tmp_path / "out" / "data.npz")
     assert back.keys() == arrays.keys()
     for key in arrays:
         np.testing.assert_array_equal(back[key], arrays[key])
@@ -518,10 +532,10 @@ def test_save_and_load_prepared(tmp_path):
         "arrays": {"x_train": {"shape": [3, 4], "dtype": "int32"}, "y_train": {"shape": [3], "dtype": "int64"}},
     }
     with pytest.raises(ValueError, match="object"):
-        data.save_prepared(tmp_path / "bad", {"x": np.array([None, 1], dtype=object)}, {})
+        save_prepared(tmp_path / "bad", {"x": np.array([None, 1], dtype=object)}, {})
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match=re.escape("junk.npz")):
-        data.load_prepared(tmp_path / "junk.npz")
+        load_prepared(tmp_path / "junk.npz")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -531,19 +545,19 @@ def test_save_and_load_prepared(tmp_path):
 
 def test_candidate_sources():
     urls = ["https://example.org/a.gz"]
-    assert data.candidate_sources(["a.gz"], urls, None, "mnist") == urls
-    assert data.candidate_sources(["a.gz"], urls, "", "mnist") == urls
-    assert data.candidate_sources(["a.gz", "b.gz"], urls, "/m", "imdb") == [
+    assert candidate_sources(["a.gz"], urls, None, "mnist") == urls
+    assert candidate_sources(["a.gz"], urls, "", "mnist") == urls
+    assert candidate_sources(["a.gz", "b.gz"], urls, "/m", "imdb") == [
         "/m/a.gz",
         "/m/imdb/a.gz",
         "/m/b.gz",
         "/m/imdb/b.gz",
     ]
-    assert data.candidate_sources(["a.gz"], urls, "http://h:8/base/", "mnist") == [
+    assert candidate_sources(["a.gz"], urls, "http://h:8/base/", "mnist") == [
         "http://h:8/base/a.gz",
         "http://h:8/base/mnist/a.gz",
     ]
-    assert data.candidate_sources(["a.gz"], urls, "file:///srv/m", "x") == [
+    assert candidate_sources(["a.gz"], urls, "file:///srv/m", "x") == [
         "file:///srv/m/a.gz",
         "file:///srv/m/x/a.gz",
     ]
@@ -559,21 +573,21 @@ def test_fetch_from_directory_mirror_both_layouts(tmp_path):
     write_bytes_atomic(mirror / "mnist" / "nested.bin", b"nested")
     out = tmp_path / "out"
     for name, content in (("top.bin", b"top"), ("nested.bin", b"nested")):
-        cands = data.candidate_sources([name], [], str(mirror), "mnist")
-        used = data.fetch(cands, out / name)
+        cands = candidate_sources([name], [], str(mirror), "mnist")
+        used = fetch(cands, out / name)
         assert (out / name).read_bytes() == content
         assert used == (str(mirror / name) if name == "top.bin" else str(mirror / "mnist" / name))
-    used = data.fetch(data.candidate_sources(["nested.bin"], [], mirror.as_uri(), "mnist"), out / "via-file-url")
+    used = fetch(candidate_sources(["nested.bin"], [], mirror.as_uri(), "mnist"), out / "via-file-url")
     assert used == mirror.as_uri() + "/mnist/nested.bin"
     assert (out / "via-file-url").read_bytes() == b"nested"
     assert _no_temp_files(out)
 
 
 def test_fetch_missing_everywhere_lists_tried_locations(tmp_path):
-    cands = data.candidate_sources(["a.gz", "b.gz"], [], str(tmp_path / "nowhere"), "mnist")
+    cands = candidate_sources(["a.gz", "b.gz"], [], str(tmp_path / "nowhere"), "mnist")
     dest = tmp_path / "out" / "a.gz"
     with pytest.raises(DataError) as info:
-        data.fetch(cands, dest)
+        fetch(cands, dest)
     msg = str(info.value)
     assert len(cands) == 4 and all(c in msg for c in cands)
     assert "data_mirror" in msg
@@ -617,13 +631,13 @@ def test_fetch_over_http_from_mirror(http_mirror, tmp_path):
     url, root, digests = http_mirror
     out = tmp_path / "dl"
     name = "train-labels-idx1-ubyte.gz"
-    cands = data.candidate_sources([name], [], url, "mnist")
-    assert data.fetch(cands, out / name, timeout=5) == f"{url}/mnist/{name}"  # after a 404 at url/name
+    cands = candidate_sources([name], [], url, "mnist")
+    assert fetch(cands, out / name, timeout=5) == f"{url}/mnist/{name}"  # after a 404 at url/name
     assert (out / name).read_bytes() == (root / "mnist" / name).read_bytes()
-    assert data.sha256_file(out / name, gunzip=True) == digests["mnist_sha256"]["train-labels-idx1-ubyte"]
+    assert sha256_file(out / name, gunzip=True) == digests["mnist_sha256"]["train-labels-idx1-ubyte"]
     tar = out / "aclImdb_labeled.tar.gz"
-    data.fetch(data.candidate_sources([tar.name], [], url + "/", "imdb"), tar, timeout=5)
-    assert data.imdb_digest(tar) == digests["imdb_digest"]
+    fetch(candidate_sources([tar.name], [], url + "/", "imdb"), tar, timeout=5)
+    assert imdb_digest(tar) == digests["imdb_digest"]
     assert _no_temp_files(out)
 
 
@@ -634,13 +648,13 @@ def test_fetch_failed_download_leaves_no_partial_file(http_mirror, tmp_path, rem
     out.mkdir()
     dest = out / "file.bin"
     with pytest.raises(DataError) as info:
-        data.fetch([f"{url}/{remote}"], dest, timeout=5)
+        fetch([f"{url}/{remote}"], dest, timeout=5)
     assert f"{url}/{remote}" in str(info.value)
     assert ("Content-Length" in str(info.value)) if remote == "short.bin" else ("404" in str(info.value))
     assert list(out.iterdir()) == []
     dest.write_bytes(b"old good copy")  # a failed fetch never clobbers an existing file
     with pytest.raises(DataError):
-        data.fetch([f"{url}/{remote}"], dest, timeout=5)
+        fetch([f"{url}/{remote}"], dest, timeout=5)
     assert dest.read_bytes() == b"old good copy" and _no_temp_files(out)
 
 
@@ -648,7 +662,7 @@ def test_fetch_falls_back_after_a_broken_candidate(http_mirror, tmp_path):
     url, root, _ = http_mirror
     dest = tmp_path / "dl" / "x.gz"
     good = root / "mnist" / "t10k-labels-idx1-ubyte.gz"
-    assert data.fetch([f"{url}/short.bin", str(good)], dest, timeout=5) == str(good)
+    assert fetch([f"{url}/short.bin", str(good)], dest, timeout=5) == str(good)
     assert dest.read_bytes() == good.read_bytes()
 
 
@@ -656,8 +670,138 @@ def test_fixture_mirror_is_byte_deterministic(tmp_path):
     a = write_fixture_mirror(tmp_path / "a")
     b = write_fixture_mirror(tmp_path / "b")
     assert a == b
-    for rel in [f"mnist/{n}.gz" for n in data.MNIST_NAMES] + ["imdb/aclImdb_labeled.tar.gz"]:
+    for rel in [f"mnist/{n}.gz" for n in MNIST_NAMES] + ["imdb/aclImdb_labeled.tar.gz"]:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
-    files = {n: tmp_path / "a" / "mnist" / f"{n}.gz" for n in data.MNIST_NAMES}
-    data.verify_mnist(files, a["mnist_sha256"])
-    assert data.imdb_digest(tmp_path / "a" / "imdb" / "aclImdb_labeled.tar.gz") == a["imdb_digest"]
+    files = {n: tmp_path / "a" / "mnist" / f"{n}.gz" for n in MNIST_NAMES}
+    verify_mnist(files, a["mnist_sha256"])
+    assert imdb_digest(tmp_path / "a" / "imdb" / "aclImdb_labeled.tar.gz") == a["imdb_digest"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking data_mirror at parse time
+# ---------------------------------------------------------------------------------------------
+
+
+def _mirror_error(mirror: str, tasks=("adding", "imdb", "mnist")) -> str:
+    with pytest.raises(DataError) as info:
+        check_mirror(mirror, tasks)
+    msg = str(info.value)
+    assert "\n" not in msg and f"data_mirror = {mirror!r}" in msg
+    return msg
+
+
+def test_check_mirror_missing_directory(tmp_path):
+    msg = _mirror_error(str(tmp_path / "nowhere"))
+    assert "does not exist" in msg and "canonical URLs" in msg
+
+
+def test_check_mirror_rejects_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    assert "not a directory" in _mirror_error(str(tmp_path / "file"))
+
+
+def test_check_mirror_names_each_missing_file(tmp_path):
+    write_fixture_mirror(tmp_path)
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    msg = _mirror_error(str(tmp_path), ["mnist", "imdb"])
+    assert "t10k-labels-idx1-ubyte.gz" in msg and "mnist/" in msg
+    assert "train-images-idx3-ubyte.gz" not in msg and "aclImdb" not in msg
+    (tmp_path / "imdb" / "aclImdb_labeled.tar.gz").unlink()
+    msg = _mirror_error(str(tmp_path), ["imdb"])
+    assert all(name in msg for name in IMDB_ARCHIVES) and "imdb/" in msg
+
+
+def test_check_mirror_accepts_subfolder_layout(tmp_path):
+    write_fixture_mirror(tmp_path)
+    check_mirror(str(tmp_path), ["adding", "imdb", "mnist"])
+    check_mirror(tmp_path.as_uri(), ["imdb", "mnist"])  # a file:// URL is a local directory too
+
+
+def test_check_mirror_accepts_files_directly_in_the_mirror(tmp_path):
+    write_mnist_fixture(tmp_path)
+    write_imdb_fixture(tmp_path / IMDB_ARCHIVES[0], n_per_folder=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*MNIST_FILES, IMDB_ARCHIVES[0]])
+    check_mirror(str(tmp_path), ["mnist", "imdb"])
+
+
+def test_check_mirror_adding_needs_nothing(tmp_path):
+    check_mirror(str(tmp_path), ["adding"])
+    check_mirror(str(tmp_path), [])
+    msg = _mirror_error(str(tmp_path), ["adding", "mnist"])
+    assert all(name in msg for name in MNIST_FILES)
+
+
+def test_check_mirror_http_url_is_checked_offline(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("check_mirror must not touch the network")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    for url in ("http://mirror.invalid/data", "https://127.0.0.1:8443/", "HTTP://h"):
+        check_mirror(url, ["mnist", "imdb"])
+
+
+@pytest.mark.parametrize(
+    ("mirror", "words"),
+    [
+        ("ftp://x", "neither a local directory nor an http(s):// URL"),
+        ("s3://bucket/data", "neither a local directory nor an http(s):// URL"),
+        ("http://", "no host"),
+        ("https:///data", "no host"),
+        ("http://h:port/", "bad port"),
+        ("", "empty"),
+    ],
+)
+def test_check_mirror_rejects_bad_values(mirror, words):
+    assert words in _mirror_error(mirror, ["mnist"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The "Fix:" line of a bad file depends on where it came from
+# ---------------------------------------------------------------------------------------------
+
+
+def test_fix_hint_by_source(tmp_path):
+    assert "delete" in fix_hint() and fix_hint() == fix_hint(["https://example.org/a.gz"])
+    local = str(tmp_path / "mirror" / "a.gz")
+    for source in (local, Path(local).as_uri()):
+        hint = fix_hint([source])
+        assert local in hint and "replace" in hint and "data_mirror" in hint
+        assert not hint.startswith("Fix: delete")
+
+
+def test_mnist_bad_file_from_mirror_says_replace_it_there(tmp_path):
+    mirror = tmp_path / "mirror"
+    expected = write_fixture_mirror(mirror)["mnist_sha256"]
+    bad = "t10k-images-idx3-ubyte"
+    expected[bad] = "0" * 64
+    cached, sources = {}, {}
+    for name, filename in zip(MNIST_NAMES, MNIST_FILES, strict=True):
+        cached[name] = tmp_path / "resources" / filename
+        sources[name] = fetch(candidate_sources([filename], [], str(mirror), "mnist"), cached[name])
+    with pytest.raises(DataError) as info:
+        verify_mnist(cached, expected, sources)
+    msg = str(info.value)
+    assert str(mirror / "mnist" / f"{bad}.gz") in msg and "replace" in msg and "Fix: delete" not in msg
+    assert "train-images" not in msg  # only the bad file is named
+    with pytest.raises(DataError) as info:  # a file fetched from a URL, or cached: delete it
+        verify_mnist(cached, expected, {name: f"https://example.org/{name}.gz" for name in cached})
+    assert "Fix: delete" in str(info.value)
+
+
+def test_imdb_bad_archive_from_mirror_says_replace_it_there(tmp_path):
+    mirror = tmp_path / "mirror"
+    digest = write_fixture_mirror(mirror)["imdb_digest"]
+    source = str(mirror / "imdb" / "aclImdb_labeled.tar.gz")
+    dest = tmp_path / "resources" / "aclImdb.tar.gz"
+    assert fetch(candidate_sources(IMDB_ARCHIVES, [], str(mirror), "imdb"), dest) == source
+    assert verify_imdb(dest, digest, source=source) == digest
+    for wrong in ("0" * 64, None):
+        if wrong is None:  # an unreadable archive: the mirror's fix too
+            dest.write_bytes(dest.read_bytes()[:-300])
+        with pytest.raises(DataError) as info:
+            verify_imdb(dest, wrong or digest, source=source)
+        msg = str(info.value)
+        assert str(dest) in msg and source in msg and "replace" in msg and "Fix: delete" not in msg
+    with pytest.raises(DataError, match="Fix: delete"):
+        verify_imdb(dest, digest)

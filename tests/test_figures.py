@@ -16,6 +16,8 @@ from rnnrobust.analysis import analyze_blocks, pseudospectrum_grids
 from rnnrobust.io import save_npz, write_json
 
 N = 5
+# Contour levels log10 ε, as the config's analysis.eps_log10.
+EPS_LOG10 = (-3.0, -2.5, -2.0, -1.5, -1.0)
 
 
 def _blocks() -> dict[str, np.ndarray]:
@@ -39,7 +41,7 @@ def run_files(tmp_path_factory):
         npz = root / f"pseudospectra/imdb/lstm/{regime}/seed0.npz"
         save_npz(npz, pseudospectrum_grids(scaled, resolution=101, margin=0.25))
         js = root / f"analysis/imdb/lstm/{regime}/seed0.json"
-        write_json(js, analyze_blocks(scaled, [1e-2]))
+        write_json(js, analyze_blocks(scaled, [-2.0]))
         files[regime] = (npz, js)
     return files
 
@@ -61,7 +63,7 @@ def _contours(ax) -> ContourSet:
 
 def test_pseudospectra_figure_has_one_panel_per_entry_a_colour_bar_and_titles(run_files):
     panels = _panels(run_files) + _panels(run_files, "stabilized", ("rnn/o",))
-    fig = F.build_pseudospectra_figure(panels, title="IMDB, LSTM")
+    fig = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, title="IMDB, LSTM")
     axes = F.panel_axes(fig)
     assert F.panel_count(fig) == len(panels) == 4
     # Independent of the helper: every axes that is not a colour bar is a panel.
@@ -69,29 +71,29 @@ def test_pseudospectra_figure_has_one_panel_per_entry_a_colour_bar_and_titles(ru
     cbars = F.colorbar_axes(fig)
     assert len(cbars) == 1
     assert cbars[0].get_ylabel() == "log10 ε"
-    np.testing.assert_allclose(cbars[0].get_yticks(), F.DEFAULT_EPS_LOG10)
+    np.testing.assert_allclose(cbars[0].get_yticks(), EPS_LOG10)
     for ax, panel in zip(axes, panels, strict=True):
         title = ax.get_title()
         for part in ("imdb", "LSTM", panel.block, panel.regime, "seed 0"):
             assert part in title
         assert (ax.get_xlabel(), ax.get_ylabel()) == ("Re", "Im")
         assert ax.get_aspect() == 1.0
-        np.testing.assert_allclose(_contours(ax).levels, F.DEFAULT_EPS_LOG10)
+        np.testing.assert_allclose(_contours(ax).levels, EPS_LOG10)
     assert fig._suptitle.get_text() == "IMDB, LSTM"
 
 
 def test_pseudospectra_grid_keeps_the_panel_count(run_files):
     panels = _panels(run_files, blocks=("rnn/i", "rnn/f", "rnn/c", "rnn/o")) + _panels(run_files, "stabilized")
-    fig = F.build_pseudospectra_figure(panels)
+    fig = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10)
     assert F.panel_count(fig) == 7  # 2 rows of 4, the empty slot removed
     assert len(fig.axes) == 8  # 7 panels + 1 colour bar
-    fig = F.build_pseudospectra_figure(panels, ncols=2, filled=True)
+    fig = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, ncols=2, filled=True)
     assert F.panel_count(fig) == 7
     assert len({round(ax.get_position().x0, 3) for ax in F.panel_axes(fig)}) == 2
 
 
 def test_panels_show_eigenvalues_and_the_unit_circle(run_files):
-    fig = F.build_pseudospectra_figure(_panels(run_files, blocks=("rnn/f",)))
+    fig = F.build_pseudospectra_figure(_panels(run_files, blocks=("rnn/f",)), eps_log10=EPS_LOG10)
     (ax,) = F.panel_axes(fig)
     lines = {line.get_label(): line for line in ax.get_lines()}
     eigs = np.linalg.eigvals(_blocks()["rnn/f"])
@@ -136,14 +138,16 @@ def test_contours_are_at_eps_absolute_or_relative_to_the_norm(run_files, relativ
 def test_relative_levels_take_the_norm_from_the_field_or_the_analysis_file(run_files):
     npz, js = run_files["stabilized"]
     with pytest.raises(ValueError, match="spectral_norm"):
-        F.build_pseudospectra_figure([F.Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz)], relative=True)
+        F.build_pseudospectra_figure(
+            [F.Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz)], eps_log10=EPS_LOG10, relative=True
+        )
     from_file = F.Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz, analysis_path=js)
     norm = 0.8 * np.linalg.norm(_blocks()["rnn/f"], 2)
     assert from_file.norm() == pytest.approx(norm, rel=1e-12)
     given = F.Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz, spectral_norm=norm)
     segs = []
     for panel in (from_file, given):
-        (ax,) = F.panel_axes(F.build_pseudospectra_figure([panel], relative=True))
+        (ax,) = F.panel_axes(F.build_pseudospectra_figure([panel], eps_log10=EPS_LOG10, relative=True))
         segs.append(np.concatenate([p.vertices for p in _contours(ax).get_paths()]))
     np.testing.assert_allclose(segs[0], segs[1])
 
@@ -151,7 +155,7 @@ def test_relative_levels_take_the_norm_from_the_field_or_the_analysis_file(run_f
 def test_missing_block_names_the_file_and_its_blocks(run_files):
     npz, _ = run_files["baseline"]
     with pytest.raises(KeyError, match="rnn/h"):
-        F.build_pseudospectra_figure([F.Panel("imdb", "lstm", "baseline", 0, "rnn/h", npz)])
+        F.build_pseudospectra_figure([F.Panel("imdb", "lstm", "baseline", 0, "rnn/h", npz)], eps_log10=EPS_LOG10)
 
 
 def _check_outputs(paths, stem):
@@ -164,7 +168,7 @@ def _check_outputs(paths, stem):
 
 def test_plot_pseudospectra_writes_png_and_pdf(run_files, tmp_path):
     stem = tmp_path / "figures" / "pseudospectra_imdb_baseline"
-    paths = F.plot_pseudospectra(_panels(run_files), stem, title="IMDB")
+    paths = F.plot_pseudospectra(_panels(run_files), stem, eps_log10=EPS_LOG10, title="IMDB")
     _check_outputs(paths, stem)
 
 
@@ -226,6 +230,45 @@ def test_training_curves_panels_and_styles(histories, tmp_path):
     assert F.panel_count(F.build_training_curves_figure(histories, task="adding")) == 3
     stem = tmp_path / "curves"
     _check_outputs(F.plot_training_curves(histories, stem, task="imdb"), stem)
+
+
+def _metrics(path, model, status):
+    write_json(path, {"task": "imdb", "model": model, "seed": 0, "status": status})
+    return path
+
+
+def test_a_run_that_diverged_in_epoch_1_shows_and_says_so(histories, tmp_path):
+    """A run that diverged in its first epoch has a one-row history (epoch 0): its curve is one marker,
+    and the legend says "(diverged)"."""
+    one_row = tmp_path / "lstm/history.csv"
+    one_row.parent.mkdir()
+    pd.read_csv(histories["gru", "baseline"]).iloc[:1].assign(epoch=0).to_csv(one_row, index=False)
+    curves = {("gru", "baseline"): histories["gru", "baseline"], ("lstm", "stabilized"): one_row}
+    metrics = {
+        ("gru", "baseline"): _metrics(tmp_path / "gru.json", "gru", "converged"),
+        ("lstm", "stabilized"): _metrics(tmp_path / "lstm.json", "lstm", "diverged"),
+    }
+    fig = F.build_training_curves_figure(curves, task="imdb", metrics=metrics)
+    for ax in F.panel_axes(fig):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert set(lines) == {"GRU baseline", "LSTM stabilized (diverged)"}
+        single = lines["LSTM stabilized (diverged)"]
+        assert len(single.get_xdata()) == 1 and single.get_marker() not in (None, "", "None", " ")
+        assert all(line.get_marker() not in (None, "", "None", " ") for line in lines.values())
+    legend = [t.get_text() for t in F.panel_axes(fig)[0].get_legend().get_texts()]
+    assert "LSTM stabilized (diverged)" in legend
+    # Several seeds of which some diverged: the count.
+    seeds = {("lstm", "stabilized"): [one_row, histories["gru", "baseline"]]}
+    both = [metrics["lstm", "stabilized"], _metrics(tmp_path / "lstm1.json", "lstm", "converged")]
+    fig = F.build_training_curves_figure(seeds, task="imdb", metrics={("lstm", "stabilized"): both})
+    assert [line.get_label() for line in F.panel_axes(fig)[0].get_lines()] == ["LSTM stabilized (n=2) (1/2 diverged)"]
+    # A metrics file of another model is refused; a curve without metrics too.
+    with pytest.raises(ValueError, match="model 'gru'"):
+        F.build_training_curves_figure(
+            curves, task="imdb", metrics={**metrics, ("lstm", "stabilized"): metrics["gru", "baseline"]}
+        )
+    with pytest.raises(KeyError, match="no metrics"):
+        F.build_training_curves_figure(curves, task="imdb", metrics={("gru", "baseline"): metrics["gru", "baseline"]})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 """The Keras-faithful cells against an independent numpy implementation of the Keras 2.1.6 equations."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from rnnrobust.models import GATES, KerasRecurrent, build_model, recurrent_blocks
+from rnnrobust.config import TrainConfig, load_config
+from rnnrobust.layout import GATES, block_keys, split_gates
+from rnnrobust.models import KerasRecurrent, build_model, recurrent_layers
 from rnnrobust.recurrence import KerasRecurrence
 
 
@@ -52,9 +56,9 @@ def keras_reference(cell, x, kernel, recurrent_kernel, bias, activation="tanh", 
     return np.stack(outputs, axis=1)
 
 
-def random_layer(cell, activation="tanh", impl="faithful", seed=0):
+def random_layer(cell, activation="tanh", cell_impl="faithful", seed=0):
     torch.manual_seed(seed)
-    layer = KerasRecurrent(cell, 5, 6, activation=activation, impl=impl).double()
+    layer = KerasRecurrent(cell, 5, 6, activation=activation, cell_impl=cell_impl).double()
     with torch.no_grad():  # non-trivial biases and a recurrent scale that exercises gate saturation
         layer.bias.uniform_(-1.5, 1.5)
         layer.weight_hh.mul_(2.0)
@@ -124,13 +128,13 @@ def test_builtin_impl_uses_same_parameters_with_pytorch_semantics():
     x = np.random.default_rng(4).normal(size=(3, 7, 5))
     for cell in ("rnn", "lstm"):  # the RNN is identical; the LSTM differs only by sigmoid gates
         faithful = random_layer(cell)
-        builtin = random_layer(cell, impl="builtin")
+        builtin = random_layer(cell, cell_impl="builtin")
         builtin.load_state_dict(faithful.state_dict())
         out, _ = builtin(torch.from_numpy(x))
         args = (faithful.weight_ih.detach().numpy().T, faithful.weight_hh.detach().numpy().T)
         expected = keras_reference(cell, x, *args, faithful.bias.detach().numpy(), gate=np_sigmoid)
         np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-10)
-    gru = random_layer("gru", impl="builtin")
+    gru = random_layer("gru", cell_impl="builtin")
     out, _ = gru(torch.from_numpy(x))
     w_ih, w_hh, b = (t.detach().numpy() for t in (gru.weight_ih, gru.weight_hh, gru.bias))
     h = np.zeros((3, 6))
@@ -143,10 +147,18 @@ def test_builtin_impl_uses_same_parameters_with_pytorch_semantics():
     np.testing.assert_allclose(out[:, -1].detach().numpy(), h, rtol=1e-10, atol=1e-10)
 
 
+PAPER = load_config(Path(__file__).resolve().parents[1] / "config.yaml")
+
+
+def paper_model(task, cell):
+    """The paper's model (shapes and options of config.yaml), built as the workflow builds it."""
+    return build_model(task, cell, **TrainConfig.for_run(PAPER, task, cell, 0, "baseline").model_options())
+
+
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_keras_initialisation(cell):
     torch.manual_seed(0)
-    model = build_model("mnist", cell)
+    model = paper_model("mnist", cell)
     layer = model.rnn
     k, hid = len(GATES[cell]), 100
     w = layer.weight_hh.detach().double()
@@ -163,25 +175,28 @@ def test_keras_initialisation(cell):
     if cell == "lstm":
         expected_bias[hid : 2 * hid] = 1.0  # unit forget bias
     torch.testing.assert_close(layer.bias.detach(), expected_bias)
-    imdb = build_model("imdb", cell)
+    imdb = paper_model("imdb", cell)
     assert float(imdb.embedding.weight.detach().abs().max()) <= 0.05
 
 
 def test_gate_block_layout_and_model_contract():
     torch.manual_seed(0)
     model = build_model("adding", "lstm", hidden_size=8)
-    blocks = recurrent_blocks(model)
-    assert list(blocks) == [f"{layer}/{g}" for layer in ("encoder", "decoder") for g in "ifco"]
+    blocks = {f"{name}/{gate}": block for name, layer in recurrent_layers(model).items()
+              for gate, block in split_gates(layer.weight_hh, "lstm").items()}  # fmt: skip
+    assert tuple(blocks) == block_keys("adding", "lstm")
     for g, gate in enumerate("ifco"):
         assert torch.equal(blocks[f"decoder/{gate}"], model.decoder.weight_hh[8 * g : 8 * (g + 1)])
     logits = model(torch.randint(0, 12, (3, 7)))
     assert logits.shape == (3, 4, 12)
     out, (h, c) = model.encoder(torch.randn(3, 7, 12))
     assert out.shape == (3, 7, 8) and h.shape == c.shape == (3, 8)
-    assert build_model("imdb", "rnn")(torch.randint(0, 20000, (2, 80))).shape == (2,)
-    assert build_model("imdb", "gru").rnn.hidden_size == 32
-    assert build_model("mnist", "rnn").rnn.activation == "relu"
+    assert paper_model("imdb", "rnn")(torch.randint(0, 20000, (2, 80))).shape == (2,)
+    assert paper_model("imdb", "gru").rnn.hidden_size == 32
+    assert paper_model("mnist", "rnn").rnn.activation == "relu"
+    with pytest.raises(ValueError, match="a lstm recurrent matrix"):
+        split_gates(torch.zeros(6, 2), "lstm")
     with pytest.raises(ValueError, match="unknown task"):
-        build_model("cifar", "rnn")
+        build_model("cifar", "rnn", hidden_size=2)
     with pytest.raises(ValueError, match="invalid model option"):
-        build_model("mnist", "rnn", embed_dim=3)
+        build_model("mnist", "rnn", hidden_size=2, embed_dim=3)

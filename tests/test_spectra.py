@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -320,6 +321,58 @@ def test_import_does_not_load_torch():
     env = dict(os.environ, PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _spectra_imports(tree: ast.Module, modules: set[str]) -> tuple[set[str], set[str]]:
+    """(spectra modules a module imports anywhere, top-level packages it imports outside any def/class).
+
+    ``from . import name`` of a name that is not a module reads it from the package, i.e. from __init__.
+    """
+    internal, top_level = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            if node.module:
+                internal.add(node.module)
+            else:
+                internal |= {a.name if a.name in modules else "__init__" for a in node.names}
+
+    def walk_module_level(body):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(node, ast.Import):
+                top_level.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                top_level.add(node.module.split(".")[0])
+            for block in ("body", "orelse", "finalbody", "handlers"):
+                walk_module_level(getattr(node, block, []))
+
+    walk_module_level(tree.body)
+    return internal, top_level
+
+
+def test_spectra_modules_have_no_import_cycle_and_no_module_level_torch():
+    files = {path.stem: path for path in sorted(Path(S.__file__).parent.glob("*.py"))}
+    graph = {}
+    for mod, path in files.items():
+        internal, top_level = _spectra_imports(ast.parse(path.read_text(encoding="utf-8")), set(files))
+        assert "torch" not in top_level, f"{path.name} imports torch at module level"
+        assert internal <= set(files), f"{path.name} imports a module that does not exist: {internal - set(files)}"
+        graph[mod] = internal
+    # depth-first search over every import, the lazy ones inside functions included
+    state = dict.fromkeys(graph, "new")
+
+    def visit(mod, chain):
+        state[mod] = "open"
+        for dep in sorted(graph[mod]):
+            assert state[dep] != "open", "import cycle: " + " -> ".join([*chain, mod, dep])
+            if state[dep] == "new":
+                visit(dep, [*chain, mod])
+        state[mod] = "done"
+
+    for mod in graph:
+        if state[mod] == "new":
+            visit(mod, [])
 
 
 # ----------------------------------------------------------------------------------------------------

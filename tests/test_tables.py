@@ -1,5 +1,6 @@
 """Tables 1–3 against synthetic per-run files: values equal the JSON they come from, the paper's numbers sit
-beside ours, status cells flag non-convergence, and the CSV / markdown / booktabs outputs are well formed."""
+beside ours (rnnrobust.paper), status cells flag non-convergence, and the CSV / markdown / booktabs outputs
+(rnnrobust.render) are well formed."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rnnrobust import paper as P
+from rnnrobust import render as R
 from rnnrobust import tables as T
 from rnnrobust.analysis import analyze_blocks
 from rnnrobust.io import write_json
+from rnnrobust.layout import eps_key
 
 TASKS = ("adding", "mnist")
 MODELS = ("rnn", "lstm")
 REGIMES = ("baseline", "stabilized")
 SEEDS = (0, 1)
-EPS_LEVELS = (1e-2, 1e-1)
+EPS_LOG10 = (-2.0, -1.0)
 N = 5
 
 # Statuses that differ from "converged": a cell where no seed converged, and cells where some did not.
@@ -34,7 +38,7 @@ STATUS = {
 
 def _blocks(task: str, model: str, regime: str, seed: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     blocks = {}
-    for i, key in enumerate(T.paper_blocks(task, model)):
+    for i, key in enumerate(P.paper_blocks(task, model)):
         if i == 0:  # a Jordan block: defective, strongly non-normal
             w = np.diag(np.full(N, 0.8 + 0.05 * seed)) + np.diag(np.ones(N - 1), 1)
         else:
@@ -76,7 +80,7 @@ def runs(tmp_path_factory):
                     write_json(path, m)
                     metrics[key] = path
                     path = root / f"analysis/{task}/{model}/{regime}/seed{seed}.json"
-                    write_json(path, analyze_blocks(_blocks(task, model, regime, seed, rng), EPS_LEVELS))
+                    write_json(path, analyze_blocks(_blocks(task, model, regime, seed, rng), EPS_LOG10))
                     analysis[key] = path
     return metrics, analysis
 
@@ -113,42 +117,47 @@ def test_paper_table1_holds_the_published_accuracies():
         ("imdb", "gru"): 85.96,
         ("mnist", "rnn"): 26.11,
     }
-    assert set(T.PAPER_TABLE1) == {(t, m) for t in ("adding", "imdb", "mnist") for m in ("rnn", "lstm", "gru")}
+    assert set(P.PAPER_TABLE1) == {(t, m) for t in ("adding", "imdb", "mnist") for m in ("rnn", "lstm", "gru")}
     for key, value in printed.items():
-        assert T.PAPER_TABLE1[key].values == (value,)
-        assert T.PAPER_TABLE1[key].display == f"{value:.2f}%"
-    assert T.PAPER_TABLE1["mnist", "lstm"].display == "non-convergence (3 seeds)"
-    assert T.PAPER_TABLE1["mnist", "lstm"].values == ()
-    assert T.PAPER_TABLE1["mnist", "gru"].display == "19.37–22.47%"
-    assert T.PAPER_TABLE1["mnist", "gru"].values == (19.37, 22.47)
+        assert P.PAPER_TABLE1[key].values == (value,)
+        assert P.PAPER_TABLE1[key].display == f"{value:.2f}%"
+    assert P.PAPER_TABLE1["mnist", "lstm"].display == "non-convergence (3 seeds)"
+    assert P.PAPER_TABLE1["mnist", "lstm"].values == ()
+    assert P.PAPER_TABLE1["mnist", "gru"].display == "19.37–22.47%"
+    assert P.PAPER_TABLE1["mnist", "gru"].values == (19.37, 22.47)
 
 
 def test_paper_table2_holds_the_published_henrici_values_per_gate():
-    assert T.PAPER_TABLE2["imdb", "rnn"].values == (0.2,)
-    assert T.PAPER_TABLE2["imdb", "lstm"].values == (2.6, 3.8, 1.2, 2.4)
-    assert T.PAPER_TABLE2["imdb", "gru"].values == (0.9, 1.8, 0.8)
-    assert T.PAPER_TABLE2["mnist", "rnn"].values == (1.8,)
-    assert T.PAPER_TABLE2["mnist", "gru"].values == (4.7, 5.9, 6.0)
+    assert P.PAPER_TABLE2["imdb", "rnn"].values == (0.2,)
+    assert P.PAPER_TABLE2["imdb", "lstm"].values == (2.6, 3.8, 1.2, 2.4)
+    assert P.PAPER_TABLE2["imdb", "gru"].values == (0.9, 1.8, 0.8)
+    assert P.PAPER_TABLE2["mnist", "rnn"].values == (1.8,)
+    assert P.PAPER_TABLE2["mnist", "gru"].values == (4.7, 5.9, 6.0)
     # Lost cells are marked missing, one entry per matrix (2 layers × 4 / 3 gates).
-    assert T.PAPER_TABLE2["adding", "lstm"].values == (None,) * 8
-    assert T.PAPER_TABLE2["adding", "gru"].values == (None,) * 6
-    assert T.PAPER_TABLE2["mnist", "lstm"].display == "non-convergence"
+    assert P.PAPER_TABLE2["adding", "lstm"].values == (None,) * 8
+    assert P.PAPER_TABLE2["adding", "gru"].values == (None,) * 6
+    assert P.PAPER_TABLE2["mnist", "lstm"].display == "non-convergence"
     # The adding RNN pair is assigned to encoder, decoder, and the note says that this is an inference.
-    assert T.paper_henrici("adding", "rnn", "encoder/h")[:2] == (1.6, "1.6")
-    assert T.paper_henrici("adding", "rnn", "decoder/h")[:2] == (2.3, "2.3")
-    assert "[I]" in T.PAPER_TABLE2["adding", "rnn"].note
-    assert T.paper_henrici("imdb", "lstm", "rnn/f")[0] == 3.8
-    assert T.paper_henrici("mnist", "gru", "rnn/h")[0] == 6.0
-    assert T.paper_henrici("adding", "lstm", "decoder/o")[:2] == (None, "not reported")
-    assert T.paper_henrici("mnist", "lstm", "rnn/i")[:2] == (None, "non-convergence")
-    for (task, model), cell in T.PAPER_TABLE2.items():
-        assert len(cell.values) == len(T.paper_blocks(task, model))
+    assert P.paper_henrici("adding", "rnn", "encoder/h")[:2] == (1.6, "1.6")
+    assert P.paper_henrici("adding", "rnn", "decoder/h")[:2] == (2.3, "2.3")
+    assert "[I]" in P.PAPER_TABLE2["adding", "rnn"].note
+    assert P.paper_henrici("imdb", "lstm", "rnn/f")[0] == 3.8
+    assert P.paper_henrici("mnist", "gru", "rnn/h")[0] == 6.0
+    assert P.paper_henrici("adding", "lstm", "decoder/o")[:2] == (None, "not reported")
+    assert P.paper_henrici("mnist", "lstm", "rnn/i")[:2] == (None, "non-convergence")
+    for (task, model), cell in P.PAPER_TABLE2.items():
+        assert len(cell.values) == len(P.paper_blocks(task, model))
 
 
-def test_gate_order_matches_the_models():
-    from rnnrobust.models import GATES
-
-    assert {k: tuple(v) for k, v in GATES.items()} == T.GATE_ORDER
+def test_paper_figures_are_numbered_baseline_then_stabilized_in_task_order():
+    assert list(P.FIGURES.items()) == [
+        ("figure1_adding", ("adding", "baseline")),
+        ("figure2_imdb", ("imdb", "baseline")),
+        ("figure3_mnist", ("mnist", "baseline")),
+        ("figure4_adding", ("adding", "stabilized")),
+        ("figure5_imdb", ("imdb", "stabilized")),
+        ("figure6_mnist", ("mnist", "stabilized")),
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -240,7 +249,7 @@ def test_table2_values_equal_the_analysis_files(runs):
     data = _load(analysis)
     df = T.table2_henrici(analysis, metrics=metrics)
     # One row per task × model × matrix, layers encoder before decoder, gates in the cell's order.
-    expected_rows = [(t, m, b) for t in TASKS for m in MODELS for b in T.paper_blocks(t, m)]
+    expected_rows = [(t, m, b) for t in TASKS for m in MODELS for b in P.paper_blocks(t, m)]
     assert list(df[["task", "model", "matrix"]].itertuples(index=False, name=None)) == expected_rows
     for task, model, block in expected_rows:
         row = _row(df, task=task, model=model, matrix=block)
@@ -272,11 +281,11 @@ def test_table2_paper_column(runs):
 # Table 3.
 
 
-@pytest.mark.parametrize("eps", [1e-2, 0.1])
-def test_table3_aggregates_blocks_then_seeds(runs, eps):
+@pytest.mark.parametrize("eps_log10", [-2, -1.0])
+def test_table3_aggregates_blocks_then_seeds(runs, eps_log10):
     _, analysis = runs
     data = _load(analysis)
-    df = T.table3_robustness(analysis, eps)
+    df = T.table3_robustness(analysis, eps_log10)
     assert len(df) == len(TASKS) * len(MODELS) * len(REGIMES)
     for task in TASKS:
         for model in MODELS:
@@ -284,12 +293,12 @@ def test_table3_aggregates_blocks_then_seeds(runs, eps):
                 row = _row(df, task=task, model=model, regime=regime)
                 per_seed = [data[task, model, regime, s] for s in SEEDS]
                 assert row["n"] == len(SEEDS)
-                assert row["n_blocks"] == len(T.paper_blocks(task, model))
+                assert row["n_blocks"] == len(P.paper_blocks(task, model))
                 expected = {
                     "spectral_radius": [max(b["spectral_radius"] for b in run.values()) for run in per_seed],
                     "spectral_norm": [max(b["spectral_norm"] for b in run.values()) for run in per_seed],
                     "pseudospectral_radius": [
-                        max(b["pseudospectral_radius"][repr(eps)] for b in run.values()) for run in per_seed
+                        max(b["pseudospectral_radius"][eps_key(eps_log10)] for b in run.values()) for run in per_seed
                     ],
                     "transient_peak": [max(b["transient_peak"] for b in run.values()) for run in per_seed],
                     "kreiss_lower_bound": [max(b["kreiss_lower_bound"] for b in run.values()) for run in per_seed],
@@ -313,20 +322,27 @@ def test_table3_min_and_max_differ_from_the_mean_over_blocks(runs):
     """The aggregation is max (min) over blocks, not the mean: guards against a silent change."""
     _, analysis = runs
     data = _load(analysis)
-    row = _row(T.table3_robustness(analysis, 0.1), task="adding", model="lstm", regime="baseline")
+    row = _row(T.table3_robustness(analysis, -1), task="adding", model="lstm", regime="baseline")
     means = [np.mean([b["spectral_norm"] for b in data["adding", "lstm", "baseline", s].values()]) for s in SEEDS]
     assert row["spectral_norm_mean"] > np.mean(means)
 
 
-def test_table3_unknown_eps_raises(runs):
+def test_table3_unknown_eps_raises_naming_the_levels(runs):
     _, analysis = runs
-    with pytest.raises(KeyError, match="eps"):
-        T.table3_robustness(analysis, 0.05)
+    with pytest.raises(KeyError, match=r"eps = -1\.3.*'-1\.0', '-2\.0'"):
+        T.table3_robustness(analysis, -1.3)
+
+
+def test_table3_header_shows_eps(runs):
+    _, analysis = runs
+    shown, _ = R.display_frame(T.table3_robustness(analysis, -2))
+    assert "ρ_ε, ε = 0.01 (max)" in shown.columns
+    assert "eps log10" not in shown.columns  # hidden: kept in the CSV only
 
 
 def test_table3_status_with_metrics(runs):
     metrics, analysis = runs
-    df = T.table3_robustness(analysis, 0.01, metrics=metrics)
+    df = T.table3_robustness(analysis, -2, metrics=metrics)
     assert _row(df, task="mnist", model="lstm", regime="baseline")["status"].startswith("non-convergence")
     assert _row(df, task="adding", model="lstm", regime="stabilized")["status"] == "1/2 not converged"
 
@@ -346,10 +362,10 @@ def test_write_table_outputs(runs, tmp_path, which):
     df = {
         "table1": lambda: T.table1_accuracy(metrics),
         "table2": lambda: T.table2_henrici(analysis, metrics=metrics),
-        "table3": lambda: T.table3_robustness(analysis, 0.01),
+        "table3": lambda: T.table3_robustness(analysis, -2),
     }[which]()
     caption = "Test 50% & x_y {ok}"
-    paths = T.write_table(df, tmp_path / "out" / which, caption)
+    paths = R.write_table(df, tmp_path / "out" / which, caption)
     assert [p.name for p in paths] == [f"{which}.csv", f"{which}.md", f"{which}.tex"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)  # no temp files
 
@@ -390,7 +406,7 @@ def test_write_table_outputs(runs, tmp_path, which):
 def test_table1_markdown_shows_mean_pm_std_and_paper(runs, tmp_path):
     metrics, _ = runs
     df = T.table1_accuracy(metrics)
-    md = T.write_table(df, tmp_path / "t1", "Table 1")[1].read_text()
+    md = R.write_table(df, tmp_path / "t1", "Table 1")[1].read_text()
     row = _row(df, task="adding", model="rnn")
     mean, std = row["baseline_accuracy_mean"], row["baseline_accuracy_std"]
     assert f"| {mean:.4g} ± {std:.4g} |" in md
@@ -399,9 +415,17 @@ def test_table1_markdown_shows_mean_pm_std_and_paper(runs, tmp_path):
 
 
 def test_latex_escape():
-    assert T.latex_escape("a_b & 50% $ # {x} ~ ^ \\") == (
+    assert R.latex_escape("a_b & 50% $ # {x} ~ ^ \\") == (
         "a\\_b \\& 50\\% \\$ \\# \\{x\\} \\textasciitilde{} \\textasciicircum{} \\textbackslash{}"
     )
-    assert T.latex_escape("‖W‖₂") == "$\\|$W$\\| _2$"
-    assert T.latex_escape("−∞ ± 1") == "$- \\infty$ $\\pm$ 1"
-    assert T.latex_escape("19.37–22.47%") == "19.37--22.47\\%"
+    assert R.latex_escape("‖W‖₂") == "$\\|$W$\\| _2$"
+    assert R.latex_escape("−∞ ± 1") == "$- \\infty$ $\\pm$ 1"
+    assert R.latex_escape("19.37–22.47%") == "19.37--22.47\\%"
+
+
+def test_format_value_and_eps():
+    assert R.format_value(3.14159) == "3.142"
+    assert (R.format_value(math.inf), R.format_value(-math.inf), R.format_value(math.nan)) == ("∞", "−∞", "")
+    assert R.format_value({0: 0.5, 1: 2}) == "0: 0.5; 1: 2"
+    assert R.format_mean_std(1.0, 0.25) == "1 ± 0.25" and R.format_mean_std(1.0, math.nan) == "1"
+    assert (R.format_eps(-2), R.format_eps(-2.5), R.format_eps(-3)) == ("0.01", "0.00316", "0.001")

@@ -2,12 +2,14 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from rnnrobust.data import generate_adding
+from rnnrobust.config import TrainConfig
+from rnnrobust.data.adding import generate_adding
 from rnnrobust.train import train_run
 from rnnrobust.weights import gate_blocks, load_state_dict
 
@@ -24,10 +26,10 @@ def imdb_params(**overrides):
     params = {
         "task": "imdb", "model": "lstm", "seed": 3, "regime": "baseline", "epochs": 4, "batch_size": 16,
         "optimizer": "adam", "lr": 0.01, "hidden_size": 5, "vocab_size": 100, "embed_dim": 6,
-        "dropout": 0.2, "recurrent_dropout": 0.2, "device": "cpu", "impl": "faithful",
+        "dropout": 0.2, "recurrent_dropout": 0.2, "device": "cpu", "cell_impl": "faithful",
     }  # fmt: skip
     params.update(overrides)
-    return params
+    return TrainConfig(**params)
 
 
 def state(path):
@@ -76,6 +78,8 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     messages = []
     train_run(imdb_params(), arrays, tmp_path / "resumed", log=messages.append)
     assert any("resuming" in m and "after epoch 2" in m for m in messages)
+    replayed = [m.split()[1] for m in messages if m.startswith("epoch ")]
+    assert replayed == ["0/4", "1/4", "2/4", "3/4", "4/4"]  # the log shows the epochs before the kill again
     assert_same_weights(state(tmp_path / "full"), state(tmp_path / "resumed"))
     assert not (tmp_path / "resumed" / "checkpoint.pt").exists()
     with open(tmp_path / "resumed" / "history.csv") as handle:
@@ -100,7 +104,7 @@ def test_outputs_and_learning_on_adding(tmp_path):
         "optimizer": "adam", "lr": 0.005, "hidden_size": 32, "device": "cpu",
     }  # fmt: skip
     lines = []
-    metrics = train_run(params, arrays, tmp_path, log=lines.append)
+    metrics = train_run(TrainConfig(**params), arrays, tmp_path, log=lines.append)
     saved = json.loads((tmp_path / "metrics.json").read_text())
     assert saved == json.loads(json.dumps(metrics))
     assert saved["status"] in {"converged", "not_converged"}
@@ -126,10 +130,39 @@ def test_divergence_stops_with_status_and_finite_weights(tmp_path):
     }
     params = {
         "task": "mnist", "model": "rnn", "seed": 0, "regime": "baseline", "epochs": 5, "batch_size": 16,
-        "optimizer": "rmsprop", "lr": 1e30, "hidden_size": 8, "device": "cpu",
+        "optimizer": "rmsprop", "lr": 1e30, "hidden_size": 8, "rnn_activation": "relu", "device": "cpu",
     }  # fmt: skip
-    metrics = train_run(params, arrays, tmp_path, log=lambda s: None)
+    metrics = train_run(TrainConfig(**params), arrays, tmp_path, log=lambda s: None)
     assert metrics["status"] == "diverged"
     assert metrics["epochs_completed"] < 5
     weights = state(tmp_path)
     assert all(bool(torch.isfinite(t).all()) for t in weights.values())
+
+
+def test_identical_runs_write_identical_model_bytes(tmp_path):
+    arrays = imdb_arrays()
+    train_run(imdb_params(epochs=1), arrays, tmp_path / "a", log=lambda s: None)
+    train_run(imdb_params(epochs=1), arrays, tmp_path / "b", log=lambda s: None)
+    assert (tmp_path / "a/model.pt").read_bytes() == (tmp_path / "b/model.pt").read_bytes()
+
+
+def test_checkpoint_of_other_code_is_set_aside(tmp_path):
+    arrays = imdb_arrays()
+    with pytest.raises(Kill):
+        train_run(imdb_params(), arrays, tmp_path / "run", log=lambda s: None, hooks=[KillAfter(2)], code_digest="old")
+    messages = []
+    metrics = train_run(imdb_params(), arrays, tmp_path / "run", log=messages.append, code_digest="new")
+    assert any("set" in m and "aside" in m and "other training code" in m for m in messages), messages
+    assert not any(m.startswith("resuming") for m in messages)
+    assert (tmp_path / "run/checkpoint.stale.pt").exists() and metrics["code_digest"] == "new"
+    train_run(imdb_params(), arrays, tmp_path / "fresh", log=lambda s: None, code_digest="new")
+    assert_same_weights(state(tmp_path / "run"), state(tmp_path / "fresh"))
+
+
+def test_default_code_digest_follows_the_training_modules():
+    from rnnrobust import provenance, train
+
+    src = Path(train.__file__).parents[1]
+    modules = provenance.library_modules(train.__file__, src, "rnnrobust.train")
+    assert {"rnnrobust.models", "rnnrobust.recurrence", "rnnrobust.config", "rnnrobust.io"} <= set(modules)
+    assert "rnnrobust.spectra" not in modules

@@ -14,9 +14,11 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "config" / "config.yaml"
 TASKS, MODELS, REGIMES = ("adding", "imdb", "mnist"), ("rnn", "lstm", "gru"), ("baseline", "stabilized")
 GATES = {"rnn": "h", "lstm": "ifco", "gru": "zrh"}
-AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues"}
+AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues", "all"}
+PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra"}
 HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
 HIDDEN |= {("imdb", "rnn"): 4, ("imdb", "lstm"): 6, ("imdb", "gru"): 6}
 
@@ -40,7 +43,7 @@ def copy_workflow(dest: Path) -> Path:
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(REPO / name, dest / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("workflow", "src", "envs", "tests"):
+    for name in ("workflow", "src", "envs", "tests", "profiles"):
         shutil.copytree(REPO / name, dest / name, ignore=ignore)
     return dest
 
@@ -94,12 +97,175 @@ def finished_run(tmp_path_factory, http_mirror):
     return workdir, http_mirror
 
 
+def planned(workdir: Path, *args: str) -> dict[str, int]:
+    """Jobs per rule that `snakemake -n` plans (empty when there is nothing to do)."""
+    proc = snakemake(workdir, "-n", *args)
+    if "Nothing to be done" in proc.stdout + proc.stderr:
+        return {}
+    counts = {}
+    in_stats = False
+    for line in proc.stdout.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_stats = True
+        elif in_stats and line.split() and line.split()[0] == "total":
+            break
+        elif in_stats and len(line.split()) == 2 and line.split()[1].isdigit():
+            counts[line.split()[0]] = int(line.split()[1])
+    return counts
+
+
+def test_code_changes_rerun_by_meaning(finished_run, tmp_path):
+    """A moved checkout, touched files, comments and docstrings rerun nothing; behaviour reruns its users."""
+    workdir, mirror = finished_run
+    moved = tmp_path / "moved"
+    shutil.copytree(workdir, moved, symlinks=True)  # copy2 keeps mtimes, as cp -a does
+    args = ("--config", f"data_mirror={mirror}")
+    assert planned(moved, *args) == {}
+
+    later = time.time() + 5
+    for folder in ("workflow", "src"):
+        for path in (moved / folder).rglob("*"):
+            if path.is_file():
+                os.utime(path, (later, later))
+    assert planned(moved, *args) == {}
+
+    for module in (moved / "src/rnnrobust").rglob("*.py"):
+        module.write_text(f"# A comment that changes nothing.\n{module.read_text()}\n# Another comment.\n")
+        text = module.read_text()
+        if '"""' in text:  # edit the module's (or first) docstring
+            module.write_text(text.replace('"""', '"""Documented again. ', 1))
+    assert planned(moved, *args) == {}
+
+    recurrence = moved / "src/rnnrobust/recurrence.py"
+    original = recurrence.read_text()
+    recurrence.write_text(original + "\nSTEP_LIMIT = 10_000\n")
+    todo = planned(moved, *args)
+    assert todo["train"] == 18 and not any(rule.startswith("prepare_") for rule in todo), todo
+    recurrence.write_text(original)
+    assert planned(moved, *args) == {}
+
+    tables = moved / "src/rnnrobust/tables.py"
+    tables.write_text(tables.read_text() + "\nTABLE_LIMIT = 3\n")
+    assert set(planned(moved, *args)) - {"all"} == {"tables"}
+
+
+def test_editing_a_library_module_reruns_only_its_users(finished_run):
+    workdir, mirror = finished_run
+    weights_py = workdir / "src/rnnrobust/weights.py"
+    original = weights_py.read_text()
+    try:
+        weights_py.write_text(original + "\nBLOCK_LIMIT = 1\n")
+        todo = pending(workdir, "--config", f"data_mirror={mirror}")
+        assert set(todo) - AGGREGATES == {"extract_weights", "analyze", "pseudospectra"}  # not train
+        assert all(len(todo[rule]) == 18 for rule in ("extract_weights", "analyze", "pseudospectra"))
+    finally:
+        weights_py.write_text(original)
+
+
+def test_jobs_import_their_own_checkout(tmp_path):
+    """Two checkouts sharing one environment (this one installed editable): each job uses its own library."""
+    for name in ("one", "two"):
+        workdir = copy_workflow(tmp_path / name)
+        snakemake(workdir, "prepare_adding")
+        log = (workdir / "logs/prepare_adding.log").read_text()
+        assert f"imported from {(workdir / 'src/rnnrobust').resolve()}" in log, log
+
+
+def test_missing_mirror_stops_before_any_job(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    tic = time.perf_counter()
+    proc = snakemake(workdir, "--config", f"data_mirror={tmp_path / 'no-such-mirror'}", check=False)
+    assert proc.returncode != 0 and time.perf_counter() - tic < 60
+    message = proc.stdout + proc.stderr
+    assert "data_mirror" in message and "does not exist" in message
+    assert not (workdir / "results").exists() and not (workdir / "logs").exists()
+
+
+def test_kill_mid_training_then_rerun_after_a_code_change(tmp_path):
+    """kill -9 of Snakemake while a run trains, a behaviour change in train.py, the README's rerun command."""
+    mirror = tmp_path / "mirror"
+    write_fixture_mirror(mirror)
+    overlay = tmp_path / "one_run.yaml"
+    overlay.write_text(yaml.safe_dump({"tasks": ["adding"], "models": ["rnn"], "regimes": ["baseline"],
+                                       "train": {"adding": {"epochs": 400}}}))  # fmt: skip
+    args = ("--config", f"data_mirror={mirror}")
+    target = "results/models/adding/rnn/baseline/seed0/model.pt"
+    workdir = copy_workflow(tmp_path / "wf")
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", target, *args,
+           "--configfile", "tests/config/config.yaml", str(overlay)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.Popen(cmd, cwd=workdir, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    checkpoint = workdir / "results/models/adding/rnn/baseline/seed0/checkpoint.pt"
+    deadline = time.time() + 300
+    log = workdir / "logs/train/adding/rnn/baseline/seed0.log"
+    while time.time() < deadline and not (log.exists() and "epoch 3/" in log.read_text()):
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert checkpoint.exists() and not (workdir / target).exists()
+    data = workdir / "results/data/adding/data.npz"
+    data_mtime = data.stat().st_mtime_ns
+
+    train_py = workdir / "src/rnnrobust/train.py"
+    changed = train_py.read_text().replace("seed * 1_000_003 + epoch", "seed * 1_000_003 + 2 * epoch")
+    assert changed != train_py.read_text()
+    train_py.write_text(changed)
+    fresh = copy_workflow(tmp_path / "fresh")
+    (fresh / "src/rnnrobust/train.py").write_text(changed)
+
+    snakemake(workdir, "--unlock", overlays=(str(overlay),))  # the README's recovery: unlock, then the same command
+    snakemake(workdir, target, *args, overlays=(str(overlay),))
+    text = log.read_text()
+    assert "setting checkpoint.pt aside" in text and "it was written with other training code" in text
+    assert "resuming" not in text
+    assert data.stat().st_mtime_ns == data_mtime
+    snakemake(fresh, target, *args, overlays=(str(overlay),))
+    assert (workdir / target).read_bytes() == (fresh / target).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        ({"colour": "blue"}, "'colour' was unexpected"),
+        ({"train": {"imdb": {"lr": float("nan")}}}, "config key train.imdb.lr = nan: a finite number is needed"),
+        ({"train": {"adding": {"hidden_size": {"rnn": 4}}}}, "hidden_size has no value for model(s) lstm, gru"),
+        ({"stabilization": {"target": "norm"}}, "stabilization.target was renamed to stabilization.quantity"),
+    ],
+)
+def test_config_errors_are_one_readable_line(tmp_path, overlay, expected):
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "bad.yaml").write_text(yaml.safe_dump(overlay))
+    proc = snakemake(workdir, "-n", overlays=("bad.yaml",), check=False)
+    message = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and expected in message, message
+    assert len(message.splitlines()) < 15
+
+
+def test_config_yaml_syntax_error_names_file_and_line(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    config_yaml = workdir / "config.yaml"
+    config_yaml.write_text(config_yaml.read_text().replace("seeds: [0, 1, 2]", "seeds: [0, 1, 2"))
+    proc = snakemake(workdir, "-n", check=False)
+    message = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "config.yaml, line " in message and "invalid YAML" in message, message
+
+
+def test_list_values_on_the_command_line(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    write_fixture_mirror(tmp_path / "mirror")
+    todo = planned(workdir, "--config", "seeds=[0,1]", f"data_mirror={tmp_path / 'mirror'}")
+    assert todo["train"] == 36
+
+
 def test_lint_and_dry_run(tmp_path):
-    workdir = copy_workflow(tmp_path)
+    workdir = copy_workflow(tmp_path / "wf")
+    write_fixture_mirror(tmp_path / "mirror")
     lint = snakemake(workdir, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    dry = snakemake(workdir, "-n", "--config", "data_mirror=mirror")
-    expected = [("train", 18), ("extract_weights", 18), ("analyze", 18), ("pseudospectrum", 18), ("download_mnist", 1)]
+    dry = snakemake(workdir, "-n", "--config", f"data_mirror={tmp_path / 'mirror'}")
+    expected = [("train", 18), ("extract_weights", 18), ("analyze", 18), ("pseudospectra", 18), ("download_mnist", 1)]
     for rule, count in expected:
         assert any(line.split()[:2] == [rule, str(count)] for line in dry.stdout.splitlines()), (rule, dry.stdout)
 
@@ -109,7 +275,8 @@ def test_invalid_config_names_key_and_allowed_values(tmp_path):
     proc = snakemake(workdir, "-n", "--config", "device=tpu", check=False)
     assert proc.returncode != 0
     message = proc.stdout + proc.stderr
-    assert "device" in message and "'tpu' is not one of ['auto', 'cpu', 'cuda']" in message
+    assert "config key device = 'tpu' is not one of ['auto', 'cpu', 'cuda']" in message
+    assert len(message.splitlines()) < 15  # one message, not the schema
 
 
 def test_tiny_config_end_to_end(finished_run):
@@ -170,8 +337,8 @@ def test_changing_one_task_reruns_only_that_task(finished_run):
     override = workdir / "lr.yaml"
     override.write_text(yaml.safe_dump({"train": {"imdb": {"lr": 0.002}}}))
     todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
-    assert {"train", "extract_weights", "analyze", "pseudospectrum"} <= set(todo)
-    assert set(todo) - {"train", "extract_weights", "analyze", "pseudospectrum"} <= AGGREGATES
+    assert PER_RUN <= set(todo)
+    assert set(todo) - PER_RUN <= AGGREGATES
     assert todo["train"] == {f"results/models/imdb/{m}/{r}/seed0/{f}" for m in MODELS for r in REGIMES
                              for f in ("model.pt", "metrics.json", "history.csv")}  # fmt: skip
     assert todo["extract_weights"] == {f"results/weights/imdb/{m}/{r}/seed0.npz" for m in MODELS for r in REGIMES}
@@ -183,7 +350,7 @@ def test_changing_grid_settings_reruns_only_pseudospectra(finished_run):
     override = workdir / "grid.yaml"
     override.write_text(yaml.safe_dump({"pseudospectra": {"resolution": 30}}))
     todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
-    assert set(todo) == {"pseudospectrum", "figure_pseudospectra"} and len(todo["pseudospectrum"]) == 18
+    assert set(todo) - {"all"} == {"pseudospectra", "figure_pseudospectra"} and len(todo["pseudospectra"]) == 18
 
 
 def test_changing_a_stabilization_option_never_retrains_baseline(finished_run):
@@ -191,22 +358,9 @@ def test_changing_a_stabilization_option_never_retrains_baseline(finished_run):
     override = workdir / "stab.yaml"
     override.write_text(yaml.safe_dump({"stabilization": {"n_iter": 3}}))
     todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
-    assert set(todo) - AGGREGATES == {"train", "extract_weights", "analyze", "pseudospectrum"}
-    for outputs in (todo["train"], todo["extract_weights"], todo["analyze"], todo["pseudospectrum"]):
+    assert set(todo) - AGGREGATES == PER_RUN
+    for outputs in (todo["train"], todo["extract_weights"], todo["analyze"], todo["pseudospectra"]):
         assert all("/stabilized/" in path for path in outputs) and len(outputs) >= 9
-
-
-def test_editing_a_library_module_reruns_only_its_users(finished_run):
-    workdir, mirror = finished_run
-    weights_py = workdir / "src/rnnrobust/weights.py"
-    original = weights_py.read_text()
-    try:
-        weights_py.write_text(original + "\n# edited\n")
-        todo = pending(workdir, "--config", f"data_mirror={mirror}")
-        assert set(todo) - AGGREGATES == {"extract_weights", "analyze", "pseudospectrum"}  # not train
-        assert all(len(todo[rule]) == 18 for rule in ("extract_weights", "analyze", "pseudospectrum"))
-    finally:
-        weights_py.write_text(original)
 
 
 def test_directory_mirror_and_bad_digest(tmp_path):

@@ -11,12 +11,24 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from . import spectra
+from .layout import eps_key
 
 
-def analyze_blocks(blocks: Mapping[str, np.ndarray], eps_levels: Sequence[float]) -> dict[str, dict]:
+def analyze_blocks(blocks: Mapping[str, np.ndarray], eps_log10: Sequence[float]) -> dict[str, dict]:
     """``spectra.robustness_summary`` of every gate block (eigenvalues, radius, norm, Henrici,
-    eigenvector condition, distance to instability, ρ_ε per level, Kreiss bound, transient peak)."""
-    return {key: spectra.robustness_summary(block, list(eps_levels)) for key, block in blocks.items()}
+    eigenvector condition, distance to instability, ρ_ε per level, Kreiss bound, transient peak).
+
+    ``pseudospectral_radius`` is keyed by ``layout.eps_key(log10 ε)``, e.g. ``"-2.0"``.
+    """
+    levels = [10.0 ** float(x) for x in eps_log10]
+    out = {}
+    for key, block in blocks.items():
+        summary = spectra.robustness_summary(block, levels)
+        by_linear = summary["pseudospectral_radius"]  # keyed by repr(ε)
+        pairs = zip(eps_log10, levels, strict=True)
+        summary["pseudospectral_radius"] = {eps_key(x): by_linear[repr(e)] for x, e in pairs}
+        out[key] = summary
+    return out
 
 
 def grid_axes(eigenvalues: np.ndarray, resolution: int, margin: float, extent: float | None = None) -> np.ndarray:

@@ -27,20 +27,19 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from .io import atomic_path, load_npz, read_json
+from .layout import CELLS, REGIMES, block_keys
 
 PathLike = str | os.PathLike[str]
 
-MODELS = ("rnn", "lstm", "gru")
-MODEL_COLOURS = {"rnn": "C0", "lstm": "C1", "gru": "C2"}
-REGIME_STYLES = {"baseline": "-", "stabilized": "--"}
-LAYERS = ("rnn", "encoder", "decoder")
-GATE_ORDER = {"rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
-DEFAULT_EPS_LOG10 = (-3.0, -2.5, -2.0, -1.5, -1.0)
+#: Line colour per cell and line style per regime (baseline solid, stabilized dashed) of the training curves.
+MODEL_COLOURS = {cell: f"C{i}" for i, cell in enumerate(CELLS)}
+REGIME_STYLES = dict(zip(REGIMES, ("-", "--"), strict=True))
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 PANEL_PREFIX = "panel:"
+# Markers on at most about this many epochs per curve: a one-epoch history shows, a 200-epoch one stays legible.
+_CURVE_MARKS = 25
 
 __all__ = [
-    "DEFAULT_EPS_LOG10",
     "Panel",
     "build_eigenvalues_figure",
     "build_pseudospectra_figure",
@@ -105,19 +104,16 @@ def _unit_circle(ax: Axes) -> None:
     ax.plot(np.cos(theta), np.sin(theta), color="0.35", linestyle="--", linewidth=0.9, label="unit circle")
 
 
-def _block_rank(model: str, block: str) -> tuple:
-    layer, _, gate = block.partition("/")
-    gates = GATE_ORDER.get(model, ())
-    return (
-        LAYERS.index(layer) if layer in LAYERS else len(LAYERS),
-        layer,
-        gates.index(gate) if gate in gates else len(gates),
-        gate,
-    )
+def _block_rank(task: str, model: str, block: str) -> tuple[int, str]:
+    try:
+        order = block_keys(task, model)
+    except KeyError:  # a task or cell the project does not know: its blocks sort by name
+        order = ()
+    return (order.index(block) if block in order else len(order), block)
 
 
-def _model_rank(model: str) -> tuple:
-    return (MODELS.index(model) if model in MODELS else len(MODELS), model)
+def _model_rank(model: str) -> tuple[int, str]:
+    return (CELLS.index(model) if model in CELLS else len(CELLS), model)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -156,6 +152,7 @@ class Panel:
         return float(summary[self.block]["spectral_norm"])
 
     def title(self) -> str:
+        """Panel title: task, model, block; regime and seed."""
         return f"{self.task} · {self.model.upper()} · {self.block}\n{self.regime}, seed {self.seed}"
 
 
@@ -178,7 +175,7 @@ def _pseudospectrum_data(panel: Panel, cache: dict[str, dict[str, np.ndarray]]) 
 def build_pseudospectra_figure(
     panels: Sequence[Panel],
     *,
-    eps_log10: Sequence[float] = DEFAULT_EPS_LOG10,
+    eps_log10: Sequence[float],
     relative: bool = False,
     title: str | None = None,
     ncols: int | None = None,
@@ -186,14 +183,23 @@ def build_pseudospectra_figure(
     cmap: str = "viridis",
     panel_size: float = 3.4,
 ) -> Figure:
-    """EigTool-style pseudospectra, one panel per entry of ``panels`` (one row up to 4, else rows of
-    ``ncols`` = 4): the boundaries of Λ_ε = {z : σ_min(zI − W) ≤ ε} as contours of log10 σ_min at the levels
-    ``eps_log10`` (``filled=True``: filled regions instead of lines), eigenvalues as black dots, the unit circle
-    dashed, equal aspect, one colour bar "log10 ε" shared by all panels (same colour = same ε in every panel).
+    """EigTool-style pseudospectra, one panel per entry of ``panels``.
 
-    ``relative=True`` draws the levels ε·‖W‖₂ of each block instead (contours of log10(σ_min / ‖W‖₂)), which
-    makes matrices of different scale comparable (Λ_ε(W/c) = Λ_{cε}(W)/c, protocol §3); ‖W‖₂ comes from
-    :meth:`Panel.norm`.
+    Each panel draws the boundaries of Λ_ε = {z : σ_min(zI − W) ≤ ε} as contours of log10 σ_min, the
+    eigenvalues as black dots and the unit circle dashed, at equal aspect; one colour bar "log10 ε" is shared
+    by all panels (same colour = same ε in every panel).
+
+    Parameters
+    ----------
+    panels
+        The matrices to draw, in order; one row up to 4 panels, else rows of ``ncols`` (default 4).
+    eps_log10
+        Contour levels log10 ε (the config's ``analysis.eps_log10``).
+    relative
+        Draw the levels ε·‖W‖₂ of each block instead (contours of log10(σ_min / ‖W‖₂)), which makes matrices of
+        different scale comparable (Λ_ε(W/c) = Λ_{cε}(W)/c, protocol §3); ‖W‖₂ comes from :meth:`Panel.norm`.
+    filled
+        Filled regions instead of lines.
     """
     levels = sorted(float(v) for v in eps_log10)
     if not levels:
@@ -249,7 +255,7 @@ def plot_pseudospectra(
     panels: Sequence[Panel],
     out_stem: PathLike,
     *,
-    eps_log10: Sequence[float] = DEFAULT_EPS_LOG10,
+    eps_log10: Sequence[float],
     relative: bool = False,
     title: str | None = None,
     ncols: int | None = None,
@@ -266,17 +272,35 @@ def plot_pseudospectra(
 # Training curves.
 
 
+def _seed_files(paths: PathLike | Sequence[PathLike]) -> list[PathLike]:
+    return [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+
+
 def _history(paths: PathLike | Sequence[PathLike], column: str) -> pd.DataFrame:
     """epoch -> one column per seed file (NaN where a run has no such epoch, e.g. after divergence)."""
-    if isinstance(paths, str | os.PathLike):
-        paths = [paths]
     series = {}
-    for i, path in enumerate(paths):
+    for i, path in enumerate(_seed_files(paths)):
         df = pd.read_csv(path)
         if column not in df.columns:
             raise KeyError(f"{path} has no column {column!r}; it has {list(df.columns)}")
         series[i] = df.set_index("epoch")[column].astype(float)
     return pd.DataFrame(series).sort_index()
+
+
+def _diverged_note(paths: PathLike | Sequence[PathLike], model: str) -> str:
+    """``" (diverged)"`` when every seed's metrics.json says diverged, ``" (k/n diverged)"`` when some do."""
+    files = _seed_files(paths)
+    statuses = []
+    for path in files:
+        data = read_json(path)
+        # A metrics file paired with the wrong curve would label it wrongly: check that it is this model's.
+        if data.get("model") not in (None, model):
+            raise ValueError(f"{path} holds metrics of model {data.get('model')!r}, not {model!r}")
+        statuses.append(data["status"])
+    diverged = statuses.count("diverged")
+    if diverged == 0:
+        return ""
+    return " (diverged)" if diverged == len(statuses) else f" ({diverged}/{len(statuses)} diverged)"
 
 
 def _curve_label(column: str) -> str:
@@ -292,21 +316,40 @@ def build_training_curves_figure(
     histories: Mapping[tuple[str, str], PathLike | Sequence[PathLike]],
     *,
     task: str,
+    metrics: Mapping[tuple[str, str], PathLike | Sequence[PathLike]] | None = None,
     columns: Sequence[str] | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Test metrics against epoch (epoch 0 = initialisation) for one task, one panel per column of
-    ``columns`` (default: ``test_accuracy`` and ``test_loss``, plus ``test_exact_match`` for the adding task),
-    one line per key (model, regime): colour per model, solid baseline, dashed stabilized.
+    """Test metrics against epoch (epoch 0 = initialisation) for one task, one panel per column.
 
-    A value may be one history.csv or several (seeds): the line is then the mean over seeds and a band
-    spans min–max. Accuracies are in %, the loss on a log axis when it is positive throughout."""
+    One line per key (model, regime): colour per model, solid baseline, dashed stabilized, with markers, so
+    that a run that stopped after its first epoch still shows. Accuracies are in %, the loss on a log axis
+    when it is positive throughout.
+
+    Parameters
+    ----------
+    histories
+        (model, regime) -> history.csv, or one per seed: the line is then the mean over seeds and a band
+        spans min–max.
+    task
+        The task, for titles and the default columns.
+    metrics
+        (model, regime) -> metrics.json (or one per seed, as ``histories``): a diverged run is labelled
+        "(diverged)" in the legend.
+    columns
+        History columns to plot; default ``test_accuracy`` and ``test_loss``, plus ``test_exact_match`` for the
+        adding task.
+    """
     if columns is None:
         columns = ("test_accuracy", "test_loss", *(("test_exact_match",) if task == "adding" else ()))
     keys = sorted(histories, key=lambda k: (_model_rank(k[0]), k[1] not in REGIME_STYLES, k[1]))
+    missing = [k for k in keys if metrics is not None and k not in metrics]
+    if missing:
+        raise KeyError(f"no metrics for {missing}; metrics are given for {sorted(metrics or {})}")
+    notes = {k: _diverged_note(metrics[k], k[0]) if metrics is not None else "" for k in keys}
     fig = Figure(figsize=(4.6 * len(columns), 3.6), layout="constrained")
     axes = _grid(fig, len(columns), len(columns))
-    extra_colours = iter(f"C{i}" for i in range(3, 10))
+    extra_colours = iter(f"C{i}" for i in range(len(MODEL_COLOURS), 10))
     colours = {m: MODEL_COLOURS.get(m) or next(extra_colours, "k") for m in dict.fromkeys(k[0] for k in keys)}
     for ax, column in zip(axes, columns, strict=True):
         positive = True
@@ -316,9 +359,18 @@ def build_training_curves_figure(
                 data = 100.0 * data
             mean = data.mean(axis=1)
             n = data.shape[1]
-            label = f"{model.upper()} {regime}" + (f" (n={n})" if n > 1 else "")
+            label = f"{model.upper()} {regime}" + (f" (n={n})" if n > 1 else "") + notes[(model, regime)]
             style = REGIME_STYLES.get(regime, ":")
-            ax.plot(mean.index, mean.to_numpy(), color=colours[model], linestyle=style, label=label)
+            ax.plot(
+                mean.index,
+                mean.to_numpy(),
+                color=colours[model],
+                linestyle=style,
+                marker="o",
+                markersize=3,
+                markevery=max(1, len(mean) // _CURVE_MARKS),
+                label=label,
+            )
             if n > 1:
                 ax.fill_between(mean.index, data.min(axis=1), data.max(axis=1), color=colours[model], alpha=0.15)
             finite = mean.to_numpy()[np.isfinite(mean.to_numpy())]
@@ -341,11 +393,13 @@ def plot_training_curves(
     out_stem: PathLike,
     *,
     task: str,
+    metrics: Mapping[tuple[str, str], PathLike | Sequence[PathLike]] | None = None,
     columns: Sequence[str] | None = None,
     title: str | None = None,
 ) -> list[Path]:
     """:func:`build_training_curves_figure`, saved as ``<out_stem>.png`` and ``.pdf``; returns the paths."""
-    return save_figure(build_training_curves_figure(histories, task=task, columns=columns, title=title), out_stem)
+    fig = build_training_curves_figure(histories, task=task, metrics=metrics, columns=columns, title=title)
+    return save_figure(fig, out_stem)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -373,7 +427,7 @@ def build_eigenvalues_figure(
     for ax, model in zip(axes, models, strict=True):
         summaries = _analysis(analysis[model])
         radius = 1.0
-        for i, block in enumerate(sorted(summaries, key=lambda b: _block_rank(model, b))):
+        for i, block in enumerate(sorted(summaries, key=lambda b: _block_rank(task, model, b))):
             eig = np.asarray(summaries[block]["eigenvalues"], dtype=float).reshape(-1, 2)
             radius = max(radius, float(np.hypot(eig[:, 0], eig[:, 1]).max(initial=0.0)))
             ax.scatter(eig[:, 0], eig[:, 1], s=14, marker=MARKERS[i % len(MARKERS)], color=f"C{i % 10}",

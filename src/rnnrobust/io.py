@@ -1,4 +1,9 @@
-"""Atomic file writes: a crash or a full disk never leaves a half-written output behind."""
+"""Atomic file writes and the prepared data files: a crash or a full disk never leaves half an output.
+
+:class:`DataError` is defined here, at the bottom of the import graph, so that :func:`load_prepared`
+(which every training job calls) raises it without importing the download code of
+:mod:`rnnrobust.data`; :mod:`rnnrobust.data.fetch` re-exports it as the data package's error.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,16 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+
+class DataError(RuntimeError):
+    """A data file is missing, unreadable, malformed, unsafe or has the wrong digest."""
 
 
 @contextlib.contextmanager
@@ -61,3 +71,33 @@ def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Load every array of an .npz file (no pickles)."""
     with np.load(path, allow_pickle=False) as f:
         return {key: f[key] for key in f.files}
+
+
+def save_prepared(out_dir: str | os.PathLike[str], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """Write ``out_dir/data.npz`` (uncompressed, no pickles) and ``out_dir/meta.json``, each atomically.
+
+    ``meta.json`` holds ``meta`` plus each array's shape and dtype under ``"arrays"``. An array of
+    dtype object raises ValueError: it could not be loaded back without pickles.
+    """
+    out_dir = Path(out_dir)
+    for key, arr in arrays.items():
+        if np.asarray(arr).dtype.hasobject:
+            raise ValueError(f"array {key!r} has dtype object; it could not be loaded without pickles")
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    save_npz(out_dir / "data.npz", arrays)
+    shapes = {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()}
+    write_json(out_dir / "meta.json", {**meta, "arrays": shapes})
+
+
+def load_prepared(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Load a ``data.npz`` written by :func:`save_prepared` (no pickles).
+
+    An unreadable file raises :class:`DataError` naming it and saying to delete it.
+    """
+    try:
+        return load_npz(path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(
+            f"{path}: cannot load prepared data: {type(exc).__name__}: {exc}\n"
+            "Fix: delete it so that the workflow prepares it again."
+        ) from exc

@@ -7,9 +7,9 @@ h_t = φ(W_ih x_t + W_hh h_{t−1} + b). Block g of ``weight_hh`` is the transpo
 ``recurrent_kernel[:, gH:(g+1)H]`` (protocol §2.1), which leaves eigenvalues, pseudospectra and
 Henrici numbers unchanged (protocol §2.2).
 
-``impl="faithful"`` (default) follows Keras exactly: hard_sigmoid with slope 0.2, GRU with
+``cell_impl="faithful"`` (default) follows Keras exactly: hard_sigmoid with slope 0.2, GRU with
 ``reset_after=False``, Keras dropout and recurrent dropout (one mask per gate per sequence).
-``impl="builtin"`` runs the same parameters through PyTorch's fused kernels (``torch.lstm`` etc.),
+``cell_impl="builtin"`` runs the same parameters through PyTorch's fused kernels (``torch.lstm`` etc.),
 a documented deviation: sigmoid gates, a reset-after GRU, no dropout of either kind.
 """
 
@@ -18,25 +18,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .layout import CELLS, GATES, TASKS
 from .recurrence import KerasRecurrence
 
-CELLS = ("rnn", "lstm", "gru")
-TASKS = ("adding", "imdb", "mnist")
-GATES = {"rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
 ADDING_SYMBOLS = 12  # ' +0123456789'
 ADDING_OUTPUT_STEPS = 4  # digits + 1
-
-TASK_DEFAULTS: dict[str, dict] = {
-    "adding": {"hidden_size": 128},
-    "imdb": {
-        "hidden_size": {"rnn": 16, "lstm": 32, "gru": 32},
-        "vocab_size": 20000,
-        "embed_dim": 128,
-        "dropout": 0.2,
-        "recurrent_dropout": 0.2,
-    },
-    "mnist": {"hidden_size": 100, "input_size": 28, "rnn_activation": "relu"},
-}
 
 
 def _dropout_masks(rate: float, k: int, like: Tensor) -> Tensor | None:
@@ -64,15 +50,15 @@ class KerasRecurrent(nn.Module):
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         recurrent_init: str = "orthogonal",
-        impl: str = "faithful",
+        cell_impl: str = "faithful",
     ) -> None:
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; expected one of {CELLS}")
         if activation not in ("tanh", "relu"):
             raise ValueError(f"unknown activation {activation!r}; expected 'tanh' or 'relu'")
-        if impl not in ("faithful", "builtin"):
-            raise ValueError(f"unknown cell_impl {impl!r}; expected 'faithful' or 'builtin'")
+        if cell_impl not in ("faithful", "builtin"):
+            raise ValueError(f"unknown cell_impl {cell_impl!r}; expected 'faithful' or 'builtin'")
         if cell != "rnn" and activation != "tanh":
             raise ValueError(f"{cell} uses tanh; the activation option applies to the rnn cell only")
         self.cell = cell
@@ -81,7 +67,7 @@ class KerasRecurrent(nn.Module):
         self.activation = activation
         self.dropout = float(dropout)
         self.recurrent_dropout = float(recurrent_dropout)
-        self.impl = impl
+        self.cell_impl = cell_impl
         k = len(GATES[cell])
         self.weight_ih = nn.Parameter(torch.empty(k * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(k * hidden_size, hidden_size))
@@ -110,7 +96,7 @@ class KerasRecurrent(nn.Module):
                 self.bias[self.hidden_size : 2 * self.hidden_size] = 1.0
 
     def forward(self, x: Tensor, state: Tensor | tuple[Tensor, Tensor] | None = None):
-        if self.impl == "builtin":
+        if self.cell_impl == "builtin":
             return self._forward_builtin(x, state)
         return self._forward_faithful(x, state)
 
@@ -169,7 +155,7 @@ class AddingModel(nn.Module):
     """Keras addition_rnn: encoder RNN → last output repeated as the decoder's input at each of the
     4 answer steps (decoder state starts at zero) → decoder RNN → per-step Dense(12)."""
 
-    def __init__(self, cell: str, hidden_size: int = 128, **layer_kwargs) -> None:
+    def __init__(self, cell: str, hidden_size: int, **layer_kwargs) -> None:
         super().__init__()
         self.encoder = KerasRecurrent(cell, ADDING_SYMBOLS, hidden_size, **layer_kwargs)
         self.decoder = KerasRecurrent(cell, hidden_size, hidden_size, **layer_kwargs)
@@ -187,9 +173,7 @@ class AddingModel(nn.Module):
 class ImdbModel(nn.Module):
     """Keras imdb_lstm: Embedding(vocab, 128) → RNN → Dense(1) logit (sigmoid lives in the loss)."""
 
-    def __init__(
-        self, cell: str, hidden_size: int, vocab_size: int = 20000, embed_dim: int = 128, **layer_kwargs
-    ) -> None:
+    def __init__(self, cell: str, hidden_size: int, vocab_size: int, embed_dim: int, **layer_kwargs) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embed_dim)
         nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
@@ -205,7 +189,7 @@ class ImdbModel(nn.Module):
 class MnistModel(nn.Module):
     """MNIST read row by row: RNN over 28 rows of 28 pixels → Dense(10)."""
 
-    def __init__(self, cell: str, hidden_size: int = 100, input_size: int = 28, **layer_kwargs) -> None:
+    def __init__(self, cell: str, hidden_size: int, input_size: int = 28, **layer_kwargs) -> None:
         super().__init__()
         self.rnn = KerasRecurrent(cell, input_size, hidden_size, **layer_kwargs)
         self.head = _dense(hidden_size, 10)
@@ -216,33 +200,24 @@ class MnistModel(nn.Module):
         return self.head(outputs[:, -1])
 
 
-def build_model(task: str, cell: str, **overrides) -> nn.Module:
+def build_model(task: str, cell: str, *, hidden_size: int, rnn_activation: str = "tanh", **options) -> nn.Module:
     """Build the paper's model for ``task`` with recurrent ``cell``, Keras-initialised.
 
-    Overrides: ``hidden_size`` (int, or a mapping per cell), ``impl`` ('faithful' | 'builtin'),
-    ``recurrent_init`` ('orthogonal' | 'identity'), ``rnn_activation`` (rnn cell only),
-    ``dropout``/``recurrent_dropout``; imdb also ``vocab_size``, ``embed_dim``; mnist ``input_size``.
-    Initialisation draws from torch's global generator: seed it first for reproducible weights.
+    ``options`` are ``TrainConfig.model_options()`` (``rnnrobust.config``): ``cell_impl``,
+    ``recurrent_init``, ``dropout``, ``recurrent_dropout``; imdb also ``vocab_size`` and ``embed_dim``.
+    ``rnn_activation`` applies to the rnn cell only (LSTM and GRU use tanh). Options left out take
+    the Keras layer defaults of :class:`KerasRecurrent`. Initialisation draws from torch's global
+    generator: seed it first for reproducible weights.
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
     if cell not in CELLS:
         raise ValueError(f"unknown model {cell!r}; expected one of {CELLS}")
-    options = {**TASK_DEFAULTS[task], **overrides}
-    hidden = options.pop("hidden_size")
-    if isinstance(hidden, dict):
-        hidden = hidden[cell]
-    activation = options.pop("rnn_activation", "tanh")
-    layer = {
-        "activation": activation if cell == "rnn" else "tanh",
-        "impl": options.pop("impl", "faithful"),
-        "recurrent_init": options.pop("recurrent_init", "orthogonal"),
-        "dropout": options.pop("dropout", 0.0),
-        "recurrent_dropout": options.pop("recurrent_dropout", 0.0),
-    }
+    if cell == "rnn":
+        options["activation"] = rnn_activation
     model_cls = {"adding": AddingModel, "imdb": ImdbModel, "mnist": MnistModel}[task]
     try:
-        return model_cls(cell, int(hidden), **options, **layer)
+        return model_cls(cell, int(hidden_size), **options)
     except TypeError as err:
         raise ValueError(f"invalid model option for task {task!r}: {err}") from None
 
@@ -250,12 +225,3 @@ def build_model(task: str, cell: str, **overrides) -> nn.Module:
 def recurrent_layers(model: nn.Module) -> dict[str, KerasRecurrent]:
     """The model's recurrent layers by attribute name (``rnn``, or ``encoder`` and ``decoder``)."""
     return {name: module for name, module in model.named_children() if isinstance(module, KerasRecurrent)}
-
-
-def recurrent_blocks(model: nn.Module) -> dict[str, Tensor]:
-    """Views of every H × H recurrent gate block, keyed ``<layer>/<gate>`` (e.g. ``encoder/f``)."""
-    blocks = {}
-    for name, layer in recurrent_layers(model).items():
-        for g, gate in enumerate(layer.gates):
-            blocks[f"{name}/{gate}"] = layer.weight_hh[g * layer.hidden_size : (g + 1) * layer.hidden_size]
-    return blocks

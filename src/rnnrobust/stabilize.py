@@ -3,15 +3,15 @@
 At the end of every epoch, after that epoch's validation (Keras ``on_epoch_end`` order), each
 recurrent matrix W is rescaled in place, without gradient, by γ / λ̂:
 
-- ``target``: ``radius`` (λ̂ estimates the spectral radius ρ(W)) or ``norm`` (the spectral norm σ_max(W));
+- ``quantity``: ``radius`` (λ̂ estimates the spectral radius ρ(W)) or ``norm`` (the spectral norm σ_max(W));
 - ``estimator``: ``norm_ratio`` (default; n power steps v ← Wv/‖Wv‖, then λ̂ = ‖Wv‖; for ``norm``
   the steps run on WᵀW), ``rayleigh_abs`` (the literal |vᵀWv|, badly biased for complex dominant
   pairs: protocol §3), or ``exact`` (eigenvalues / singular values: the oracle);
 - ``n_iter`` power steps per epoch; ``vector``: ``persistent`` (warm start carried across epochs,
   and checkpointed) or ``fresh`` (a new random start every epoch);
 - ``apply``: ``always`` (the default: ρ̂ is put on the circle of radius γ) or ``if_greater`` (only shrink);
-- ``target_value`` γ (1.0); ``scope``: ``per_gate_block`` (each H × H block, as the paper's Table 2
-  suggests) or ``stacked`` (the whole k·H × H matrix; only with ``target: norm``, since a
+- ``gamma`` γ (1.0); ``scope``: ``per_gate_block`` (each H × H block, as the paper's Table 2
+  suggests) or ``stacked`` (the whole k·H × H matrix; only with ``quantity: norm``, since a
   rectangular matrix has no eigenvalues).
 
 Optimizer state is left untouched, as a Keras callback calling ``set_weights`` would.
@@ -20,44 +20,13 @@ Optimizer state is left untouched, as a Keras callback calling ``set_weights`` w
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from .config import Stabilization, TrainConfig
+from .layout import split_gates
 from .models import recurrent_layers
-
-OPTIONS = {
-    "target": ("radius", "norm"),
-    "estimator": ("norm_ratio", "rayleigh_abs", "exact"),
-    "vector": ("persistent", "fresh"),
-    "apply": ("always", "if_greater"),
-    "scope": ("per_gate_block", "stacked"),
-}
-
-
-@dataclass(frozen=True)
-class StabilizationOptions:
-    target: str = "radius"
-    estimator: str = "norm_ratio"
-    n_iter: int = 1
-    vector: str = "persistent"
-    apply: str = "always"
-    target_value: float = 1.0
-    scope: str = "per_gate_block"
-
-    def __post_init__(self) -> None:
-        for key, allowed in OPTIONS.items():
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"stabilization.{key} = {getattr(self, key)!r}; expected one of {allowed}")
-        if self.n_iter < 1:
-            raise ValueError(f"stabilization.n_iter = {self.n_iter}; expected an integer >= 1")
-        if not self.target_value > 0:
-            raise ValueError(f"stabilization.target_value = {self.target_value}; expected a positive number")
-        if self.scope == "stacked" and self.target == "radius":
-            raise ValueError(
-                "stabilization.scope 'stacked' needs target 'norm': a k·H × H matrix has no spectral radius"
-            )
 
 
 def spectral_radius(w: Tensor) -> float:
@@ -70,18 +39,18 @@ def spectral_norm(w: Tensor) -> float:
     return float(torch.linalg.matrix_norm(w.double(), ord=2))
 
 
-def estimate(w: Tensor, v: Tensor, options: StabilizationOptions) -> tuple[float, Tensor]:
+def estimate(w: Tensor, v: Tensor, options: Stabilization) -> tuple[float, Tensor]:
     """(λ̂, updated unit vector) for the matrix ``w`` (float64) from the start vector ``v``."""
     if options.estimator == "exact":
-        return (spectral_radius(w) if options.target == "radius" else spectral_norm(w)), v
-    step = (lambda x: w @ x) if options.target == "radius" else (lambda x: w.T @ (w @ x))
+        return (spectral_radius(w) if options.quantity == "radius" else spectral_norm(w)), v
+    step = (lambda x: w @ x) if options.quantity == "radius" else (lambda x: w.T @ (w @ x))
     for _ in range(options.n_iter):
         x = step(v)
         norm = torch.linalg.vector_norm(x)
         if norm == 0:  # W v = 0: the estimate is 0 and the vector is kept
             break
         v = x / norm
-    if options.estimator == "rayleigh_abs" and options.target == "radius":
+    if options.estimator == "rayleigh_abs" and options.quantity == "radius":
         return float((v @ (w @ v)).abs()), v
     # for the norm, Miyato's uᵀWv with u = Wv/‖Wv‖ is ‖Wv‖ itself
     return float(torch.linalg.vector_norm(w @ v)), v
@@ -90,12 +59,12 @@ def estimate(w: Tensor, v: Tensor, options: StabilizationOptions) -> tuple[float
 class SpectralStabilizer:
     """Epoch-end hook that rescales every recurrent matrix of a model (see the module docstring).
 
-    Returns, for ``history.csv``, per matrix ``rho_est/<key>`` (the estimate λ̂ used),
-    ``rho_exact/<key>`` (the exact target quantity before the rescale) and ``rho_after/<key>``
-    (the exact spectral radius after it).
+    Returns, for ``history.csv``, per matrix ``<quantity>_est/<key>`` (the estimate λ̂ used),
+    ``<quantity>_before/<key>`` (the exact quantity before the rescale) and ``radius_after/<key>``
+    (the exact spectral radius after it; per gate block only).
     """
 
-    def __init__(self, options: StabilizationOptions, seed: int) -> None:
+    def __init__(self, options: Stabilization, seed: int) -> None:
         self.options = options
         self.generator = torch.Generator().manual_seed(int(seed) + 7919)
         self.vectors: dict[str, Tensor] = {}
@@ -107,9 +76,8 @@ class SpectralStabilizer:
             if self.options.scope == "stacked":
                 out[name] = layer.weight_hh
                 continue
-            hid = layer.hidden_size
-            for g, gate in enumerate(layer.gates):
-                out[f"{name}/{gate}"] = layer.weight_hh[g * hid : (g + 1) * hid]
+            for gate, block in split_gates(layer.weight_hh, layer.cell).items():
+                out[f"{name}/{gate}"] = block
         return out
 
     def _start_vector(self, key: str, size: int) -> Tensor:
@@ -121,18 +89,19 @@ class SpectralStabilizer:
     @torch.no_grad()
     def __call__(self, model: nn.Module, epoch: int) -> dict[str, float]:
         log: dict[str, float] = {}
-        exact = spectral_radius if self.options.target == "radius" else spectral_norm
+        exact = spectral_radius if self.options.quantity == "radius" else spectral_norm
         for key, param in self.matrices(model).items():
             w = param.detach().to("cpu", torch.float64)
             lam, v = estimate(w, self._start_vector(key, w.shape[1]), self.options)
             self.vectors[key] = v
-            log[f"rho_est/{key}"] = lam
-            log[f"rho_exact/{key}"] = exact(w)
-            gamma = self.options.target_value
+            quantity = self.options.quantity
+            log[f"{quantity}_est/{key}"] = lam
+            log[f"{quantity}_before/{key}"] = exact(w)
+            gamma = self.options.gamma
             if lam > 0 and (self.options.apply == "always" or lam > gamma):
                 param.mul_(gamma / lam)
             if self.options.scope == "per_gate_block":
-                log[f"rho_after/{key}"] = spectral_radius(param.detach())
+                log[f"radius_after/{key}"] = spectral_radius(param.detach())
         return log
 
     def state_dict(self) -> dict:
@@ -143,9 +112,8 @@ class SpectralStabilizer:
         self.vectors = dict(state["vectors"])
 
 
-def stabilization_hooks(params: Mapping) -> list[SpectralStabilizer]:
-    """The epoch-end hooks of a run: one stabilizer when its params carry ``stabilization`` options."""
-    options = params.get("stabilization")
-    if not options:
+def stabilization_hooks(train: TrainConfig) -> list[SpectralStabilizer]:
+    """The epoch-end hooks of a run: one stabilizer when the run has ``stabilization`` options."""
+    if train.stabilization is None:
         return []
-    return [SpectralStabilizer(StabilizationOptions(**options), int(params["seed"]))]
+    return [SpectralStabilizer(train.stabilization, train.seed)]

@@ -27,22 +27,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import __version__
+from . import __version__, provenance
+from .config import TrainConfig
 from .io import atomic_path, write_json
 from .models import build_model
-
-KERAS_EPSILON = 1e-7
-MODEL_OPTIONS = (
-    "hidden_size",
-    "impl",
-    "recurrent_init",
-    "rnn_activation",
-    "dropout",
-    "recurrent_dropout",
-    "vocab_size",
-    "embed_dim",
-    "input_size",
-)
 
 
 class EpochEndHook(Protocol):
@@ -54,21 +42,13 @@ class EpochEndHook(Protocol):
     def __call__(self, model: nn.Module, epoch: int) -> dict[str, float]: ...
 
 
-def make_optimizer(
-    name: str,
-    params: Iterable[Tensor],
-    lr: float,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    rho: float = 0.9,
-    epsilon: float = KERAS_EPSILON,
-) -> torch.optim.Optimizer:
-    """Adam or RMSprop with Keras 2.1.6 constants (RMSprop rho 0.9, eps 1e-7; torch defaults differ)."""
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(beta_1, beta_2), eps=epsilon)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=rho, eps=epsilon)
-    raise ValueError(f"unknown optimizer {name!r}; expected 'adam' or 'rmsprop'")
+def make_optimizer(train: TrainConfig, params: Iterable[Tensor]) -> torch.optim.Optimizer:
+    """Adam or RMSprop with the run's ``lr`` and Keras 2.1.6 constants (``TrainConfig`` defaults)."""
+    if train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=train.lr, betas=(train.beta_1, train.beta_2), eps=train.epsilon)
+    if train.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=train.lr, alpha=train.rho, eps=train.epsilon)
+    raise ValueError(f"unknown optimizer {train.optimizer!r}; expected 'adam' or 'rmsprop'")
 
 
 def loss_and_accuracy(task: str, logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -108,7 +88,7 @@ def majority_accuracy(task: str, y_train: Tensor, y_test: Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate(task: str, model: nn.Module, x: Tensor, y: Tensor, batch_size: int, device: torch.device) -> dict:
+def test_metrics(task: str, model: nn.Module, x: Tensor, y: Tensor, batch_size: int, device: torch.device) -> dict:
     """Test loss and accuracy (weighted by batch size, as Keras' test loop); adding adds exact match."""
     model.eval()
     total_loss = total_acc = exact = 0.0
@@ -157,96 +137,119 @@ def _write_history(path: Path, rows: Sequence[dict]) -> None:
         writer.writerows(rows)
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+def save_state_dict(path: str | Path, state: dict) -> None:
+    """``torch.save`` atomically, through an open file: the bytes do not depend on the temporary
+    file's name (torch names the zip archive's root after a path, not after a file object)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(state, handle)
+
+
+class Checkpoint:
+    """The state of a run after its last finished epoch, with the key that says what may resume it.
+
+    ``key`` holds the digests of the hyperparameters and of the training code and the torch version;
+    a checkpoint whose key differs is moved aside to ``checkpoint.stale.pt`` (kept for inspection,
+    never resumed) with a log line that says why.
+    """
+
+    def __init__(self, path: Path, key: dict[str, str]) -> None:
+        self.path = path
+        self.key = key
+
+    def save(self, **state: Any) -> None:
+        save_state_dict(self.path, {"key": self.key, **state})
+
+    def load(self, device: torch.device, log: Callable[[str], None]) -> dict | None:
+        if not self.path.exists():
+            return None
+        state = torch.load(self.path, map_location=device, weights_only=True)
+        stored = state.get("key", {})
+        changed = [name for name in self.key if stored.get(name) != self.key[name]]
+        if not changed:
+            return state
+        reasons = {"params": "other hyperparameters", "code": "other training code", "torch": "another torch version"}
+        stale = self.path.with_name("checkpoint.stale.pt")
+        self.path.replace(stale)
+        why = " and ".join(reasons[name] for name in changed)
+        log(f"setting {self.path.name} aside as {stale.name}: it was written with {why}; training starts fresh")
+        return None
 
 
 def train_run(
-    params: dict[str, Any],
+    train: TrainConfig,
     arrays: dict[str, np.ndarray],
     out_dir: str | Path,
     *,
     log: Callable[[str], None] = print,
     hooks: Sequence[EpochEndHook] = (),
+    code_digest: str | None = None,
 ) -> dict[str, Any]:
     """Train one run and write its outputs to ``out_dir``; returns the metrics dict.
 
-    ``params`` (the resolved hyperparameters, all recorded): ``task``, ``model``, ``seed``, ``epochs``, ``dtype``
-    ('float32' as Keras, or 'float64'),
-    ``batch_size``, ``optimizer``, ``lr`` (+ optional ``beta_1``, ``beta_2``, ``rho``, ``epsilon``),
-    ``clipnorm`` (None = off), ``convergence_margin``, ``device``, ``max_train_samples``,
-    ``max_test_samples``, ``eval_batch_size`` and the model options of ``build_model``.
+    ``code_digest`` identifies the code that trains (the workflow passes its job's digest; by default
+    the digest of this module and what it imports). A checkpoint left by other code or another torch
+    is set aside, never resumed: its optimizer state and weights would carry the old behaviour.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    task, cell, seed = params["task"], params["model"], int(params["seed"])
-    device = resolve_device(params.get("device", "auto"))
-    dtype = {"float32": torch.float32, "float64": torch.float64}[params.get("dtype", "float32")]
+    task, seed = train.task, train.seed
+    device = resolve_device(train.device)
+    dtype = {"float32": torch.float32, "float64": torch.float64}[train.dtype]
     data = load_tensors(task, arrays, dtype)
-    x_train, y_train = _limit(data["x_train"], data["y_train"], params.get("max_train_samples"))
-    x_test, y_test = _limit(data["x_test"], data["y_test"], params.get("max_test_samples"))
+    x_train, y_train = _limit(data["x_train"], data["y_train"], train.max_train_samples)
+    x_test, y_test = _limit(data["x_test"], data["y_test"], train.max_test_samples)
     chance = majority_accuracy(task, y_train, y_test)
-    eval_batch = int(params.get("eval_batch_size", 1024))
 
     torch.manual_seed(seed)
-    model_kwargs = {k: params[k] for k in MODEL_OPTIONS if k in params}
-    model = build_model(task, cell, **model_kwargs).to(device=device, dtype=dtype)
-    optimizer = make_optimizer(
-        params["optimizer"],
-        model.parameters(),
-        lr=float(params["lr"]),
-        **{k: float(params[k]) for k in ("beta_1", "beta_2", "rho", "epsilon") if params.get(k) is not None},
-    )
+    model = build_model(task, train.model, **train.model_options()).to(device=device, dtype=dtype)
+    optimizer = make_optimizer(train, model.parameters())
 
-    digest = params_digest(params)
-    ckpt_path = out / "checkpoint.pt"
+    ckpt = Checkpoint(
+        out / "checkpoint.pt",
+        {
+            "params": params_digest(train.to_params()),
+            "code": code_digest or provenance.module_digest(__name__, Path(__file__).parents[1]),
+            "torch": str(torch.__version__),
+        },
+    )
     history: list[dict] = []
     start_epoch, elapsed = 0, 0.0
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if ckpt.get("params_digest") == digest:
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            torch.set_rng_state(ckpt["rng"])
-            for hook, state in zip(hooks, ckpt["hooks"], strict=False):
-                if state is not None:
-                    hook.load_state_dict(state)  # type: ignore[attr-defined]
-            history, start_epoch, elapsed = ckpt["history"], int(ckpt["epoch"]), float(ckpt["elapsed"])
-            log(f"resuming from {ckpt_path} after epoch {start_epoch}")
-        else:
-            log(f"ignoring {ckpt_path}: it was written with other hyperparameters")
+    state = ckpt.load(device, log)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        for hook, hook_state in zip(hooks, state["hooks"], strict=False):
+            if hook_state is not None:
+                hook.load_state_dict(hook_state)  # type: ignore[attr-defined]
+        history, start_epoch, elapsed = state["history"], int(state["epoch"]), float(state["elapsed"])
+        # Snakemake clears the log of a job it reruns: repeat the finished epochs' lines from the checkpoint
+        log(f"resuming from {ckpt.path} after epoch {start_epoch}; the epochs before:")
+        done = 0.0
+        for row in history:
+            done += row["seconds"]
+            log(_progress(int(row["epoch"]), train.epochs, row, done))
 
-    def checkpoint(epoch: int) -> None:
-        state = {
-            "epoch": epoch,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "rng": torch.get_rng_state(),
-            "history": history,
-            "elapsed": elapsed,
-            "params_digest": digest,
-            "hooks": [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in hooks],  # type: ignore[attr-defined]
-        }
-        _save_checkpoint(ckpt_path, state)
+    def save(epoch: int) -> None:
+        hook_states = [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in hooks]  # type: ignore[attr-defined]
+        ckpt.save(epoch=epoch, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                  rng=torch.get_rng_state(), history=history, elapsed=elapsed, hooks=hook_states)  # fmt: skip
 
     if start_epoch == 0:
-        test = evaluate(task, model, x_test, y_test, eval_batch, device)
+        test = test_metrics(task, model, x_test, y_test, train.eval_batch_size, device)
         history = [{"epoch": 0, "train_loss": math.nan, "train_accuracy": math.nan, **_prefix(test), "seconds": 0.0}]
-        log(_progress(0, int(params["epochs"]), history[-1], elapsed))
-        checkpoint(0)
+        log(_progress(0, train.epochs, history[-1], elapsed))
+        save(0)
 
     status = "converged"
-    epochs, batch_size = int(params["epochs"]), int(params["batch_size"])
-    clipnorm = params.get("clipnorm")
-    for epoch in range(start_epoch + 1, epochs + 1):
+    for epoch in range(start_epoch + 1, train.epochs + 1):
         tic = time.perf_counter()
         model.train()
         order = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
         loss_sum = acc_sum = 0.0
         diverged = False
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for start in range(0, len(order), train.batch_size):
+            idx = order[start : start + train.batch_size]
             xb, yb = x_train[idx].to(device), y_train[idx].to(device)
             optimizer.zero_grad(set_to_none=True)
             loss, acc = loss_and_accuracy(task, model(xb), yb)
@@ -254,34 +257,35 @@ def train_run(
                 diverged = True
                 break
             loss.backward()
-            if clipnorm:
-                nn.utils.clip_grad_norm_(model.parameters(), float(clipnorm))
+            if train.clipnorm:
+                nn.utils.clip_grad_norm_(model.parameters(), float(train.clipnorm))
             optimizer.step()
             loss_sum += loss.item() * len(idx)
             acc_sum += acc.item() * len(idx)
         if diverged or not _finite(model):
             status = "diverged"
             log(f"epoch {epoch}: non-finite loss or weights; stopping and keeping the weights of epoch {epoch - 1}")
-            last = torch.load(ckpt_path, map_location=device, weights_only=True)
-            model.load_state_dict(last["model"])
+            # the live weights may already hold NaN from this epoch's steps: the last checkpoint has the finite ones
+            model.load_state_dict(ckpt.load(device, log)["model"])
             break
-        test = evaluate(task, model, x_test, y_test, eval_batch, device)
+        test = test_metrics(task, model, x_test, y_test, train.eval_batch_size, device)
         row = {"epoch": epoch, "train_loss": loss_sum / len(order), "train_accuracy": acc_sum / len(order)}
         row.update(_prefix(test))
+        # Keras order: the epoch's validation above, then on_epoch_end callbacks (the stabilization rescale)
         for hook in hooks:
             row.update(hook(model, epoch))
         row["seconds"] = time.perf_counter() - tic
         elapsed += row["seconds"]
         history.append(row)
-        log(_progress(epoch, epochs, row, elapsed))
-        checkpoint(epoch)
+        log(_progress(epoch, train.epochs, row, elapsed))
+        save(epoch)
 
-    final = evaluate(task, model, x_test, y_test, eval_batch, device)
-    if status != "diverged" and final["accuracy"] < chance + float(params.get("convergence_margin", 0.05)):
+    final = test_metrics(task, model, x_test, y_test, train.eval_batch_size, device)
+    if status != "diverged" and final["accuracy"] < chance + train.convergence_margin:
         status = "not_converged"
     metrics = {
         "task": task,
-        "model": cell,
+        "model": train.model,
         "seed": seed,
         "status": status,
         "test": final,
@@ -289,18 +293,18 @@ def train_run(
         "epochs_completed": int(history[-1]["epoch"]),
         "wall_time_s": elapsed,
         "device": str(device),
-        "hyperparameters": params,
+        "hyperparameters": train.to_params(),
+        "code_digest": ckpt.key["code"],
         "versions": _versions(),
         "n_train": len(x_train),
         "n_test": len(x_test),
     }
     if hooks and history[-1]["epoch"] > 0:  # Keras logs the last validation before the epoch-end rescale
         metrics["test_before_final_rescale"] = {k[5:]: v for k, v in history[-1].items() if k.startswith("test_")}
-    with atomic_path(out / "model.pt") as tmp:
-        torch.save(model.state_dict(), tmp)
+    save_state_dict(out / "model.pt", model.state_dict())
     _write_history(out / "history.csv", history)
     write_json(out / "metrics.json", metrics)
-    ckpt_path.unlink(missing_ok=True)
+    ckpt.path.unlink(missing_ok=True)
     log(f"done: status {status}, test {_fmt(final)}, chance {chance:.4f}, {elapsed:.1f} s")
     return metrics
 

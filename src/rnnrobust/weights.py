@@ -14,25 +14,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .models import GATES
+from .layout import split_gates
 
 
 def gate_blocks(state_dict: Mapping[str, torch.Tensor], cell: str) -> dict[str, np.ndarray]:
     """Split every ``<layer>.weight_hh`` of a state_dict into its gate blocks (float64 copies)."""
-    if cell not in GATES:
-        raise ValueError(f"unknown model {cell!r}; expected one of {tuple(GATES)}")
-    gates = GATES[cell]
     blocks: dict[str, np.ndarray] = {}
     for key, tensor in state_dict.items():
         if not key.endswith(".weight_hh"):
             continue
         layer = key.removesuffix(".weight_hh")
         w = tensor.detach().cpu().to(torch.float64).numpy()
-        hidden = w.shape[1]
-        if w.shape[0] != len(gates) * hidden:
-            raise ValueError(f"{key} has shape {tuple(w.shape)}, not ({len(gates)}·H, H) as a {cell} layer needs")
-        for g, gate in enumerate(gates):
-            blocks[f"{layer}/{gate}"] = np.ascontiguousarray(w[g * hidden : (g + 1) * hidden])
+        try:
+            gates = split_gates(w, cell)
+        except ValueError as err:
+            raise ValueError(f"{key}: {err}") from None
+        for gate, block in gates.items():
+            blocks[f"{layer}/{gate}"] = np.ascontiguousarray(block)
     if not blocks:
         raise ValueError("the state_dict has no recurrent layer (no '<layer>.weight_hh' entry)")
     return blocks

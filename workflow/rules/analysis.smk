@@ -1,11 +1,11 @@
 rule analyze:
     input:
         weights=rules.extract_weights.output[0],
-        code=library("analysis", "spectra"),
     output:
         "results/analysis/{task}/{model}/{regime}/seed{seed}.json",
     params:
-        eps_levels=config["analysis"]["eps_levels"],
+        eps_log10=config["analysis"]["eps_log10"],
+        code=CODE["analyze"],
     log:
         "logs/analyze/{task}/{model}/{regime}/seed{seed}.log",
     benchmark:
@@ -20,18 +20,18 @@ rule analyze:
         "../scripts/analyze.py"
 
 
-rule pseudospectrum:
+rule pseudospectra:
     input:
         weights=rules.extract_weights.output[0],
-        code=library("analysis", "spectra"),
     output:
         "results/pseudospectra/{task}/{model}/{regime}/seed{seed}.npz",
     params:
-        grid=config["pseudospectra"],
+        pseudospectra=config["pseudospectra"],
+        code=CODE["pseudospectra"],
     log:
-        "logs/pseudospectrum/{task}/{model}/{regime}/seed{seed}.log",
+        "logs/pseudospectra/{task}/{model}/{regime}/seed{seed}.log",
     benchmark:
-        "results/benchmarks/pseudospectrum/{task}/{model}/{regime}/seed{seed}.tsv"
+        "results/benchmarks/pseudospectra/{task}/{model}/{regime}/seed{seed}.tsv"
     threads: 1
     resources:
         mem_mb=2000,
@@ -39,4 +39,4 @@ rule pseudospectrum:
     conda:
         ENV
     script:
-        "../scripts/pseudospectrum.py"
+        "../scripts/pseudospectra.py"

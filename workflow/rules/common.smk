@@ -1,22 +1,36 @@
-# Config validation and the helpers that rules share. Logic lives in src/rnnrobust.
+# Config checks and the helpers that rules share. Logic lives in src/rnnrobust.
 import itertools
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
-validate(config, "../schemas/config.schema.yaml")
-
 REPO = Path(workflow.basedir)
-LIBRARY = REPO / "src" / "rnnrobust"
+SRC = REPO / "src"
+# Every job imports this checkout's library, whatever else is installed: src/ goes first on the
+# path of this process and of every job it starts (locally, in conda environments and on cluster
+# nodes alike); rnnrobust.job.start checks it in each job.
+sys.path.insert(0, str(SRC))
+from rnnrobust.job import use_checkout_library  # noqa: E402
+
+use_checkout_library(SRC)
+
+from rnnrobust import config as rr_config, provenance  # noqa: E402
+from rnnrobust.data.mirror import check_mirror  # noqa: E402
+
+# config.yaml lies beneath --configfile files and --config values, as with Snakemake's configfile:
+# directive, but is read here so that a YAML error names its file and line.
+_checked = rr_config.check_config(
+    rr_config.deep_merge(rr_config.load_yaml(REPO / "config.yaml"), config),
+    rr_config.load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml"),
+)
+config.clear()
+config.update(_checked)
+if config["data_mirror"]:
+    check_mirror(rr_config.data_mirror(config), config["tasks"])
+
 ENV = "../../envs/rnnrobust.yaml"
-# This checkout's library, also where it is not installed (conda envs, cluster nodes): scripts
-# find it through the workflow/scripts/rnnrobust symlink, which Snakemake puts on their sys.path.
-sys.path.insert(0, str(REPO / "src"))
-
-from rnnrobust import params as rr_params  # noqa: E402
-
-rr_params.check_config(config)
+# Each rule reruns when the meaning of its script or of a library module the script imports changes
+# (a digest of their syntax trees, without comments or docstrings), never for a touch or a comment.
+CODE = provenance.script_digests(sorted((REPO / "workflow" / "scripts").glob("*.py")), SRC)
 
 
 wildcard_constraints:
@@ -24,16 +38,6 @@ wildcard_constraints:
     model="|".join(config["models"]),
     regime="|".join(config["regimes"]),
     seed=r"\d+",
-
-
-def library(*modules):
-    """Library files (modules or whole packages) a rule's script imports, declared as inputs so that
-    editing one reruns exactly the jobs that use it."""
-    files = []
-    for name in ("__init__", "io", *modules):
-        package = LIBRARY / name
-        files += sorted(map(str, package.glob("*.py"))) if package.is_dir() else [str(LIBRARY / f"{name}.py")]
-    return files
 
 
 # Locally, `--resources gpu=1` serialises GPU jobs; on SLURM the plugin maps gpu to --gpus.
@@ -50,7 +54,8 @@ def scaled_by_attempt(base):
 
 
 def train_params(wildcards):
-    return rr_params.train_params(config, wildcards.task, wildcards.model, int(wildcards.seed), wildcards.regime)
+    run = (wildcards.task, wildcards.model, int(wildcards.seed), wildcards.regime)
+    return rr_config.TrainConfig.for_run(config, *run).to_params()
 
 
 def per_run(pattern):

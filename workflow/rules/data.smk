@@ -1,8 +1,8 @@
 MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
-# The download rules declare no library code: what they fetch is fixed by its digest, so a code
-# edit must not fetch the data again.
+# The download rules take no code digest: what they fetch is fixed by its digest, so a code edit
+# must not fetch the data again. They go first (priority), so that a bad source fails in seconds.
 rule download_mnist:
     output:
         expand("resources/mnist/{name}.gz", name=MNIST_FILES),
@@ -14,6 +14,7 @@ rule download_mnist:
     benchmark:
         "results/benchmarks/download_mnist.tsv"
     localrule: True
+    priority: 100
     conda:
         ENV
     script:
@@ -31,6 +32,7 @@ rule download_imdb:
     benchmark:
         "results/benchmarks/download_imdb.tsv"
     localrule: True
+    priority: 100
     conda:
         ENV
     script:
@@ -38,13 +40,12 @@ rule download_imdb:
 
 
 rule prepare_adding:
-    input:
-        code=library("data"),
     output:
         data="results/data/adding/data.npz",
         meta="results/data/adding/meta.json",
     params:
         options=config["data"]["adding"],
+        code=CODE["prepare_adding"],
     log:
         "logs/prepare_adding.log",
     benchmark:
@@ -58,12 +59,12 @@ rule prepare_adding:
 rule prepare_mnist:
     input:
         raw=rules.download_mnist.output,
-        code=library("data"),
     output:
         data="results/data/mnist/data.npz",
         meta="results/data/mnist/meta.json",
     params:
         sha256=config["sources"]["mnist"]["sha256"],
+        code=CODE["prepare_mnist"],
     log:
         "logs/prepare_mnist.log",
     benchmark:
@@ -77,7 +78,6 @@ rule prepare_mnist:
 rule prepare_imdb:
     input:
         raw=rules.download_imdb.output,
-        code=library("data"),
     output:
         data="results/data/imdb/data.npz",
         meta="results/data/imdb/meta.json",
@@ -85,6 +85,7 @@ rule prepare_imdb:
     params:
         digest=config["sources"]["imdb"]["digest"],
         options=config["data"]["imdb"],
+        code=CODE["prepare_imdb"],
     log:
         "logs/prepare_imdb.log",
     benchmark:

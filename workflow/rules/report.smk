@@ -1,55 +1,9 @@
-# Tables, figures and their helpers.
-
-# Figures 1–3: pseudospectra after plain training; Figures 4–6: after stabilization (paper numbering).
-TASK_ORDER = ("adding", "imdb", "mnist")
-FIGURES = {
-    f"figure{number}_{task}": (task, regime)
-    for number, (regime, task) in enumerate(itertools.product(("baseline", "stabilized"), TASK_ORDER), start=1)
-    if task in config["tasks"] and regime in config["regimes"]
-}
-TABLES = ["table1_accuracy", "table2_henrici", "table3_robustness"]
-
-
-def figure_panels(wildcards):
-    """One panel per model: the configured run and matrix of the figure's task and regime."""
-    task, regime = FIGURES[wildcards.figure]
-    fig = config["figures"]
-    return [[task, m, regime, fig["seed"], f"{fig['layer'][task]}/{fig['gate'][m]}"] for m in config["models"]]
-
-
-def figure_inputs(stage, ext):
-    """Input function: the per-run ``results/<stage>/...<ext>`` file of every panel of a figure."""
-
-    def inputs(wildcards):
-        panels = figure_panels(wildcards)
-        return [f"results/{stage}/{task}/{model}/{regime}/seed{seed}.{ext}" for task, model, regime, seed, _ in panels]
-
-    return inputs
-
-
-def training_runs(wildcards):
-    return [[model, regime] for model in config["models"] for regime in config["regimes"]]
-
-
-def training_histories(wildcards):
-    seed = config["figures"]["seed"]
-    return [
-        f"results/models/{wildcards.task}/{model}/{regime}/seed{seed}/history.csv"
-        for model, regime in training_runs(wildcards)
-    ]
-
-
-def eigenvalue_inputs(wildcards):
-    seed = config["figures"]["seed"]
-    return [f"results/analysis/{wildcards.task}/{m}/{wildcards.regime}/seed{seed}.json" for m in config["models"]]
-
-
+# Tables and figures: inputs and params of each rule come from one list of run records (report_inputs.smk).
 
 rule tables:
     input:
-        metrics=per_run("results/models/{task}/{model}/{regime}/seed{seed}/metrics.json"),
-        analysis=per_run("results/analysis/{task}/{model}/{regime}/seed{seed}.json"),
-        code=library("tables"),
+        metrics=record_files(table_runs, "metrics"),
+        analysis=record_files(table_runs, "analysis"),
     output:
         report(
             expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md", "tex"]),
@@ -57,8 +11,9 @@ rule tables:
             category="Tables",
         ),
     params:
-        runs=per_run_keys(),
-        eps=config["figures"]["table_eps"],
+        runs=table_runs,
+        eps_log10=config["tables"]["eps_log10"],
+        code=CODE["tables"],
     log:
         "logs/tables.log",
     benchmark:
@@ -72,9 +27,8 @@ rule tables:
 
 rule figure_pseudospectra:
     input:
-        grids=figure_inputs("pseudospectra", "npz"),
-        analysis=figure_inputs("analysis", "json"),
-        code=library("figures"),
+        grids=record_files(figure_panels, "grid"),
+        analysis=record_files(figure_panels, "analysis"),
     output:
         report(
             multiext("results/figures/{figure}", ".png", ".pdf"),
@@ -84,8 +38,9 @@ rule figure_pseudospectra:
         ),
     params:
         panels=figure_panels,
-        eps_log10=config["figures"]["eps_log10"],
+        eps_log10=config["analysis"]["eps_log10"],
         relative=config["figures"]["relative"],
+        code=CODE["figure_pseudospectra"],
     wildcard_constraints:
         figure="|".join(FIGURES),
     log:
@@ -101,8 +56,8 @@ rule figure_pseudospectra:
 
 rule figure_training:
     input:
-        histories=training_histories,
-        code=library("figures"),
+        histories=record_files(training_runs, "history"),
+        metrics=record_files(training_runs, "metrics"),
     output:
         report(
             multiext("results/figures/training_{task}", ".png", ".pdf"),
@@ -112,6 +67,7 @@ rule figure_training:
         ),
     params:
         runs=training_runs,
+        code=CODE["figure_training"],
     log:
         "logs/figures/training_{task}.log",
     benchmark:
@@ -125,8 +81,7 @@ rule figure_training:
 
 rule figure_eigenvalues:
     input:
-        analysis=eigenvalue_inputs,
-        code=library("figures"),
+        analysis=record_files(eigenvalue_runs, "analysis"),
     output:
         report(
             multiext("results/figures/eigenvalues_{task}_{regime}", ".png", ".pdf"),
@@ -135,7 +90,8 @@ rule figure_eigenvalues:
             subcategory="{task}",
         ),
     params:
-        models=config["models"],
+        runs=eigenvalue_runs,
+        code=CODE["figure_eigenvalues"],
     log:
         "logs/figures/eigenvalues_{task}_{regime}.log",
     benchmark:

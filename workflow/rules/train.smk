@@ -1,13 +1,13 @@
 rule train:
     input:
         data="results/data/{task}/data.npz",
-        code=library("data", "models", "recurrence", "train", "stabilize"),
     output:
         model="results/models/{task}/{model}/{regime}/seed{seed}/model.pt",
         metrics="results/models/{task}/{model}/{regime}/seed{seed}/metrics.json",
         history="results/models/{task}/{model}/{regime}/seed{seed}/history.csv",
     params:
-        hyper=train_params,
+        train=train_params,
+        code=CODE["train"],
     log:
         "logs/train/{task}/{model}/{regime}/seed{seed}.log",
     benchmark:
@@ -26,9 +26,10 @@ rule train:
 rule extract_weights:
     input:
         model=rules.train.output.model,
-        code=library("models", "weights"),
     output:
         "results/weights/{task}/{model}/{regime}/seed{seed}.npz",
+    params:
+        code=CODE["extract_weights"],
     log:
         "logs/extract_weights/{task}/{model}/{regime}/seed{seed}.log",
     benchmark:

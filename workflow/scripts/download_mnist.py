@@ -1,24 +1,26 @@
 """Fetch the four MNIST IDX files from the mirror or the canonical URLs, verified."""
 
-import sys
 from pathlib import Path
 
-from rnnrobust import data
-from rnnrobust.params import data_mirror
+from rnnrobust.config import data_mirror
+from rnnrobust.data.fetch import DataError, candidate_sources, fetch
+from rnnrobust.data.mnist import MNIST_FILES, MNIST_NAMES, verify_mnist
+from rnnrobust.job import start
 
-sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
-sm = snakemake  # noqa: F821
+sm = start(snakemake)
 # Where the files come from is not a param: switching mirrors must not re-fetch verified data.
 mirror = data_mirror(sm.config)
 
-files = {name: Path(dest) for name, dest in zip(data.MNIST_NAMES, sm.output, strict=True)}
-for dest in files.values():
-    urls = [base + dest.name for base in sm.params.urls]
-    source = data.fetch(data.candidate_sources([dest.name], urls, mirror, "mnist"), dest)
-    print(f"{dest.name}: fetched from {source}")
+files: dict[str, Path] = {}
+sources: dict[str, str] = {}
+for name, filename, dest in zip(MNIST_NAMES, MNIST_FILES, sm.output, strict=True):
+    files[name] = Path(dest)
+    urls = [base + filename for base in sm.params.urls]
+    sources[name] = fetch(candidate_sources([filename], urls, mirror, "mnist"), files[name])
+    print(f"{filename}: fetched from {sources[name]}")
 try:
-    data.verify_mnist(files, sm.params.sha256)
-except data.DataError:
+    verify_mnist(files, sm.params.sha256, sources)
+except DataError:
     for dest in files.values():
         dest.unlink(missing_ok=True)
     raise

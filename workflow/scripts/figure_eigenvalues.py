@@ -1,13 +1,13 @@
 """Eigenvalues of every recurrent gate block, one panel per model."""
 
-import sys
-
 from rnnrobust import figures
+from rnnrobust.job import start
+from rnnrobust.runs import files_by_run
 
-sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
-sm = snakemake  # noqa: F821
+sm = start(snakemake)
 
-analysis = dict(zip(sm.params.models, sm.input.analysis, strict=True))
+# one task, regime and seed: a panel is a model
+analysis = {key[1]: f for key, f in files_by_run(sm.params.runs, "analysis", sm.input.analysis).items()}
 stem = sm.output[0].removesuffix(".png")
 written = figures.plot_eigenvalues(analysis, stem, task=sm.wildcards.task, regime=sm.wildcards.regime)
 print("wrote", *written)

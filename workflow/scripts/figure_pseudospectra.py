@@ -1,17 +1,16 @@
 """Figures 1–6: ε-pseudospectra of one recurrent matrix per model, EigTool style."""
 
-import sys
-
 from rnnrobust import figures
+from rnnrobust.job import start
+from rnnrobust.runs import files_by_run, run_key
 
-sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
-sm = snakemake  # noqa: F821
+sm = start(snakemake)
 
+# each panel record carries its run key, block and files together (report_inputs.smk: figure_panels)
+files_by_run(sm.params.panels, "grid", sm.input.grids)
+files_by_run(sm.params.panels, "analysis", sm.input.analysis)
 panels = [
-    figures.Panel(task, model, regime, int(seed), block, npz_path=grid, analysis_path=summary)
-    for (task, model, regime, seed, block), grid, summary in zip(
-        sm.params.panels, sm.input.grids, sm.input.analysis, strict=True
-    )
+    figures.Panel(*run_key(p), p["block"], p["grid"], analysis_path=p["analysis"]) for p in sm.params.panels
 ]
 written = figures.plot_pseudospectra(
     panels, sm.output[0].removesuffix(".png"), eps_log10=sm.params.eps_log10, relative=sm.params.relative

@@ -1,12 +1,15 @@
-"""Training curves of one task: every model, baseline against stabilized."""
-
-import sys
+"""Training curves of one task: every model, baseline against stabilized; diverged runs labelled."""
 
 from rnnrobust import figures
+from rnnrobust.job import start
+from rnnrobust.runs import files_by_run
 
-sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
-sm = snakemake  # noqa: F821
+sm = start(snakemake)
 
-histories = {tuple(run): path for run, path in zip(sm.params.runs, sm.input.histories, strict=True)}
-written = figures.plot_training_curves(histories, sm.output[0].removesuffix(".png"), task=sm.wildcards.task)
+
+# one task and seed: a curve is a (model, regime)
+histories = {key[1:3]: f for key, f in files_by_run(sm.params.runs, "history", sm.input.histories).items()}
+metrics = {key[1:3]: f for key, f in files_by_run(sm.params.runs, "metrics", sm.input.metrics).items()}
+stem = sm.output[0].removesuffix(".png")
+written = figures.plot_training_curves(histories, stem, task=sm.wildcards.task, metrics=metrics)
 print("wrote", *written)

@@ -1,16 +1,15 @@
 """Tokenise and encode the IMDB reviews with the Keras imdb.load_data conventions."""
 
-import sys
 from pathlib import Path
 
-from rnnrobust import data
-from rnnrobust.io import write_json
+from rnnrobust.data.imdb import prepare_imdb
+from rnnrobust.io import save_prepared, write_json
+from rnnrobust.job import start
 
-sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
-sm = snakemake  # noqa: F821
+sm = start(snakemake)
 
-arrays, word_index = data.prepare_imdb(sm.input.raw[0], sm.params.digest, **sm.params.options)
+arrays, word_index = prepare_imdb(sm.input.raw[0], sm.params.digest, **sm.params.options)
 write_json(sm.output.vocab, word_index)
 meta = {"task": "imdb", "vocabulary": len(word_index), **sm.params.options}
-data.save_prepared(Path(sm.output.data).parent, arrays, meta)
+save_prepared(Path(sm.output.data).parent, arrays, meta)
 print(meta)

@@ -1,16 +1,17 @@
 """Tables 1–3: accuracies, Henrici numbers and robustness scalars beside the paper's values."""
 
-import sys
 from pathlib import Path
 
-from rnnrobust import tables
+from rnnrobust import render, tables
+from rnnrobust.job import start
+from rnnrobust.runs import files_by_run
 
-sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
-sm = snakemake  # noqa: F821
+sm = start(snakemake)
 
-runs = [(task, model, regime, int(seed)) for task, model, regime, seed in sm.params.runs]
-metrics = dict(zip(runs, sm.input.metrics, strict=True))
-analysis = dict(zip(runs, sm.input.analysis, strict=True))
+
+metrics = files_by_run(sm.params.runs, "metrics", sm.input.metrics)
+analysis = files_by_run(sm.params.runs, "analysis", sm.input.analysis)
+eps_log10 = float(sm.params.eps_log10)
 out = Path(sm.output[0]).parent
 built = {
     "table1_accuracy": (
@@ -22,10 +23,10 @@ built = {
         "Henrici departure from normality per recurrent matrix, with the paper's Table 2.",
     ),
     "table3_robustness": (
-        tables.table3_robustness(analysis, sm.params.eps, metrics=metrics),
-        f"Robustness scalars (ε = {sm.params.eps:g}; worst block per run), mean ± std over seeds.",
+        tables.table3_robustness(analysis, eps_log10, metrics=metrics),
+        f"Robustness scalars (ε = {render.format_eps(eps_log10)}; worst block per run), mean ± std over seeds.",
     ),
 }
 for name, (frame, caption) in built.items():
-    for path in tables.write_table(frame, out / name, caption):
+    for path in render.write_table(frame, out / name, caption):
         print("wrote", path)

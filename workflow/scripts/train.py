@@ -1,17 +1,18 @@
 """Train one task × model × regime × seed run; the stabilized regime rescales after every epoch."""
 
-import sys
 from pathlib import Path
 
 import torch
 
-from rnnrobust.data import load_prepared
+from rnnrobust.config import TrainConfig
+from rnnrobust.io import load_prepared
+from rnnrobust.job import start
 from rnnrobust.stabilize import stabilization_hooks
 from rnnrobust.train import train_run
 
-sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
-sm = snakemake  # noqa: F821
+sm = start(snakemake)
 
 torch.set_num_threads(sm.threads)
-params = dict(sm.params.hyper)
-train_run(params, load_prepared(sm.input.data), Path(sm.output.model).parent, hooks=stabilization_hooks(params))
+train = TrainConfig.from_params(sm.params.train)
+out = Path(sm.output.model).parent
+train_run(train, load_prepared(sm.input.data), out, hooks=stabilization_hooks(train), code_digest=sm.params.code)

@@ -46,7 +46,7 @@ def _load(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
     return out, skipped
 
 
-def _fmt(v, spec: str) -> str:
+def _format_cell(v, spec: str) -> str:
     if isinstance(v, float) and not np.isfinite(v):
         return "inf" if v > 0 else str(v)
     return format(v, spec)
@@ -56,9 +56,10 @@ def _table(results: dict[str, dict], eps: list[float]) -> str:
     header = ["matrix"] + [c[0] for c in _COLUMNS] + [f"rho_eps({e:g})" for e in eps] + ["K_lb", "max||A^k||", "k*"]
     rows = []
     for name, s in results.items():
-        row = [name] + [_fmt(s[key], spec) for _, key, spec in _COLUMNS]
-        row += [_fmt(s["pseudospectral_radius"][repr(e)], ".4f") for e in eps]
-        row += [_fmt(s["kreiss_lower_bound"], ".4g"), _fmt(s["transient_peak"], ".4g"), str(s["transient_peak_k"])]
+        row = [name] + [_format_cell(s[key], spec) for _, key, spec in _COLUMNS]
+        row += [_format_cell(s["pseudospectral_radius"][repr(e)], ".4f") for e in eps]
+        row += [_format_cell(s["kreiss_lower_bound"], ".4g"), _format_cell(s["transient_peak"], ".4g")]
+        row.append(str(s["transient_peak_k"]))
         rows.append(row)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"]

@@ -17,11 +17,11 @@ import numpy as np
 from scipy.linalg.blas import zgemm
 
 from ._schur import Prepared
+from ._svd import repair_with_svd, svd_sigma_min
 
 _LEAF = 8
 _MAXIT = 60
 _SVD_MAX_N = 32
-_SVD_BATCH_BYTES = 32 * 2**20
 _CHUNK_BYTES = 4 * 2**20
 
 
@@ -96,6 +96,9 @@ def _top_ritz(alphas: np.ndarray, betas: np.ndarray, k: int) -> np.ndarray:
 
 
 def _floored_inverse_diag(d: np.ndarray, z: np.ndarray, floor: float) -> np.ndarray:
+    # Within u ||A||_F of an eigenvalue t_ii - z is rounding noise (the Schur form is exact only for a
+    # matrix that close to A), so lifting it to that floor moves sigma_min by no more than the backward
+    # error, and the solves never divide by 0 or overflow there (which would cost a dense SVD fallback).
     D = d[:, None] - z[None, :]
     absD = np.abs(D)
     small = absD < floor
@@ -112,6 +115,9 @@ def _lanczos_chunk(plan: _Plan, d: np.ndarray, z: np.ndarray, floor: float, tol:
     out = np.full(m, np.nan)
     Dinv = _floored_inverse_diag(d, z, floor)
     Dinv_c = Dinv.conj()
+    # A generic complex start vector has a component along the top eigenvector of every M_z; a structured
+    # one such as e_1 can be orthogonal to it, or nearly so, and converge to a larger singular value.  The
+    # fixed seed keeps results reproducible, and the torch back end uses the same vector.
     rng = np.random.default_rng(12345)
     q0 = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     q0 /= np.linalg.norm(q0)
@@ -152,6 +158,10 @@ def _lanczos_chunk(plan: _Plan, d: np.ndarray, z: np.ndarray, floor: float, tol:
             Qprev = Q
             Q = W / np.where(beta > 0, beta, 1.0)
             n_live = int(np.count_nonzero(live))
+            # Converged columns still ride through every solve until they are dropped, and dropping them
+            # copies the whole per-shift state.  Compacting once a fifth is done caps the wasted solve work
+            # at 20% and, as each compaction shrinks the chunk by a fifth or more, all copies together at
+            # five copies of the chunk's state.
             if n_live <= 0.8 * live.size:
                 keep = live
                 Q, Qprev = Q[:, keep], Qprev[:, keep]
@@ -160,29 +170,6 @@ def _lanczos_chunk(plan: _Plan, d: np.ndarray, z: np.ndarray, floor: float, tol:
                 theta_old, idx = theta_old[keep], idx[keep]
                 live = np.ones(n_live, dtype=bool)
         stats["iterations"] += maxit * int(np.count_nonzero(live))
-    return out
-
-
-def repair_with_svd(res: np.ndarray, T: np.ndarray, z: np.ndarray, stats: dict) -> None:
-    """Recompute by dense SVD, in place, every point whose Lanczos value is not finite; count them."""
-    failed = ~np.isfinite(res)
-    if np.any(failed):
-        stats["fallback"] = int(np.count_nonzero(failed))
-        res[failed] = svd_sigma_min(T, z[failed])
-
-
-def svd_sigma_min(T: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """sigma_min(T - zI) by batched dense SVD (values only), in memory-bounded batches."""
-    n = T.shape[0]
-    out = np.empty(z.size)
-    if n == 1:
-        return np.abs(T[0, 0] - z)
-    batch = max(1, _SVD_BATCH_BYTES // (16 * n * n))
-    eye = np.eye(n, dtype=np.complex128)
-    for s in range(0, z.size, batch):
-        zz = z[s : s + batch]
-        M = T[None, :, :] - zz[:, None, None] * eye
-        out[s : s + batch] = np.linalg.svd(M, compute_uv=False)[:, -1]
     return out
 
 
@@ -224,7 +211,9 @@ def sigma_min_points(prep: Prepared, z: np.ndarray, *, tol: float, method: str =
     return res
 
 
-def evaluate(prep: Prepared, z: np.ndarray, *, tol: float = 1e-10, method: str = "auto", device=None, info=None):
+def sigma_min_at(
+    prep: Prepared, z: np.ndarray, *, tol: float = 1e-10, method: str = "auto", device=None, info=None
+) -> np.ndarray:
     """sigma_min(zI - A) for a 1-D complex array; real A evaluates each conjugate pair once."""
     z = np.asarray(z, dtype=np.complex128).ravel()
     if prep.is_real:
@@ -233,20 +222,10 @@ def evaluate(prep: Prepared, z: np.ndarray, *, tol: float = 1e-10, method: str =
     if device is not None:
         from ._torch import sigma_min_points_torch
 
-        vals = sigma_min_points_torch(prep, uz, tol=tol, device=device, info=info)
+        vals = sigma_min_points_torch(prep, uz, tol=tol, maxit=_MAXIT, device=device, info=info)
     else:
         vals = sigma_min_points(prep, uz, tol=tol, method=method, info=info)
     if info is not None:
         info["points"] = int(z.size)
         info["distinct_points"] = int(uz.size)
     return vals[inverse.ravel()]
-
-
-def svd_point(prep: Prepared, z: complex) -> float:
-    """sigma_min(zI - A) at one point by a dense SVD of T - zI (exact up to rounding)."""
-    T = prep.T
-    if T.shape[0] == 1:
-        return float(abs(T[0, 0] - z))
-    M = T.copy()
-    M[np.diag_indices_from(M)] -= z
-    return float(np.linalg.svd(M, compute_uv=False)[-1])

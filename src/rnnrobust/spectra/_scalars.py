@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 
-from ._grid import evaluate, svd_point
+from ._grid import sigma_min_at
 from ._levelset import axis_crossings, circle_crossings
 from ._schur import Prepared
+from ._svd import svd_point
 
 _TWO_PI = 2.0 * np.pi
 _MAX_ROUNDS = 40
@@ -68,7 +69,7 @@ def _bisect_outer(prep: Prepared, point, lo: np.ndarray, hi: np.ndarray, eps: fl
     """Vectorised bisection: lo inside (sigma <= eps), hi outside; keeps lo verified inside."""
     for _ in range(steps):
         mid = 0.5 * (lo + hi)
-        inside = evaluate(prep, point(mid), tol=tol) <= eps
+        inside = sigma_min_at(prep, point(mid), tol=tol) <= eps
         lo = np.where(inside, mid, lo)
         hi = np.where(inside, hi, mid)
     return lo
@@ -80,7 +81,7 @@ def _grid_outer(prep, eps, tol, directions, start, seeds, n_steps, point_of):
     stop = _scale(prep, eps) + 0.0
     s = np.linspace(start, stop, n_steps)
     D, S = np.meshgrid(directions, s, indexing="ij")
-    sig = evaluate(prep, point_of(D.ravel(), S.ravel()), tol=tol).reshape(D.shape)
+    sig = sigma_min_at(prep, point_of(D.ravel(), S.ravel()), tol=tol).reshape(D.shape)
     inside = sig <= eps
     lo = np.full(directions.size, -np.inf)
     rows = np.flatnonzero(inside.any(axis=1))
@@ -263,7 +264,7 @@ def distance_to_instability(prep: Prepared, kind: str, *, refine: bool, tol: flo
     elif prep.is_real:
         extra = np.abs(extra)
     t = np.unique(np.concatenate((base, extra)))
-    f = evaluate(prep, point(t), tol=tol)
+    f = sigma_min_at(prep, point(t), tol=tol)
     best = float(f.min())
     if not refine or best == 0.0:
         return best
@@ -322,7 +323,7 @@ def kreiss_constant(prep: Prepared, *, refine: bool, tol: float = 1e-10) -> floa
     ts = np.logspace(-7, np.log10(t_hi), 20)
     TH, TT = np.meshgrid(th, ts, indexing="ij")
     z = (1.0 + TT.ravel()) * np.exp(1j * TH.ravel())
-    sig = evaluate(prep, z, tol=tol)
+    sig = sigma_min_at(prep, z, tol=tol)
     # (|z| - 1) / sigma is only trusted where both are well above the rounding level: t >= 1e-7 and
     # sigma >= 1e-8 (||A|| + 1); closer to an eigenvalue on the unit circle rounding could inflate it
     sig_floor = 1e-8 * (prep.norm2 + 1.0)
@@ -358,7 +359,17 @@ def kreiss_constant(prep: Prepared, *, refine: bool, tol: float = 1e-10) -> floa
 
 @dataclass(frozen=True)
 class TransientGrowth:
-    """||A^k||_2 for k = 0..K (``norms``); ``peak`` = max(norms), ``peak_k`` the first k within 1e-12 of it."""
+    """Result of :func:`transient_growth`.
+
+    Attributes
+    ----------
+    norms : (K + 1,) ndarray of float64
+        ||A^k||_2 for k = 0..K.
+    peak : float
+        max(norms), at least ||A^0|| = 1.
+    peak_k : int
+        The first k whose norm is within 1e-12 relative of the peak.
+    """
 
     norms: np.ndarray
     peak: float

@@ -14,7 +14,23 @@ _U = np.finfo(np.float64).eps
 
 @dataclass
 class Prepared:
-    """A validated matrix with its complex Schur form A = Z T Z* and a few norms, computed once."""
+    """A validated matrix with its complex Schur form A = Z T Z* and a few norms, computed once.
+
+    Made by :func:`prepare`; every public function accepts it in place of the matrix.
+
+    Attributes
+    ----------
+    A : (n, n) ndarray
+        The matrix, float64 or complex128.
+    T, Z : (n, n) ndarray of complex128
+        Complex Schur factors: T upper triangular, Z unitary.
+    is_real : bool
+        Whether A is real (its pseudospectra are then symmetric about the real axis).
+    norm2, normF : float
+        ||A||_2 and ||A||_F.
+    cache : dict
+        Solver data reused between calls (the blocking of T for the Lanczos back ends).
+    """
 
     A: np.ndarray
     T: np.ndarray
@@ -26,10 +42,12 @@ class Prepared:
 
     @property
     def n(self) -> int:
+        """Order of the matrix."""
         return self.A.shape[0]
 
     @property
     def eigenvalues(self) -> np.ndarray:
+        """Diagonal of T (Schur order, not sorted)."""
         return np.diag(self.T).copy()
 
     @property
@@ -48,7 +66,31 @@ def complex_schur(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def prepare(A, name: str = "A") -> Prepared:
-    """Validate ``A`` and compute its complex Schur form and norms (or pass a Prepared through)."""
+    """Validate a matrix and compute its complex Schur form and norms once, for several calls.
+
+    Parameters
+    ----------
+    A : (n, n) array_like or Prepared
+        Real or complex square matrix with finite entries; a Prepared object is returned as it is.
+    name : str, optional
+        Name of the argument in error messages.
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    ValueError
+        If ``A`` is not a non-empty, finite, numeric square matrix.
+
+    Examples
+    --------
+    >>> from rnnrobust import spectra
+    >>> p = spectra.prepare([[0.5, 2.0], [0.0, 0.5]])
+    >>> p.n, p.is_real, spectra.henrici(p), spectra.spectral_radius(p)
+    (2, True, 2.0, 0.5)
+    """
     if isinstance(A, Prepared):
         return A
     arr = as_matrix(A, name)

@@ -4,7 +4,8 @@ torch is imported inside the function only, so ``import rnnrobust.spectra`` neve
 algorithm is the one of ``_grid``: the Schur form comes from the host, the triangular solves of all shifts
 share one recursive blocking of T (one in-place GEMM per coupling block across all shifts, one batched
 triangular solve per leaf of at most 16 rows), the top Ritz values come from a vectorised Newton iteration,
-and points that do not converge or overflow are recomputed on the host by a dense SVD.
+and points that do not converge or overflow are recomputed on the host by a dense SVD.  ``_grid`` imports
+this module lazily and passes the step limit in, so nothing here imports ``_grid``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._blas import _configured_threads
-from ._grid import _MAXIT, repair_with_svd
 from ._schur import Prepared
+from ._svd import repair_with_svd
 
 
 def _import_torch():
@@ -109,6 +110,8 @@ def _top_ritz_newton(torch, alphas, betas, k: int, theta_prev):
     ak, bk = a[k - 1], betas[k - 2]
     half = 0.5 * (theta_prev - ak)
     lam = 0.5 * (theta_prev + ak) + torch.sqrt(half * half + bk * bk)
+    # The bound can be tight, and theta_prev is itself only accurate to rounding: a start a few ulps below
+    # lambda_max would lose the monotone convergence from above, so nudge it up (the 1e-300 covers lam = 0).
     lam = lam + 4 * 2.220446049250313e-16 * lam.abs() + 1e-300
     tiny = 1e-300
     for _ in range(60):
@@ -134,11 +137,14 @@ def _lanczos_chunk(torch, plan, d, z, floor, tol, maxit, stats):
     n, m = plan.n, z.shape[0]
     out = torch.full((m,), float("nan"), dtype=torch.float64, device=dev)
     D = d[:, None] - z[None, :]
+    # floor |t_ii - z| at u ||A||_F, keeping the phase: see _grid._floored_inverse_diag for why
     absD = D.abs()
     phase = torch.where(absD > 0, D / torch.where(absD > 0, absD, torch.ones_like(absD)), torch.ones_like(D))
     D = torch.where(absD < floor, floor * phase, D)
     blocks = plan.leaf_blocks(torch, D)
     del D, absD, phase
+    # the start vector of _grid (generic, so no M_z's top eigenvector is missed), so both back ends run the
+    # same iteration
     rng = np.random.default_rng(12345)
     q0 = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     q0 /= np.linalg.norm(q0)
@@ -178,6 +184,7 @@ def _lanczos_chunk(torch, plan, d, z, floor, tol, maxit, stats):
         theta_old = theta
         Qprev = Q
         Q = W / torch.where(beta > 0, beta, torch.ones_like(beta))
+        # threshold and reasoning of _grid; the copies here include the leaf stacks (n * leaf entries per shift)
         if n_live <= 0.8 * live.numel():
             keep = live
             Q, Qprev = Q[:, keep], Qprev[:, keep]
@@ -191,8 +198,8 @@ def _lanczos_chunk(torch, plan, d, z, floor, tol, maxit, stats):
     return out
 
 
-def sigma_min_points_torch(prep: Prepared, z: np.ndarray, *, tol: float, device, info=None) -> np.ndarray:
-    """sigma_min(zI - A) at the points z with the torch back end on ``device`` (complex128)."""
+def sigma_min_points_torch(prep: Prepared, z: np.ndarray, *, tol: float, maxit: int, device, info=None) -> np.ndarray:
+    """sigma_min(zI - A) at the points z with the torch back end on ``device`` (complex128), <= maxit steps."""
     torch = _import_torch()
     try:
         dev = torch.device(device)
@@ -222,7 +229,7 @@ def sigma_min_points_torch(prep: Prepared, z: np.ndarray, *, tol: float, device,
             with torch.no_grad():
                 for s in range(0, z.size, chunk):
                     zt = torch.as_tensor(z[s : s + chunk], dtype=torch.complex128, device=dev)
-                    parts.append(_lanczos_chunk(torch, plan, d, zt, prep.floor, tol, _MAXIT, stats).cpu().numpy())
+                    parts.append(_lanczos_chunk(torch, plan, d, zt, prep.floor, tol, maxit, stats).cpu().numpy())
         finally:
             if dev.type == "cpu":
                 torch.set_num_threads(old_threads)

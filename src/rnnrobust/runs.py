@@ -1,0 +1,55 @@
+"""Run records: a run's key together with its files, what the tables and figure rules pass around.
+
+The aggregate rules derive their inputs and their params from one list of records, and each script
+reads a run's key and file from the same record (checking the file is among its inputs), so
+nothing is paired by position.
+
+>>> records = run_records([("adding", "rnn", "baseline", 0)], "analysis")
+>>> records[0]["analysis"]
+'results/analysis/adding/rnn/baseline/seed0.json'
+>>> files_by_run(records, "analysis", ["results/analysis/adding/rnn/baseline/seed0.json"])
+{('adding', 'rnn', 'baseline', 0): 'results/analysis/adding/rnn/baseline/seed0.json'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from .layout import RunKey, run_stem
+
+#: Per-run files by kind, below the workflow's folder.
+RUN_FILES = {
+    "metrics": "results/models/{stem}/metrics.json",
+    "history": "results/models/{stem}/history.csv",
+    "analysis": "results/analysis/{stem}.json",
+    "grid": "results/pseudospectra/{stem}.npz",
+}
+
+
+def run_records(keys: Iterable[Sequence[Any]], *kinds: str, **extra: Callable[[list], Any]) -> list[dict[str, Any]]:
+    """One record per run key: ``{"run": [task, model, regime, seed], <kind>: its file, ...}``.
+
+    ``extra`` maps a field name to a function of the key (e.g. the block a figure panel shows).
+    """
+    records = []
+    for key in keys:
+        key = list(key)
+        files = {kind: RUN_FILES[kind].format(stem=run_stem(*key)) for kind in kinds}
+        records.append({"run": key, **files, **{name: value(key) for name, value in extra.items()}})
+    return records
+
+
+def run_key(record: Mapping[str, Any]) -> RunKey:
+    """The record's run as a typed key (task, model, regime, seed)."""
+    task, model, regime, seed = record["run"]
+    return task, model, regime, int(seed)
+
+
+def files_by_run(records: Iterable[Mapping[str, Any]], kind: str, inputs: Iterable[str]) -> dict[RunKey, str]:
+    """Run key → its ``kind`` file, both from one record; every file must be among the rule's ``inputs``."""
+    files = {run_key(record): record[kind] for record in records}
+    stray = sorted(set(files.values()) - set(inputs))
+    if stray:
+        raise ValueError(f"{kind} files of the rule's params that are not among its inputs: {stray}")
+    return files

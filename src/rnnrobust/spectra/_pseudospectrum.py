@@ -1,0 +1,288 @@
+"""Public functions of the resolvent (zI - A)^-1: sigma_min on points and grids, and the scalars built on it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _scalars
+from ._blas import single_threaded
+from ._grid import sigma_min_at
+from ._schur import prepare
+from ._validate import as_axis, as_points, positive_float, tolerance
+
+__all__ = [
+    "distance_to_instability",
+    "kreiss_constant",
+    "pseudospectral_abscissa",
+    "pseudospectral_radius",
+    "sigma_min",
+    "sigma_min_grid",
+]
+
+_METHODS = ("auto", "lanczos", "svd")
+
+
+def _check_method(method, device):
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if device is not None and not isinstance(device, str) and type(device).__name__ != "device":
+        raise ValueError(f"device must be None or a torch device string such as 'cuda', got {device!r}")
+
+
+@single_threaded
+def sigma_min(A, z, *, tol: float = 1e-10, method: str = "auto", device=None, info: dict | None = None):
+    """Smallest singular value sigma_min(zI - A) at each of the points ``z``.
+
+    Parameters
+    ----------
+    A : (n, n) array_like or Prepared
+        Real or complex square matrix, or the result of :func:`prepare`.
+    z : complex or array_like of complex
+        Points, any shape.
+    tol : float, optional
+        Relative change of the top Ritz value at which inverse Lanczos stops, in (0, 1).  The default 1e-10
+        gives about 1e-11 relative accuracy; 1e-5 is enough for plots.
+    method : {"auto", "lanczos", "svd"}, optional
+        "auto" (default) uses a batched dense SVD for n <= 32 and inverse Lanczos otherwise.
+    device : str or torch.device, optional
+        None (default) computes with numpy; a torch device ("cuda", "cpu", ...) uses the torch back end,
+        which needs torch installed.
+    info : dict, optional
+        Receives the method used, the number of points, the number of SVD fallbacks and the mean number of
+        Lanczos steps.
+
+    Returns
+    -------
+    s : float or ndarray of float64
+        A float for a scalar ``z``, otherwise an array of the shape of ``z``.  For real A the value at z and
+        at conj(z) is computed once.
+
+    Examples
+    --------
+    For a normal matrix sigma_min(zI - A) is the distance from z to the nearest eigenvalue:
+
+    >>> import numpy as np
+    >>> from rnnrobust import spectra
+    >>> A = np.diag([1.0, -1.0])
+    >>> spectra.sigma_min(A, [0.5, 1j]).round(6).tolist()
+    [0.5, 1.414214]
+    """
+    p = prepare(A)
+    zz = as_points(z, "z")
+    tol = tolerance(tol)
+    _check_method(method, device)
+    vals = sigma_min_at(p, zz.ravel(), tol=tol, method=method, device=device, info=info)
+    out = vals.reshape(zz.shape)
+    return float(out) if out.ndim == 0 else out
+
+
+@single_threaded
+def sigma_min_grid(A, x, y, *, tol: float = 1e-10, method: str = "auto", device=None, info: dict | None = None):
+    """Smallest singular value sigma_min(zI - A) on the grid z = x[j] + i y[i].
+
+    Parameters
+    ----------
+    A : (n, n) array_like or Prepared
+        Real or complex square matrix, or the result of :func:`prepare`.
+    x, y : 1-D array_like of float
+        Real and imaginary parts of the grid points.
+    tol, method, device : optional
+        As in :func:`sigma_min`.
+    info : dict, optional
+        As in :func:`sigma_min`, plus the number of grid points and of mirrored rows.
+
+    Returns
+    -------
+    S : (len(y), len(x)) ndarray of float64
+        ``S[i, j]`` = sigma_min((x[j] + i y[i]) I - A).  For real A, rows whose y is the negative of another
+        row's y (to within 1e-14 ||A||_F / sqrt(n)) are copied from that row (conjugate symmetry).
+
+    Notes
+    -----
+    The eps-pseudospectra are the sublevel sets of ``S``:
+    ``plt.contour(x, y, np.log10(S), levels=np.log10(eps_list))``.
+
+    Examples
+    --------
+    For the Jordan block J = [[0, 1], [0, 0]], sigma_min(zI - J) = (sqrt(5) - 1) / 2 on |z| = 1:
+
+    >>> from rnnrobust import spectra
+    >>> spectra.sigma_min_grid([[0.0, 1.0], [0.0, 0.0]], x=[0.0, 1.0], y=[0.0]).round(6).tolist()
+    [[0.0, 0.618034]]
+    """
+    p = prepare(A)
+    xs = as_axis(x, "x")
+    ys = as_axis(y, "y")
+    tol = tolerance(tol)
+    _check_method(method, device)
+    source = np.arange(ys.size)
+    if p.is_real:
+        mtol = 1e-14 * p.normF / math.sqrt(p.n)
+        nonneg = np.flatnonzero(ys >= 0)
+        order = nonneg[np.argsort(ys[nonneg])]
+        sorted_y = ys[order]
+        for i in np.flatnonzero(ys < 0):
+            target = -ys[i]
+            k = int(np.searchsorted(sorted_y, target))
+            for c in (k - 1, k):
+                if 0 <= c < sorted_y.size and abs(sorted_y[c] - target) <= mtol:
+                    source[i] = order[c]
+                    break
+    rows = np.unique(source)
+    pts = (xs[None, :] + 1j * ys[rows, None]).ravel()
+    vals = sigma_min_at(p, pts, tol=tol, method=method, device=device, info=info).reshape(rows.size, xs.size)
+    out = np.empty((ys.size, xs.size))
+    pos = np.searchsorted(rows, source)
+    out[:] = vals[pos]
+    if info is not None:
+        info["grid_points"] = int(ys.size * xs.size)
+        info["mirrored_rows"] = int(ys.size - rows.size)
+    return out
+
+
+@single_threaded
+def pseudospectral_radius(A, eps: float, *, refine: bool = True) -> float:
+    """eps-pseudospectral radius rho_eps(A) = max{|z| : sigma_min(zI - A) <= eps}.
+
+    Parameters
+    ----------
+    A : (n, n) array_like or Prepared
+        Real or complex square matrix, or the result of :func:`prepare`.
+    eps : float
+        Level, > 0.
+    refine : bool, optional
+        True (default): criss-cross iteration (radial Hamiltonian searches and circular symplectic-pencil
+        searches, polished by dense-SVD root finding), accurate to about 1e-12 relative.  False: a polar grid
+        with bisection along each ray only, a *lower bound* (every point used is verified to lie in the
+        pseudospectrum), typically within 1e-2 relative.
+
+    Returns
+    -------
+    rho_eps : float
+        Always >= rho(A) + eps, with equality for normal A.
+
+    Examples
+    --------
+    Lambda_eps([[a, c], [0, a]]) is the disc about a of radius sqrt(eps (eps + c)), here 1 (a normal matrix
+    with the same eigenvalues would give 0.5 + eps = 1):
+
+    >>> from rnnrobust import spectra
+    >>> print(round(spectra.pseudospectral_radius([[0.5, 1.5], [0.0, 0.5]], eps=0.5), 10))
+    1.5
+    """
+    p = prepare(A)
+    e = positive_float(eps, "eps")
+    return _scalars.pseudospectral_radius(p, e, refine=bool(refine))
+
+
+@single_threaded
+def pseudospectral_abscissa(A, eps: float, *, refine: bool = True) -> float:
+    """eps-pseudospectral abscissa alpha_eps(A) = max{Re z : sigma_min(zI - A) <= eps}.
+
+    Parameters
+    ----------
+    A : (n, n) array_like or Prepared
+        Real or complex square matrix, or the result of :func:`prepare`.
+    eps : float
+        Level, > 0.
+    refine : bool, optional
+        True (default): criss-cross iteration (horizontal and vertical Hamiltonian searches, polished by
+        dense-SVD root finding).  False: horizontal lines with bisection only, a *lower bound*.
+
+    Returns
+    -------
+    alpha_eps : float
+        Always >= alpha(A) + eps, with equality for normal A.
+
+    Examples
+    --------
+    A stable Jordan-type block whose 0.5-pseudospectrum, the disc of radius 1 about -0.5, reaches into the
+    right half-plane:
+
+    >>> from rnnrobust import spectra
+    >>> print(round(spectra.pseudospectral_abscissa([[-0.5, 1.5], [0.0, -0.5]], eps=0.5), 10))
+    0.5
+    """
+    p = prepare(A)
+    e = positive_float(eps, "eps")
+    return _scalars.pseudospectral_abscissa(p, e, refine=bool(refine))
+
+
+@single_threaded
+def distance_to_instability(A, kind: str = "discrete", *, refine: bool = True) -> float:
+    """Distance to instability: the smallest sigma_min(zI - A) on the unit circle or the imaginary axis.
+
+    Parameters
+    ----------
+    A : (n, n) array_like or Prepared
+        Real or complex square matrix, or the result of :func:`prepare`.
+    kind : {"discrete", "continuous"}, optional
+        "discrete" (default): d = min_{|z|=1} sigma_min(zI - A); "continuous": d = min over real w of
+        sigma_min(iwI - A).
+    refine : bool, optional
+        True (default): 4096 samples plus the eigenvalue angles, Brent around the best local minima, then
+        level-set tests (symplectic pencil / Hamiltonian) until no point below the current value is left.
+        False: the sampled minimum only, an *upper bound*.
+
+    Returns
+    -------
+    d : float
+        For a stable A (rho(A) < 1, resp. alpha(A) < 0) the norm of the smallest perturbation E with A + E
+        unstable; for an unstable A the distance to the nearest matrix with an eigenvalue on the unit circle
+        (imaginary axis), not 0.
+
+    Examples
+    --------
+    Both eigenvalues of [[0, 1.5], [0, 0]] are 0, yet a perturbation of norm 0.5 moves one onto the unit
+    circle: the 0.5-pseudospectrum is the disc of radius sqrt(0.5 (0.5 + 1.5)) = 1 about 0.  A normal matrix
+    with the same eigenvalues is at distance 1.
+
+    >>> import numpy as np
+    >>> from rnnrobust import spectra
+    >>> print(round(spectra.distance_to_instability([[0.0, 1.5], [0.0, 0.0]]), 10))
+    0.5
+    >>> print(round(spectra.distance_to_instability(-2.0 * np.eye(2), kind="continuous"), 10))
+    2.0
+    """
+    p = prepare(A)
+    if kind not in ("discrete", "continuous"):
+        raise ValueError(f"kind must be 'discrete' or 'continuous', got {kind!r}")
+    return _scalars.distance_to_instability(p, kind, refine=bool(refine))
+
+
+@single_threaded
+def kreiss_constant(A, *, refine: bool = True) -> float:
+    """Discrete-time Kreiss constant K(A) = sup_{|z|>1} (|z| - 1) ||(zI - A)^-1||_2, as a lower bound.
+
+    Parameters
+    ----------
+    A : (n, n) array_like or Prepared
+        Real or complex square matrix, or the result of :func:`prepare`.
+    refine : bool, optional
+        True (default): Nelder-Mead in (log t, theta) from the best grid points; False: the grid only.
+
+    Returns
+    -------
+    K : float
+        inf for rho(A) > 1 + 1e-12, otherwise >= 1 (the limit for |z| -> inf).  The maximum of
+        (|z| - 1) / sigma_min(zI - A) over a polar grid z = (1 + t) e^{i theta} (t log-spaced, t >= 1e-7) and
+        the refined points: always a lower bound of K(A), exact at the local maxima found.  Points with
+        sigma_min < 1e-8 (||A|| + 1), where rounding could inflate the ratio, are not used.
+
+    Notes
+    -----
+    Kreiss matrix theorem: K(A) <= max_k ||A^k|| <= e n K(A).
+
+    Examples
+    --------
+    K = 1 for a normal matrix with rho(A) <= 1, and inf once rho(A) > 1:
+
+    >>> import numpy as np
+    >>> from rnnrobust import spectra
+    >>> print(spectra.kreiss_constant(np.diag([0.9, -0.5])), spectra.kreiss_constant(1.1 * np.eye(2)))
+    1.0 inf
+    """
+    p = prepare(A)
+    return _scalars.kreiss_constant(p, refine=bool(refine))

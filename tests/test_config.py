@@ -1,0 +1,96 @@
+"""The typed config: one default per key, readable messages for every invalid value, run settings."""
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rnnrobust.config import ConfigError, Stabilization, TrainConfig, check_config, load_config, load_schema
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
+
+
+def paper():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_schema_writes_no_defaults():
+    """Defaults live in rnnrobust.config only (config.yaml states every protocol value)."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            assert "default" not in node, node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(SCHEMA)
+
+
+def test_paper_config_and_overlays_are_valid():
+    config = load_config(REPO / "config.yaml", REPO / "workflow/configs/quick.yaml")
+    assert config["seeds"] == [0] and config["train"]["imdb"]["lr"] == 0.001
+    load_config(REPO / "config.yaml", REPO / "tests/config/config.yaml")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": "blue"}, "'colour' was unexpected"),
+        ({"device": "tpu"}, "config key device = 'tpu' is not one of ['auto', 'cpu', 'cuda']"),
+        ({"train": {"imdb": {"lr": math.nan}}}, "train.imdb.lr = nan: a finite number is needed"),
+        ({"train": {"imdb": {"lr": math.inf}}}, "train.imdb.lr = inf: a finite number is needed"),
+        ({"analysis": {"eps_log10": [-3, math.nan]}}, "analysis.eps_log10[1] = nan: a finite number is needed"),
+        ({"train": {"adding": {"hidden_size": {"rnn": 4}}}}, "hidden_size has no value for model(s) lstm, gru"),
+        ({"train": {"mnist": {"lr": -1}}}, "config key train.mnist.lr = -1"),
+        ({"stabilization": {"target": "norm"}}, "stabilization.target was renamed to stabilization.quantity"),
+        ({"figures": {"table_eps": 0.01}}, "figures.table_eps was renamed to tables.eps_log10"),
+        ({"tables": {"eps_log10": -4}}, "tables.eps_log10 = -4 is not one of analysis.eps_log10"),
+        ({"figures": {"seed": 7}}, "figures.seed = 7 is not one of seeds"),
+        ({"stabilization": {"scope": "stacked"}}, "needs quantity 'norm'"),
+    ],
+)
+def test_invalid_values_give_one_short_message_naming_the_key(change, message):
+    from rnnrobust.config import deep_merge
+
+    with pytest.raises(ConfigError) as err:
+        check_config(deep_merge(paper(), change), SCHEMA)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value) and len(str(err.value)) < 400
+
+
+def test_missing_key_is_named():
+    config = paper()
+    del config["figures"]
+    with pytest.raises(ConfigError, match="'figures' is a required property"):
+        check_config(config, SCHEMA)
+
+
+def test_command_line_strings_take_the_schema_types():
+    """Snakemake parses `--config seeds=[0,1]` into strings."""
+    config = paper()
+    config["seeds"], config["figures"]["seed"], config["train"]["adding"]["lr"] = ["0", "1"], "0", "0.01"
+    checked = check_config(config, SCHEMA)
+    assert checked["seeds"] == [0, 1] and checked["figures"]["seed"] == 0 and checked["train"]["adding"]["lr"] == 0.01
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seeds: [0, 1\ntasks: [adding]\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml, line \d+, column \d+: invalid YAML"):
+        load_config(REPO / "config.yaml", bad, schema=REPO / "workflow/schemas/config.schema.yaml")
+
+
+def test_train_config_for_run_resolves_one_runs_slice():
+    config = check_config(paper(), SCHEMA)
+    imdb = TrainConfig.for_run(config, "imdb", "lstm", 2, "stabilized")
+    assert imdb.hidden_size == 32 and imdb.vocab_size == 20000 and imdb.lr == 0.001 and imdb.seed == 2
+    assert imdb.stabilization == Stabilization(**config["stabilization"])
+    assert TrainConfig.from_params(imdb.to_params()) == imdb
+    mnist = TrainConfig.for_run(config, "mnist", "rnn", 0, "baseline")
+    assert mnist.stabilization is None and mnist.optimizer == "rmsprop" and mnist.rnn_activation == "relu"
+    assert "vocab_size" not in mnist.model_options()

@@ -1,0 +1,47 @@
+# The runs and files of the tables and figure rules (rnnrobust.runs): inputs and params from one list.
+from rnnrobust import paper
+from rnnrobust.runs import run_records
+
+# The paper's Figures 1–6 (rnnrobust.paper.FIGURES) that the configured tasks and regimes produce.
+FIGURES = {
+    name: (task, regime)
+    for name, (task, regime) in paper.FIGURES.items()
+    if task in config["tasks"] and regime in config["regimes"]
+}
+TABLES = ["table1_accuracy", "table2_henrici", "table3_robustness"]
+
+
+def record_files(records, kind):
+    """Input function: the ``kind`` file of every record that ``records(wildcards)`` returns."""
+
+    def inputs(wildcards):
+        return [record[kind] for record in records(wildcards)]
+
+    return inputs
+
+
+def table_runs(wildcards):
+    """Every run of the config, with its metrics and analysis files."""
+    return run_records(per_run_keys(), "metrics", "analysis")
+
+
+def figure_panels(wildcards):
+    """One panel per model: the configured run and matrix of the figure's task and regime."""
+    task, regime = FIGURES[wildcards.figure]
+    fig = config["figures"]
+    keys = [(task, model, regime, fig["seed"]) for model in config["models"]]
+    return run_records(keys, "grid", "analysis", block=lambda key: f"{fig['layer'][task]}/{fig['gate'][key[1]]}")
+
+
+def training_runs(wildcards):
+    """Every model × regime of a task at the figures' seed, with its history and metrics files."""
+    seed = config["figures"]["seed"]
+    keys = [(wildcards.task, m, r, seed) for m in config["models"] for r in config["regimes"]]
+    return run_records(keys, "history", "metrics")
+
+
+def eigenvalue_runs(wildcards):
+    """Every model of a task × regime at the figures' seed, with its analysis file."""
+    seed = config["figures"]["seed"]
+    keys = [(wildcards.task, m, wildcards.regime, seed) for m in config["models"]]
+    return run_records(keys, "analysis")
