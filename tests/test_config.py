@@ -94,3 +94,14 @@ def test_train_config_for_run_resolves_one_runs_slice():
     mnist = TrainConfig.for_run(config, "mnist", "rnn", 0, "baseline")
     assert mnist.stabilization is None and mnist.optimizer == "rmsprop" and mnist.rnn_activation == "relu"
     assert "vocab_size" not in mnist.model_options()
+
+
+def test_command_line_check_names_file_and_line(tmp_path, capsys):
+    from rnnrobust.config import main
+
+    bad = tmp_path / "overlay.yaml"
+    bad.write_text("train:\n  imdb: {lr: 0.01\n")
+    assert main(["--base", str(REPO / "config.yaml"), str(bad)]) == 1
+    assert "overlay.yaml, line 3" in (out := capsys.readouterr().out) and "mapping at line 2" in out
+    assert main(["--base", str(REPO / "config.yaml"), str(REPO / "workflow/configs/quick.yaml")]) == 0
+    assert "config OK: 18 runs" in capsys.readouterr().out

@@ -42,6 +42,7 @@ from rnnrobust.data.imdb import (
 from rnnrobust.data.mirror import check_mirror
 from rnnrobust.data.mnist import MNIST_FILES, MNIST_NAMES, prepare_mnist, read_idx, verify_mnist
 from rnnrobust.io import load_prepared, save_prepared
+from rnnrobust.layout import TASKS
 
 # ---------------------------------------------------------------------------------------------
 # Adding task
@@ -682,7 +683,7 @@ def test_fixture_mirror_is_byte_deterministic(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def _mirror_error(mirror: str, tasks=("adding", "imdb", "mnist")) -> str:
+def _mirror_error(mirror: str, tasks=TASKS) -> str:
     with pytest.raises(DataError) as info:
         check_mirror(mirror, tasks)
     msg = str(info.value)
@@ -713,7 +714,7 @@ def test_check_mirror_names_each_missing_file(tmp_path):
 
 def test_check_mirror_accepts_subfolder_layout(tmp_path):
     write_fixture_mirror(tmp_path)
-    check_mirror(str(tmp_path), ["adding", "imdb", "mnist"])
+    check_mirror(str(tmp_path), TASKS)
     check_mirror(tmp_path.as_uri(), ["imdb", "mnist"])  # a file:// URL is a local directory too
 
 

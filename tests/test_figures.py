@@ -14,6 +14,7 @@ from matplotlib.contour import ContourSet
 from rnnrobust import figures as F
 from rnnrobust.analysis import analyze_blocks, pseudospectrum_grids
 from rnnrobust.io import save_npz, write_json
+from rnnrobust.layout import REGIMES
 
 N = 5
 # Contour levels log10 ε, as the config's analysis.eps_log10.
@@ -182,7 +183,7 @@ def histories(tmp_path_factory):
     rng = np.random.default_rng(3)
     out = {}
     for model in ("rnn", "gru"):
-        for regime in ("baseline", "stabilized"):
+        for regime in REGIMES:
             paths = []
             for seed in (0, 1) if model == "rnn" else (0,):
                 epochs = np.arange(6)

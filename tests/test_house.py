@@ -39,9 +39,9 @@ def test_library_has_no_import_cycle():
 
 
 NOUNS = [
-    r"\(\s*['\"]adding['\"],\s*['\"]imdb['\"],\s*['\"]mnist['\"]\s*\)",  # the tasks
-    r"\(\s*['\"]rnn['\"],\s*['\"]lstm['\"],\s*['\"]gru['\"]\s*\)",  # the cells
-    r"\(\s*['\"]baseline['\"],\s*['\"]stabilized['\"]\s*\)",  # the regimes
+    r"['\"]adding['\"],\s*['\"]imdb['\"],\s*['\"]mnist['\"]",  # the tasks
+    r"['\"]rnn['\"],\s*['\"]lstm['\"],\s*['\"]gru['\"]",  # the cells
+    r"['\"]baseline['\"],\s*['\"]stabilized['\"]",  # the regimes
     r"['\"]i['\"],\s*['\"]f['\"],\s*['\"]c['\"],\s*['\"]o['\"]",  # LSTM gates
     r"['\"]z['\"],\s*['\"]r['\"],\s*['\"]h['\"]",  # GRU gates
     r"['\"]encoder['\"],\s*['\"]decoder['\"]",  # the adding task's layers
@@ -49,11 +49,11 @@ NOUNS = [
 
 
 def test_the_nouns_are_spelled_only_in_layout():
-    roots = [LIBRARY, SRC.parent / "workflow", SRC.parent / "benchmarks"]
+    roots = [LIBRARY, *(SRC.parent / folder for folder in ("workflow", "benchmarks", "tests"))]
     files = [p for root in roots for p in root.rglob("*") if p.suffix in (".py", ".smk")]
     offenders = []
     for path in files:
-        if path.name == "layout.py":
+        if path.name in ("layout.py", "test_house.py"):
             continue
         text = path.read_text()
         for pattern in NOUNS:

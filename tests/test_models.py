@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnnrobust.config import TrainConfig, load_config
-from rnnrobust.layout import GATES, block_keys, split_gates
+from rnnrobust.layout import CELLS, GATES, block_keys, split_gates
 from rnnrobust.models import KerasRecurrent, build_model, recurrent_layers
 from rnnrobust.recurrence import KerasRecurrence
 
@@ -155,7 +155,7 @@ def paper_model(task, cell):
     return build_model(task, cell, **TrainConfig.for_run(PAPER, task, cell, 0, "baseline").model_options())
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_keras_initialisation(cell):
     torch.manual_seed(0)
     model = paper_model("mnist", cell)

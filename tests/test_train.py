@@ -10,6 +10,7 @@ import torch
 
 from rnnrobust.config import TrainConfig
 from rnnrobust.data.adding import generate_adding
+from rnnrobust.layout import block_keys
 from rnnrobust.train import train_run
 from rnnrobust.weights import gate_blocks, load_state_dict
 
@@ -116,7 +117,7 @@ def test_outputs_and_learning_on_adding(tmp_path):
     assert float(rows[-1]["test_loss"]) < float(rows[0]["test_loss"])
     assert sum("ETA" in line for line in lines) == 4
     blocks = gate_blocks(state(tmp_path), "gru")
-    assert sorted(blocks) == sorted(f"{layer}/{g}" for layer in ("encoder", "decoder") for g in "zrh")
+    assert sorted(blocks) == sorted(block_keys("adding", "gru"))
     assert all(b.shape == (32, 32) and b.dtype == np.float64 for b in blocks.values())
 
 

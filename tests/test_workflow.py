@@ -6,6 +6,7 @@ and config without touching the checkout.
 
 from __future__ import annotations
 
+import ast
 import csv
 import functools
 import http.server
@@ -27,10 +28,11 @@ import torch
 import yaml
 from fixtures import write_fixture_mirror
 
+from rnnrobust.layout import CELLS as MODELS
+from rnnrobust.layout import GATES, LAYERS, REGIMES, TASKS, block_keys
+
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "config" / "config.yaml"
-TASKS, MODELS, REGIMES = ("adding", "imdb", "mnist"), ("rnn", "lstm", "gru"), ("baseline", "stabilized")
-GATES = {"rnn": "h", "lstm": "ifco", "gru": "zrh"}
 AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues", "all"}
 PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra"}
 HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
@@ -114,6 +116,26 @@ def planned(workdir: Path, *args: str) -> dict[str, int]:
     return counts
 
 
+def document_again(module: Path) -> None:
+    """Comments, an edited module docstring and a new docstring on the first undocumented function."""
+    text = module.read_text()
+    lines = text.splitlines(keepends=True)
+    tree = ast.parse(text)
+    bare = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef) and ast.get_docstring(n) is None and n.body[0].lineno > n.lineno
+    ]
+    if bare:
+        first = min(bare, key=lambda n: n.body[0].lineno).body[0]
+        lines.insert(first.lineno - 1, " " * first.col_offset + '"""Documented now."""\n')
+    text = "".join(lines)
+    if ast.get_docstring(tree) is not None:
+        text = text.replace('"""', '"""Documented again. ', 1)
+    module.write_text(f"# A comment that changes nothing.\n{text}\n# Another comment.\n")
+    assert ast.parse(module.read_text())
+
+
 def test_code_changes_rerun_by_meaning(finished_run, tmp_path):
     """A moved checkout, touched files, comments and docstrings rerun nothing; behaviour reruns its users."""
     workdir, mirror = finished_run
@@ -130,10 +152,7 @@ def test_code_changes_rerun_by_meaning(finished_run, tmp_path):
     assert planned(moved, *args) == {}
 
     for module in (moved / "src/rnnrobust").rglob("*.py"):
-        module.write_text(f"# A comment that changes nothing.\n{module.read_text()}\n# Another comment.\n")
-        text = module.read_text()
-        if '"""' in text:  # edit the module's (or first) docstring
-            module.write_text(text.replace('"""', '"""Documented again. ', 1))
+        document_again(module)
     assert planned(moved, *args) == {}
 
     recurrence = moved / "src/rnnrobust/recurrence.py"
@@ -292,8 +311,8 @@ def test_tiny_config_end_to_end(finished_run):
             assert ("test_before_final_rescale" in metrics) == (regime == "stabilized")
             state = torch.load(run / "model.pt", weights_only=True)
             with np.load(workdir / f"results/weights/{task}/{model}/{regime}/seed0.npz") as weights:
-                layers = ("encoder", "decoder") if task == "adding" else ("rnn",)
-                weights_keys = sorted(f"{layer}/{g}" for layer in layers for g in GATES[model])
+                layers = LAYERS[task]
+                weights_keys = sorted(block_keys(task, model))
                 assert sorted(weights.files) == weights_keys
                 hid = HIDDEN[task, model]
                 for layer in layers:

@@ -311,9 +311,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        problem_mark, context_mark = getattr(err, "problem_mark", None), getattr(err, "context_mark", None)
+        where = f"{path}, line {problem_mark.line + 1}, column {problem_mark.column + 1}" if problem_mark else str(path)
         problem = getattr(err, "problem", None) or str(err)
+        if context_mark is not None and getattr(err, "context", None):
+            # e.g. an unclosed bracket shows only at the end of the file: say where it was opened
+            problem += f", {err.context} at line {context_mark.line + 1}"
         raise ConfigError(f"{where}: invalid YAML ({problem}); fix the file") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping of config keys, got {type(loaded).__name__}")
@@ -330,3 +333,29 @@ def load_config(path: str | Path, *overlays: str | Path, schema: str | Path | No
         config = deep_merge(config, load_yaml(overlay))
     schema_path = schema or Path(path).parent / "workflow" / "schemas" / "config.schema.yaml"
     return check_config(config, load_schema(schema_path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rnnrobust.config [OVERLAY.yaml ...]``: check config.yaml with overlays layered over it.
+
+    Snakemake reads ``--configfile`` files itself and says only "not valid JSON or YAML" on a syntax
+    error; this names the file, line and column, and checks everything the workflow checks.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m rnnrobust.config", description=main.__doc__)
+    parser.add_argument("overlays", nargs="*", help="config files layered over config.yaml, as --configfile")
+    parser.add_argument("--base", default="config.yaml", help="the workflow's config.yaml (default: ./config.yaml)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.base, *args.overlays)
+    except (ConfigError, OSError) as err:
+        print(f"invalid config: {err}")
+        return 1
+    runs = len(config["tasks"]) * len(config["models"]) * len(config["regimes"]) * len(config["seeds"])
+    print(f"config OK: {runs} runs ({', '.join(config['tasks'])} × {', '.join(config['models'])})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

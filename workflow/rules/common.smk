@@ -71,7 +71,9 @@ def per_run(pattern):
 
 def per_run_keys():
     """(task, model, regime, seed) of every run, in the order of ``per_run``."""
-    return [list(key) for key in itertools.product(config["tasks"], config["models"], config["regimes"], config["seeds"])]
+    return [
+        list(key) for key in itertools.product(config["tasks"], config["models"], config["regimes"], config["seeds"])
+    ]
 
 
 def final_targets():

@@ -6,17 +6,17 @@ MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-image
 rule download_mnist:
     output:
         expand("resources/mnist/{name}.gz", name=MNIST_FILES),
-    params:
-        urls=config["sources"]["mnist"]["urls"],
-        sha256=config["sources"]["mnist"]["sha256"],
     log:
         "logs/download_mnist.log",
     benchmark:
         "results/benchmarks/download_mnist.tsv"
-    localrule: True
     priority: 100
+    localrule: True
     conda:
         ENV
+    params:
+        urls=config["sources"]["mnist"]["urls"],
+        sha256=config["sources"]["mnist"]["sha256"],
     script:
         "../scripts/download_mnist.py"
 
@@ -24,17 +24,17 @@ rule download_mnist:
 rule download_imdb:
     output:
         "resources/imdb/aclImdb.tar.gz",
-    params:
-        urls=config["sources"]["imdb"]["urls"],
-        digest=config["sources"]["imdb"]["digest"],
     log:
         "logs/download_imdb.log",
     benchmark:
         "results/benchmarks/download_imdb.tsv"
-    localrule: True
     priority: 100
+    localrule: True
     conda:
         ENV
+    params:
+        urls=config["sources"]["imdb"]["urls"],
+        digest=config["sources"]["imdb"]["digest"],
     script:
         "../scripts/download_imdb.py"
 
@@ -43,15 +43,15 @@ rule prepare_adding:
     output:
         data="results/data/adding/data.npz",
         meta="results/data/adding/meta.json",
-    params:
-        options=config["data"]["adding"],
-        code=CODE["prepare_adding"],
     log:
         "logs/prepare_adding.log",
     benchmark:
         "results/benchmarks/prepare_adding.tsv"
     conda:
         ENV
+    params:
+        options=config["data"]["adding"],
+        code=CODE["prepare_adding"],
     script:
         "../scripts/prepare_adding.py"
 
@@ -62,15 +62,15 @@ rule prepare_mnist:
     output:
         data="results/data/mnist/data.npz",
         meta="results/data/mnist/meta.json",
-    params:
-        sha256=config["sources"]["mnist"]["sha256"],
-        code=CODE["prepare_mnist"],
     log:
         "logs/prepare_mnist.log",
     benchmark:
         "results/benchmarks/prepare_mnist.tsv"
     conda:
         ENV
+    params:
+        sha256=config["sources"]["mnist"]["sha256"],
+        code=CODE["prepare_mnist"],
     script:
         "../scripts/prepare_mnist.py"
 
@@ -82,17 +82,17 @@ rule prepare_imdb:
         data="results/data/imdb/data.npz",
         meta="results/data/imdb/meta.json",
         vocab="results/data/imdb/vocab.json",
-    params:
-        digest=config["sources"]["imdb"]["digest"],
-        options=config["data"]["imdb"],
-        code=CODE["prepare_imdb"],
     log:
         "logs/prepare_imdb.log",
     benchmark:
         "results/benchmarks/prepare_imdb.tsv"
-    resources:
-        mem_mb=4000,
     conda:
         ENV
+    resources:
+        mem_mb=4000,
+    params:
+        digest=config["sources"]["imdb"]["digest"],
+        options=config["data"]["imdb"],
+        code=CODE["prepare_imdb"],
     script:
         "../scripts/prepare_imdb.py"

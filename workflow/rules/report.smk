@@ -1,5 +1,6 @@
 # Tables and figures: inputs and params of each rule come from one list of run records (report_inputs.smk).
 
+
 rule tables:
     input:
         metrics=record_files(table_runs, "metrics"),
@@ -10,10 +11,6 @@ rule tables:
             caption="../report/tables.rst",
             category="Tables",
         ),
-    params:
-        runs=table_runs,
-        eps_log10=config["tables"]["eps_log10"],
-        code=CODE["tables"],
     log:
         "logs/tables.log",
     benchmark:
@@ -21,6 +18,10 @@ rule tables:
     localrule: True
     conda:
         ENV
+    params:
+        runs=table_runs,
+        eps_log10=config["tables"]["eps_log10"],
+        code=CODE["tables"],
     script:
         "../scripts/tables.py"
 
@@ -36,20 +37,20 @@ rule figure_pseudospectra:
             category="Pseudospectra",
             subcategory="{figure}",
         ),
+    log:
+        "logs/figures/{figure}.log",
+    benchmark:
+        "results/benchmarks/figures/{figure}.tsv"
+    wildcard_constraints:
+        figure="|".join(FIGURES),
+    localrule: True
+    conda:
+        ENV
     params:
         panels=figure_panels,
         eps_log10=config["analysis"]["eps_log10"],
         relative=config["figures"]["relative"],
         code=CODE["figure_pseudospectra"],
-    wildcard_constraints:
-        figure="|".join(FIGURES),
-    log:
-        "logs/figures/{figure}.log",
-    benchmark:
-        "results/benchmarks/figures/{figure}.tsv"
-    localrule: True
-    conda:
-        ENV
     script:
         "../scripts/figure_pseudospectra.py"
 
@@ -65,9 +66,6 @@ rule figure_training:
             category="Training",
             subcategory="{task}",
         ),
-    params:
-        runs=training_runs,
-        code=CODE["figure_training"],
     log:
         "logs/figures/training_{task}.log",
     benchmark:
@@ -75,6 +73,9 @@ rule figure_training:
     localrule: True
     conda:
         ENV
+    params:
+        runs=training_runs,
+        code=CODE["figure_training"],
     script:
         "../scripts/figure_training.py"
 
@@ -89,9 +90,6 @@ rule figure_eigenvalues:
             category="Stabilization",
             subcategory="{task}",
         ),
-    params:
-        runs=eigenvalue_runs,
-        code=CODE["figure_eigenvalues"],
     log:
         "logs/figures/eigenvalues_{task}_{regime}.log",
     benchmark:
@@ -99,5 +97,8 @@ rule figure_eigenvalues:
     localrule: True
     conda:
         ENV
+    params:
+        runs=eigenvalue_runs,
+        code=CODE["figure_eigenvalues"],
     script:
         "../scripts/figure_eigenvalues.py"

@@ -5,20 +5,20 @@ rule train:
         model="results/models/{task}/{model}/{regime}/seed{seed}/model.pt",
         metrics="results/models/{task}/{model}/{regime}/seed{seed}/metrics.json",
         history="results/models/{task}/{model}/{regime}/seed{seed}/history.csv",
-    params:
-        train=train_params,
-        code=CODE["train"],
     log:
         "logs/train/{task}/{model}/{regime}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train/{task}/{model}/{regime}/seed{seed}.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=scaled_by_attempt(3000),
         runtime=scaled_by_attempt(720),
         gpu=GPUS_PER_TRAINING_JOB,
-    conda:
-        ENV
+    params:
+        train=train_params,
+        code=CODE["train"],
     script:
         "../scripts/train.py"
 
@@ -28,13 +28,13 @@ rule extract_weights:
         model=rules.train.output.model,
     output:
         "results/weights/{task}/{model}/{regime}/seed{seed}.npz",
-    params:
-        code=CODE["extract_weights"],
     log:
         "logs/extract_weights/{task}/{model}/{regime}/seed{seed}.log",
     benchmark:
         "results/benchmarks/extract_weights/{task}/{model}/{regime}/seed{seed}.tsv"
     conda:
         ENV
+    params:
+        code=CODE["extract_weights"],
     script:
         "../scripts/extract_weights.py"

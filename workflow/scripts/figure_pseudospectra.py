@@ -9,9 +9,7 @@ sm = start(snakemake)
 # each panel record carries its run key, block and files together (report_inputs.smk: figure_panels)
 files_by_run(sm.params.panels, "grid", sm.input.grids)
 files_by_run(sm.params.panels, "analysis", sm.input.analysis)
-panels = [
-    figures.Panel(*run_key(p), p["block"], p["grid"], analysis_path=p["analysis"]) for p in sm.params.panels
-]
+panels = [figures.Panel(*run_key(p), p["block"], p["grid"], analysis_path=p["analysis"]) for p in sm.params.panels]
 written = figures.plot_pseudospectra(
     panels, sm.output[0].removesuffix(".png"), eps_log10=sm.params.eps_log10, relative=sm.params.relative
 )
