@@ -52,6 +52,10 @@ def test_paper_config_and_overlays_are_valid():
         ({"tables": {"eps_log10": -4}}, "tables.eps_log10 = -4 is not one of analysis.eps_log10"),
         ({"figures": {"seed": 7}}, "figures.seed = 7 is not one of seeds"),
         ({"stabilization": {"scope": "stacked"}}, "needs quantity 'norm'"),
+        (
+            {"stabilization": {"quantity": "norm", "estimator": "rayleigh_abs"}},
+            "'rayleigh_abs' estimates a spectral radius",
+        ),
     ],
 )
 def test_invalid_values_give_one_short_message_naming_the_key(change, message):

@@ -186,7 +186,7 @@ def test_jobs_import_their_own_checkout(tmp_path):
     for name in ("one", "two"):
         workdir = copy_workflow(tmp_path / name)
         snakemake(workdir, "prepare_adding")
-        log = (workdir / "logs/prepare_adding.log").read_text()
+        log = (workdir / "results/tiny/logs/prepare_adding.log").read_text()
         assert f"imported from {(workdir / 'src/rnnrobust').resolve()}" in log, log
 
 
@@ -208,23 +208,23 @@ def test_kill_mid_training_then_rerun_after_a_code_change(tmp_path):
     overlay.write_text(yaml.safe_dump({"tasks": ["adding"], "models": ["rnn"], "regimes": ["baseline"],
                                        "train": {"adding": {"epochs": 400}}}))  # fmt: skip
     args = ("--config", f"data_mirror={mirror}")
-    target = "results/models/adding/rnn/baseline/seed0/model.pt"
+    target = "results/tiny/models/adding/rnn/baseline/seed0/model.pt"
     workdir = copy_workflow(tmp_path / "wf")
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", target, *args,
            "--configfile", "tests/config/config.yaml", str(overlay)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    checkpoint = workdir / "results/models/adding/rnn/baseline/seed0/checkpoint.pt"
+    checkpoint = workdir / "results/tiny/models/adding/rnn/baseline/seed0/checkpoint.pt"
     deadline = time.time() + 300
-    log = workdir / "logs/train/adding/rnn/baseline/seed0.log"
+    log = workdir / "results/tiny/logs/train/adding/rnn/baseline/seed0.log"
     while time.time() < deadline and not (log.exists() and "epoch 3/" in log.read_text()):
         assert proc.poll() is None, "the run ended before it could be killed"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert checkpoint.exists() and not (workdir / target).exists()
-    data = workdir / "results/data/adding/data.npz"
+    data = workdir / "results/tiny/data/adding/data.npz"
     data_mtime = data.stat().st_mtime_ns
 
     train_py = workdir / "src/rnnrobust/train.py"
@@ -301,16 +301,16 @@ def test_invalid_config_names_key_and_allowed_values(tmp_path):
 def test_tiny_config_end_to_end(finished_run):
     workdir, _ = finished_run
     for task in TASKS:
-        assert (workdir / f"results/data/{task}/data.npz").stat().st_size > 0
+        assert (workdir / f"results/tiny/data/{task}/data.npz").stat().st_size > 0
         for model, regime in itertools.product(MODELS, REGIMES):
-            run = workdir / f"results/models/{task}/{model}/{regime}/seed0"
+            run = workdir / f"results/tiny/models/{task}/{model}/{regime}/seed0"
             metrics = json.loads((run / "metrics.json").read_text())
             assert metrics["status"] in {"converged", "not_converged", "diverged"}
             assert metrics["hyperparameters"]["task"] == task and metrics["epochs_completed"] == 2
             assert not (run / "checkpoint.pt").exists()
             assert ("test_before_final_rescale" in metrics) == (regime == "stabilized")
             state = torch.load(run / "model.pt", weights_only=True)
-            with np.load(workdir / f"results/weights/{task}/{model}/{regime}/seed0.npz") as weights:
+            with np.load(workdir / f"results/tiny/weights/{task}/{model}/{regime}/seed0.npz") as weights:
                 layers = LAYERS[task]
                 weights_keys = sorted(block_keys(task, model))
                 assert sorted(weights.files) == weights_keys
@@ -321,16 +321,16 @@ def test_tiny_config_end_to_end(finished_run):
                         assert block.dtype == np.float64 and block.shape == (hid, hid)
                         expected = state[f"{layer}.weight_hh"][g * hid : (g + 1) * hid].double().numpy()
                         np.testing.assert_array_equal(block, expected)
-            assert (workdir / f"results/benchmarks/train/{task}/{model}/{regime}/seed0.tsv").exists()
-            log = (workdir / f"logs/train/{task}/{model}/{regime}/seed0.log").read_text()
+            assert (workdir / f"results/tiny/benchmarks/train/{task}/{model}/{regime}/seed0.tsv").exists()
+            log = (workdir / f"results/tiny/logs/train/{task}/{model}/{regime}/seed0.log").read_text()
             assert "epoch 2/2" in log and "ETA" in log
-            analysis = json.loads((workdir / f"results/analysis/{task}/{model}/{regime}/seed0.json").read_text())
+            analysis = json.loads((workdir / f"results/tiny/analysis/{task}/{model}/{regime}/seed0.json").read_text())
             assert sorted(analysis) == sorted(weights_keys)
             for values in analysis.values():
                 assert len(values["eigenvalues"]) == hid and values["henrici"] >= 0
                 assert values["spectral_radius"] <= values["spectral_norm"] + 1e-12
                 assert len(values["pseudospectral_radius"]) == 5
-            with np.load(workdir / f"results/pseudospectra/{task}/{model}/{regime}/seed0.npz") as grids:
+            with np.load(workdir / f"results/tiny/pseudospectra/{task}/{model}/{regime}/seed0.npz") as grids:
                 assert sorted(grids.files) == sorted(f"{k}/{part}" for k in weights_keys
                                                      for part in ("x", "y", "sigma_min", "eigenvalues"))  # fmt: skip
                 for key in weights_keys:
@@ -338,15 +338,15 @@ def test_tiny_config_end_to_end(finished_run):
                     assert grids[f"{key}/x"][-1] >= 1.0  # the square holds the unit disk
     for table in ("table1_accuracy", "table2_henrici", "table3_robustness"):
         for ext in ("csv", "md", "tex"):
-            assert (workdir / f"results/tables/{table}.{ext}").stat().st_size > 0
-    table1 = (workdir / "results/tables/table1_accuracy.md").read_text()
+            assert (workdir / f"results/tiny/tables/{table}.{ext}").stat().st_size > 0
+    table1 = (workdir / "results/tiny/tables/table1_accuracy.md").read_text()
     assert "99.73%" in table1 and "non-convergence" in table1  # the paper's column
     figure_names = [f"figure{i}_{t}" for i, t in enumerate(TASKS * 2, start=1)]
     figure_names += [f"training_{t}" for t in TASKS] + [f"eigenvalues_{t}_{r}" for t in TASKS for r in REGIMES]
     for name in figure_names:
-        assert (workdir / f"results/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
-        assert (workdir / f"results/figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
-    vocab = json.loads((workdir / "results/data/imdb/vocab.json").read_text())
+        assert (workdir / f"results/tiny/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (workdir / f"results/tiny/figures/{name}.pdf").read_bytes()[:4] == b"%PDF"
+    vocab = json.loads((workdir / "results/tiny/data/imdb/vocab.json").read_text())
     assert min(vocab.values()) == 1
     assert "Nothing to be done" in snakemake(workdir, "-n").stdout
 
@@ -358,10 +358,10 @@ def test_changing_one_task_reruns_only_that_task(finished_run):
     todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
     assert PER_RUN <= set(todo)
     assert set(todo) - PER_RUN <= AGGREGATES
-    assert todo["train"] == {f"results/models/imdb/{m}/{r}/seed0/{f}" for m in MODELS for r in REGIMES
+    assert todo["train"] == {f"results/tiny/models/imdb/{m}/{r}/seed0/{f}" for m in MODELS for r in REGIMES
                              for f in ("model.pt", "metrics.json", "history.csv")}  # fmt: skip
-    assert todo["extract_weights"] == {f"results/weights/imdb/{m}/{r}/seed0.npz" for m in MODELS for r in REGIMES}
-    assert todo["analyze"] == {f"results/analysis/imdb/{m}/{r}/seed0.json" for m in MODELS for r in REGIMES}
+    assert todo["extract_weights"] == {f"results/tiny/weights/imdb/{m}/{r}/seed0.npz" for m in MODELS for r in REGIMES}
+    assert todo["analyze"] == {f"results/tiny/analysis/imdb/{m}/{r}/seed0.json" for m in MODELS for r in REGIMES}
 
 
 def test_changing_grid_settings_reruns_only_pseudospectra(finished_run):
@@ -387,8 +387,8 @@ def test_directory_mirror_and_bad_digest(tmp_path):
     mirror = tmp_path / "mirror"
     write_fixture_mirror(mirror)
     snakemake(workdir, "download_mnist", "download_imdb", "--config", f"data_mirror={mirror}")
-    assert (workdir / "resources/imdb/aclImdb.tar.gz").exists()
-    assert len(list((workdir / "resources/mnist").glob("*.gz"))) == 4
+    assert len(list((workdir / "resources/imdb").glob("*/aclImdb.tar.gz"))) == 1
+    assert len(list((workdir / "resources/mnist").glob("*/*.gz"))) == 4
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"sources": {"imdb": {"digest": "0" * 64}}}))
@@ -396,9 +396,9 @@ def test_directory_mirror_and_bad_digest(tmp_path):
     args = ("download_imdb", "--config", f"data_mirror={mirror}")
     proc = snakemake(workdir, *args, overlays=(str(bad),), check=False)
     assert proc.returncode != 0
-    log = (workdir / "logs/download_imdb.log").read_text()
+    log = (workdir / "results/tiny/logs/download_imdb.log").read_text()
     assert "0" * 64 in log and "data_mirror" in log
-    assert not (workdir / "resources/imdb/aclImdb.tar.gz").exists()
+    assert not list((workdir / "resources/imdb").glob("*/aclImdb.tar.gz"))
 
 
 def test_report_builds(finished_run):
@@ -414,3 +414,13 @@ def test_report_builds(finished_run):
         "Stabilization",
     ):
         assert name in html, name
+
+
+def test_configs_keep_their_results_apart(finished_run):
+    """After a tiny run, the paper config's dry run plans nothing that touches the tiny config's results."""
+    workdir, _ = finished_run
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "-n"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "results/paper/models/" in proc.stdout and "results/tiny" not in proc.stdout

@@ -67,6 +67,11 @@ class Stabilization:
             raise ConfigError(f"stabilization.n_iter = {self.n_iter}; expected an integer >= 1")
         if not (math.isfinite(self.gamma) and self.gamma > 0):
             raise ConfigError(f"stabilization.gamma = {self.gamma}; expected a positive number")
+        if self.estimator == "rayleigh_abs" and self.quantity == "norm":
+            raise ConfigError(
+                "stabilization.estimator 'rayleigh_abs' estimates a spectral radius; use quantity 'radius', "
+                "or estimator 'norm_ratio' or 'exact' for the norm"
+            )
         if self.scope == "stacked" and self.quantity == "radius":
             raise ConfigError(
                 "stabilization.scope 'stacked' needs quantity 'norm': a k·H × H matrix has no spectral radius"

@@ -4,11 +4,11 @@ The aggregate rules derive their inputs and their params from one list of record
 reads a run's key and file from the same record (checking the file is among its inputs), so
 nothing is paired by position.
 
->>> records = run_records([("adding", "rnn", "baseline", 0)], "analysis")
+>>> records = run_records("results/paper", [("adding", "rnn", "baseline", 0)], "analysis")
 >>> records[0]["analysis"]
-'results/analysis/adding/rnn/baseline/seed0.json'
->>> files_by_run(records, "analysis", ["results/analysis/adding/rnn/baseline/seed0.json"])
-{('adding', 'rnn', 'baseline', 0): 'results/analysis/adding/rnn/baseline/seed0.json'}
+'results/paper/analysis/adding/rnn/baseline/seed0.json'
+>>> files_by_run(records, "analysis", ["results/paper/analysis/adding/rnn/baseline/seed0.json"])
+{('adding', 'rnn', 'baseline', 0): 'results/paper/analysis/adding/rnn/baseline/seed0.json'}
 """
 
 from __future__ import annotations
@@ -18,24 +18,27 @@ from typing import Any
 
 from .layout import RunKey, run_stem
 
-#: Per-run files by kind, below the workflow's folder.
+#: Per-run files by kind, below a config's results folder (``results_dir``).
 RUN_FILES = {
-    "metrics": "results/models/{stem}/metrics.json",
-    "history": "results/models/{stem}/history.csv",
-    "analysis": "results/analysis/{stem}.json",
-    "grid": "results/pseudospectra/{stem}.npz",
+    "metrics": "models/{stem}/metrics.json",
+    "history": "models/{stem}/history.csv",
+    "analysis": "analysis/{stem}.json",
+    "grid": "pseudospectra/{stem}.npz",
 }
 
 
-def run_records(keys: Iterable[Sequence[Any]], *kinds: str, **extra: Callable[[list], Any]) -> list[dict[str, Any]]:
+def run_records(
+    results_dir: str, keys: Iterable[Sequence[Any]], *kinds: str, **extra: Callable[[list], Any]
+) -> list[dict[str, Any]]:
     """One record per run key: ``{"run": [task, model, regime, seed], <kind>: its file, ...}``.
 
-    ``extra`` maps a field name to a function of the key (e.g. the block a figure panel shows).
+    Files are below ``results_dir``; ``extra`` maps a field name to a function of the key (e.g. the
+    block a figure panel shows).
     """
     records = []
     for key in keys:
         key = list(key)
-        files = {kind: RUN_FILES[kind].format(stem=run_stem(*key)) for kind in kinds}
+        files = {kind: f"{results_dir}/{RUN_FILES[kind].format(stem=run_stem(*key))}" for kind in kinds}
         records.append({"run": key, **files, **{name: value(key) for name, value in extra.items()}})
     return records
 

@@ -2,11 +2,11 @@ rule analyze:
     input:
         weights=rules.extract_weights.output[0],
     output:
-        "results/analysis/{task}/{model}/{regime}/seed{seed}.json",
+        results("analysis/{task}/{model}/{regime}/seed{seed}.json"),
     log:
-        "logs/analyze/{task}/{model}/{regime}/seed{seed}.log",
+        results("logs/analyze/{task}/{model}/{regime}/seed{seed}.log"),
     benchmark:
-        "results/benchmarks/analyze/{task}/{model}/{regime}/seed{seed}.tsv"
+        results("benchmarks/analyze/{task}/{model}/{regime}/seed{seed}.tsv")
     conda:
         ENV
     threads: 1
@@ -24,11 +24,11 @@ rule pseudospectra:
     input:
         weights=rules.extract_weights.output[0],
     output:
-        "results/pseudospectra/{task}/{model}/{regime}/seed{seed}.npz",
+        results("pseudospectra/{task}/{model}/{regime}/seed{seed}.npz"),
     log:
-        "logs/pseudospectra/{task}/{model}/{regime}/seed{seed}.log",
+        results("logs/pseudospectra/{task}/{model}/{regime}/seed{seed}.log"),
     benchmark:
-        "results/benchmarks/pseudospectra/{task}/{model}/{regime}/seed{seed}.tsv"
+        results("benchmarks/pseudospectra/{task}/{model}/{regime}/seed{seed}.tsv")
     conda:
         ENV
     threads: 1

@@ -28,6 +28,13 @@ if config["data_mirror"]:
     check_mirror(rr_config.data_mirror(config), config["tasks"])
 
 ENV = "../../envs/rnnrobust.yaml"
+
+
+def results(path):
+    """``path`` below this config's results folder (``results_dir``), so configs never share outputs."""
+    return f"{config['results_dir']}/{path}"
+
+
 # Each rule reruns when the meaning of its script or of a library module the script imports changes
 # (a digest of their syntax trees, without comments or docstrings), never for a touch or a comment.
 CODE = provenance.script_digests(sorted((REPO / "workflow" / "scripts").glob("*.py")), SRC)
@@ -78,14 +85,14 @@ def per_run_keys():
 
 def final_targets():
     return [
-        *per_run("results/weights/{task}/{model}/{regime}/seed{seed}.npz"),
-        *per_run("results/analysis/{task}/{model}/{regime}/seed{seed}.json"),
-        *per_run("results/pseudospectra/{task}/{model}/{regime}/seed{seed}.npz"),
-        *expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md", "tex"]),
-        *expand("results/figures/{figure}.{ext}", figure=FIGURES, ext=["png", "pdf"]),
-        *expand("results/figures/training_{task}.{ext}", task=config["tasks"], ext=["png", "pdf"]),
+        *per_run(results("weights/{task}/{model}/{regime}/seed{seed}.npz")),
+        *per_run(results("analysis/{task}/{model}/{regime}/seed{seed}.json")),
+        *per_run(results("pseudospectra/{task}/{model}/{regime}/seed{seed}.npz")),
+        *expand(results("tables/{table}.{ext}"), table=TABLES, ext=["csv", "md", "tex"]),
+        *expand(results("figures/{figure}.{ext}"), figure=FIGURES, ext=["png", "pdf"]),
+        *expand(results("figures/training_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),
         *expand(
-            "results/figures/eigenvalues_{task}_{regime}.{ext}",
+            results("figures/eigenvalues_{task}_{regime}.{ext}"),
             task=config["tasks"],
             regime=config["regimes"],
             ext=["png", "pdf"],

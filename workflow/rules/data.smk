@@ -1,15 +1,22 @@
-MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+from hashlib import sha256
+
+from rnnrobust.data.mnist import MNIST_FILES
+
+# Downloads are shared by every config that fetches the same data (quick and paper, not the tests'
+# fixtures): each lives in a folder named by the digests it is verified against.
+MNIST_DIGEST = sha256(" ".join(sorted(config["sources"]["mnist"]["sha256"].values())).encode()).hexdigest()[:12]
+IMDB_DIGEST = config["sources"]["imdb"]["digest"][:12]
 
 
 # The download rules take no code digest: what they fetch is fixed by its digest, so a code edit
 # must not fetch the data again. They go first (priority), so that a bad source fails in seconds.
 rule download_mnist:
     output:
-        expand("resources/mnist/{name}.gz", name=MNIST_FILES),
+        expand("resources/mnist/{digest}/{name}", digest=MNIST_DIGEST, name=MNIST_FILES),
     log:
-        "logs/download_mnist.log",
+        results("logs/download_mnist.log"),
     benchmark:
-        "results/benchmarks/download_mnist.tsv"
+        results("benchmarks/download_mnist.tsv")
     priority: 100
     localrule: True
     conda:
@@ -23,11 +30,11 @@ rule download_mnist:
 
 rule download_imdb:
     output:
-        "resources/imdb/aclImdb.tar.gz",
+        f"resources/imdb/{IMDB_DIGEST}/aclImdb.tar.gz",
     log:
-        "logs/download_imdb.log",
+        results("logs/download_imdb.log"),
     benchmark:
-        "results/benchmarks/download_imdb.tsv"
+        results("benchmarks/download_imdb.tsv")
     priority: 100
     localrule: True
     conda:
@@ -41,12 +48,12 @@ rule download_imdb:
 
 rule prepare_adding:
     output:
-        data="results/data/adding/data.npz",
-        meta="results/data/adding/meta.json",
+        data=results("data/adding/data.npz"),
+        meta=results("data/adding/meta.json"),
     log:
-        "logs/prepare_adding.log",
+        results("logs/prepare_adding.log"),
     benchmark:
-        "results/benchmarks/prepare_adding.tsv"
+        results("benchmarks/prepare_adding.tsv")
     conda:
         ENV
     params:
@@ -60,12 +67,12 @@ rule prepare_mnist:
     input:
         raw=rules.download_mnist.output,
     output:
-        data="results/data/mnist/data.npz",
-        meta="results/data/mnist/meta.json",
+        data=results("data/mnist/data.npz"),
+        meta=results("data/mnist/meta.json"),
     log:
-        "logs/prepare_mnist.log",
+        results("logs/prepare_mnist.log"),
     benchmark:
-        "results/benchmarks/prepare_mnist.tsv"
+        results("benchmarks/prepare_mnist.tsv")
     conda:
         ENV
     params:
@@ -79,13 +86,13 @@ rule prepare_imdb:
     input:
         raw=rules.download_imdb.output,
     output:
-        data="results/data/imdb/data.npz",
-        meta="results/data/imdb/meta.json",
-        vocab="results/data/imdb/vocab.json",
+        data=results("data/imdb/data.npz"),
+        meta=results("data/imdb/meta.json"),
+        vocab=results("data/imdb/vocab.json"),
     log:
-        "logs/prepare_imdb.log",
+        results("logs/prepare_imdb.log"),
     benchmark:
-        "results/benchmarks/prepare_imdb.tsv"
+        results("benchmarks/prepare_imdb.tsv")
     conda:
         ENV
     resources:

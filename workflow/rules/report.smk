@@ -7,14 +7,14 @@ rule tables:
         analysis=record_files(table_runs, "analysis"),
     output:
         report(
-            expand("results/tables/{table}.{ext}", table=TABLES, ext=["csv", "md", "tex"]),
+            expand(results("tables/{table}.{ext}"), table=TABLES, ext=["csv", "md", "tex"]),
             caption="../report/tables.rst",
             category="Tables",
         ),
     log:
-        "logs/tables.log",
+        results("logs/tables.log"),
     benchmark:
-        "results/benchmarks/tables.tsv"
+        results("benchmarks/tables.tsv")
     localrule: True
     conda:
         ENV
@@ -32,15 +32,15 @@ rule figure_pseudospectra:
         analysis=record_files(figure_panels, "analysis"),
     output:
         report(
-            multiext("results/figures/{figure}", ".png", ".pdf"),
+            multiext(results("figures/{figure}"), ".png", ".pdf"),
             caption="../report/pseudospectra.rst",
             category="Pseudospectra",
             subcategory="{figure}",
         ),
     log:
-        "logs/figures/{figure}.log",
+        results("logs/figures/{figure}.log"),
     benchmark:
-        "results/benchmarks/figures/{figure}.tsv"
+        results("benchmarks/figures/{figure}.tsv")
     wildcard_constraints:
         figure="|".join(FIGURES),
     localrule: True
@@ -61,15 +61,15 @@ rule figure_training:
         metrics=record_files(training_runs, "metrics"),
     output:
         report(
-            multiext("results/figures/training_{task}", ".png", ".pdf"),
+            multiext(results("figures/training_{task}"), ".png", ".pdf"),
             caption="../report/training.rst",
             category="Training",
             subcategory="{task}",
         ),
     log:
-        "logs/figures/training_{task}.log",
+        results("logs/figures/training_{task}.log"),
     benchmark:
-        "results/benchmarks/figures/training_{task}.tsv"
+        results("benchmarks/figures/training_{task}.tsv")
     localrule: True
     conda:
         ENV
@@ -85,15 +85,15 @@ rule figure_eigenvalues:
         analysis=record_files(eigenvalue_runs, "analysis"),
     output:
         report(
-            multiext("results/figures/eigenvalues_{task}_{regime}", ".png", ".pdf"),
+            multiext(results("figures/eigenvalues_{task}_{regime}"), ".png", ".pdf"),
             caption="../report/eigenvalues.rst",
             category="Stabilization",
             subcategory="{task}",
         ),
     log:
-        "logs/figures/eigenvalues_{task}_{regime}.log",
+        results("logs/figures/eigenvalues_{task}_{regime}.log"),
     benchmark:
-        "results/benchmarks/figures/eigenvalues_{task}_{regime}.tsv"
+        results("benchmarks/figures/eigenvalues_{task}_{regime}.tsv")
     localrule: True
     conda:
         ENV

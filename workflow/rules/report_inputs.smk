@@ -22,7 +22,7 @@ def record_files(records, kind):
 
 def table_runs(wildcards):
     """Every run of the config, with its metrics and analysis files."""
-    return run_records(per_run_keys(), "metrics", "analysis")
+    return run_records(config["results_dir"], per_run_keys(), "metrics", "analysis")
 
 
 def figure_panels(wildcards):
@@ -30,18 +30,18 @@ def figure_panels(wildcards):
     task, regime = FIGURES[wildcards.figure]
     fig = config["figures"]
     keys = [(task, model, regime, fig["seed"]) for model in config["models"]]
-    return run_records(keys, "grid", "analysis", block=lambda key: f"{fig['layer'][task]}/{fig['gate'][key[1]]}")
+    return run_records(config["results_dir"], keys, "grid", "analysis", block=lambda key: f"{fig['layer'][task]}/{fig['gate'][key[1]]}")
 
 
 def training_runs(wildcards):
     """Every model × regime of a task at the figures' seed, with its history and metrics files."""
     seed = config["figures"]["seed"]
     keys = [(wildcards.task, m, r, seed) for m in config["models"] for r in config["regimes"]]
-    return run_records(keys, "history", "metrics")
+    return run_records(config["results_dir"], keys, "history", "metrics")
 
 
 def eigenvalue_runs(wildcards):
     """Every model of a task × regime at the figures' seed, with its analysis file."""
     seed = config["figures"]["seed"]
     keys = [(wildcards.task, m, wildcards.regime, seed) for m in config["models"]]
-    return run_records(keys, "analysis")
+    return run_records(config["results_dir"], keys, "analysis")

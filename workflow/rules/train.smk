@@ -1,14 +1,14 @@
 rule train:
     input:
-        data="results/data/{task}/data.npz",
+        data=results("data/{task}/data.npz"),
     output:
-        model="results/models/{task}/{model}/{regime}/seed{seed}/model.pt",
-        metrics="results/models/{task}/{model}/{regime}/seed{seed}/metrics.json",
-        history="results/models/{task}/{model}/{regime}/seed{seed}/history.csv",
+        model=results("models/{task}/{model}/{regime}/seed{seed}/model.pt"),
+        metrics=results("models/{task}/{model}/{regime}/seed{seed}/metrics.json"),
+        history=results("models/{task}/{model}/{regime}/seed{seed}/history.csv"),
     log:
-        "logs/train/{task}/{model}/{regime}/seed{seed}.log",
+        results("logs/train/{task}/{model}/{regime}/seed{seed}.log"),
     benchmark:
-        "results/benchmarks/train/{task}/{model}/{regime}/seed{seed}.tsv"
+        results("benchmarks/train/{task}/{model}/{regime}/seed{seed}.tsv")
     conda:
         ENV
     threads: 1
@@ -27,11 +27,11 @@ rule extract_weights:
     input:
         model=rules.train.output.model,
     output:
-        "results/weights/{task}/{model}/{regime}/seed{seed}.npz",
+        results("weights/{task}/{model}/{regime}/seed{seed}.npz"),
     log:
-        "logs/extract_weights/{task}/{model}/{regime}/seed{seed}.log",
+        results("logs/extract_weights/{task}/{model}/{regime}/seed{seed}.log"),
     benchmark:
-        "results/benchmarks/extract_weights/{task}/{model}/{regime}/seed{seed}.tsv"
+        results("benchmarks/extract_weights/{task}/{model}/{regime}/seed{seed}.tsv")
     conda:
         ENV
     params:
