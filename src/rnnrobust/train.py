@@ -31,6 +31,7 @@ from . import __version__, provenance
 from .config import TrainConfig
 from .io import atomic_path, write_json
 from .models import build_model
+from .progress import format_values, progress_line
 
 
 class EpochEndHook(Protocol):
@@ -228,7 +229,7 @@ def train_run(
         done = 0.0
         for row in history:
             done += row["seconds"]
-            log(_progress(int(row["epoch"]), train.epochs, row, done))
+            log(progress_line(int(row["epoch"]), train.epochs, row, done))
 
     def save(epoch: int) -> None:
         hook_states = [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in hooks]  # type: ignore[attr-defined]
@@ -238,7 +239,7 @@ def train_run(
     if start_epoch == 0:
         test = test_metrics(task, model, x_test, y_test, train.eval_batch_size, device)
         history = [{"epoch": 0, "train_loss": math.nan, "train_accuracy": math.nan, **_prefix(test), "seconds": 0.0}]
-        log(_progress(0, train.epochs, history[-1], elapsed))
+        log(progress_line(0, train.epochs, history[-1], elapsed))
         save(0)
 
     status = "converged"
@@ -277,7 +278,7 @@ def train_run(
         row["seconds"] = time.perf_counter() - tic
         elapsed += row["seconds"]
         history.append(row)
-        log(_progress(epoch, train.epochs, row, elapsed))
+        log(progress_line(epoch, train.epochs, row, elapsed))
         save(epoch)
 
     final = test_metrics(task, model, x_test, y_test, train.eval_batch_size, device)
@@ -305,7 +306,7 @@ def train_run(
     _write_history(out / "history.csv", history)
     write_json(out / "metrics.json", metrics)
     ckpt.path.unlink(missing_ok=True)
-    log(f"done: status {status}, test {_fmt(final)}, chance {chance:.4f}, {elapsed:.1f} s")
+    log(f"done: status {status}, test {format_values(final)}, chance {chance:.4f}, {elapsed:.1f} s")
     return metrics
 
 
@@ -319,17 +320,3 @@ def _finite(model: nn.Module) -> bool:
 
 def _prefix(test: dict) -> dict:
     return {f"test_{k}": v for k, v in test.items()}
-
-
-def _fmt(values: dict) -> str:
-    return ", ".join(f"{k} {v:.4f}" for k, v in values.items())
-
-
-def _progress(epoch: int, epochs: int, row: dict, elapsed: float) -> str:
-    done = max(epoch, 1)
-    eta = f"{elapsed / done * (epochs - epoch):.0f} s" if epoch else "-"
-    # per-block columns (e.g. rho_est/encoder/f) stay in history.csv; the log line shows their maximum
-    shown = {k: v for k, v in row.items() if k not in ("epoch", "seconds") and "/" not in k and not math.isnan(v)}
-    for prefix in sorted({k.split("/", 1)[0] for k in row if "/" in k}):
-        shown[f"max {prefix}"] = max(v for k, v in row.items() if k.startswith(prefix + "/"))
-    return f"epoch {epoch}/{epochs}  {_fmt(shown)}  {row['seconds']:.1f} s  ETA {eta}"
