@@ -1,5 +1,7 @@
 """Figures from synthetic per-run files: panel counts, colour bar, titles, contour levels (absolute and
-relative to ‖W‖₂), line styles of the training curves, eigenvalue markers, and the PNG / PDF outputs."""
+relative to ‖W‖₂), eigenvalue markers above the contours, legends, shared axes, line styles and the
+after/before-rescale values of the training curves, integer epochs and plain log labels, eigenvalue small
+multiples, and the PNG / PDF outputs."""
 
 from __future__ import annotations
 
@@ -8,13 +10,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import PathCollection
 from matplotlib.contour import ContourSet
 
 from rnnrobust import figures as F
 from rnnrobust.analysis import analyze_blocks, pseudospectrum_grids
 from rnnrobust.io import save_npz, write_json
-from rnnrobust.layout import REGIMES
+from rnnrobust.layout import REGIMES, block_keys
 
 N = 5
 # Contour levels log10 ε, as the config's analysis.eps_log10.
@@ -105,6 +106,51 @@ def test_panels_show_eigenvalues_and_the_unit_circle(run_files):
     circle = lines["unit circle"]
     assert circle.get_linestyle() == "--"
     np.testing.assert_allclose(np.hypot(circle.get_xdata(), circle.get_ydata()), 1.0)
+    assert f"ρ = {np.abs(eigs).max():.4g}" in ax.get_title()
+
+
+def test_eigenvalue_markers_are_small_outlined_and_above_the_contours(run_files):
+    """Small hollow markers drawn above the contour lines and the unit circle, so that the smallest ε contours
+    around each eigenvalue stay visible; one legend for the figure names the markers and the circle."""
+    for filled in (False, True):
+        fig = F.build_pseudospectra_figure(_panels(run_files), eps_log10=EPS_LOG10, filled=filled)
+        for ax in F.panel_axes(fig):
+            lines = {line.get_label(): line for line in ax.get_lines()}
+            dots, circle = lines["eigenvalues"], lines["unit circle"]
+            assert dots.get_markersize() <= 4 and dots.get_markerfacecolor() == "none"
+            assert dots.get_markeredgecolor() == "k" and dots.get_markeredgewidth() > 0
+            assert dots.get_zorder() > circle.get_zorder() > _contours(ax).get_zorder()
+            assert ax.get_legend() is None  # no legend over the data
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()][:2] == ["eigenvalues", "unit circle"]
+    assert legend.legend_handles[0].get_marker() == "o" and legend.legend_handles[1].get_linestyle() == "--"
+
+
+@pytest.fixture(scope="module")
+def wide_grid(tmp_path_factory):
+    """A block with ρ = 1.8, whose grid spans [−2.25, 2.25]² against the others' [−1.25, 1.25]²."""
+    npz = tmp_path_factory.mktemp("wide") / "seed0.npz"
+    save_npz(npz, pseudospectrum_grids({"rnn/i": 2.0 * _blocks()["rnn/i"]}, resolution=41, margin=0.25))
+    return F.Panel("imdb", "lstm", "stabilized", 0, "rnn/i", npz)
+
+
+def test_panels_share_one_axis_range_unless_zoomed(run_files, wide_grid):
+    panels = [*_panels(run_files), wide_grid]
+    fig = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10)
+    axes = F.panel_axes(fig)
+    for ax in axes:
+        np.testing.assert_allclose(ax.get_xlim(), (-2.25, 2.25))
+        np.testing.assert_allclose(ax.get_ylim(), (-2.25, 2.25))
+    # The smaller grids are outlined (nothing is computed outside them); the largest is not.
+    edges = [[line for line in ax.get_lines() if line.get_label() == "edge of the computed grid"] for ax in axes]
+    assert [len(e) for e in edges] == [1, 1, 1, 0]
+    np.testing.assert_allclose(np.abs(edges[0][0].get_xdata()).max(), 1.25)
+    assert "edge of the computed grid" in [t.get_text() for t in fig.legends[0].get_texts()]
+    zoomed = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, zoom_per_panel=True)
+    limits = [ax.get_xlim() for ax in F.panel_axes(zoomed)]
+    np.testing.assert_allclose(limits[0], (-1.25, 1.25))
+    np.testing.assert_allclose(limits[-1], (-2.25, 2.25))
+    assert not any(line.get_label().startswith("edge") for ax in F.panel_axes(zoomed) for line in ax.get_lines())
 
 
 def _contour_radii(ax, eigenvalues):
@@ -206,31 +252,124 @@ def histories(tmp_path_factory):
     return out
 
 
+STAB = ", before rescale"  # a stabilized curve is logged before each epoch's rescale
+
+
 def test_training_curves_panels_and_styles(histories, tmp_path):
     fig = F.build_training_curves_figure(histories, task="imdb")
     axes = F.panel_axes(fig)
     assert len(axes) == 2
     assert "accuracy" in axes[0].get_ylabel() and "loss" in axes[1].get_ylabel()
+    rnn_b, rnn_s, gru_b, gru_s = (
+        "RNN baseline (n=2)",
+        f"RNN stabilized (n=2){STAB}",
+        "GRU baseline",
+        f"GRU stabilized{STAB}",
+    )
     for ax in axes:
         lines = {line.get_label(): line for line in ax.get_lines()}
-        assert set(lines) == {"RNN baseline (n=2)", "RNN stabilized (n=2)", "GRU baseline", "GRU stabilized"}
-        assert lines["RNN baseline (n=2)"].get_linestyle() == "-"
-        assert lines["RNN stabilized (n=2)"].get_linestyle() == "--"
-        assert lines["GRU baseline"].get_linestyle() == "-"
-        assert lines["GRU stabilized"].get_linestyle() == "--"
-        assert lines["RNN baseline (n=2)"].get_color() == lines["RNN stabilized (n=2)"].get_color()
-        assert lines["GRU baseline"].get_color() != lines["RNN baseline (n=2)"].get_color()
+        assert set(lines) == {rnn_b, rnn_s, gru_b, gru_s}  # no metrics: no after-rescale star, no chance line
+        assert lines[rnn_b].get_linestyle() == "-" and lines[rnn_s].get_linestyle() == "--"
+        assert lines[gru_b].get_linestyle() == "-" and lines[gru_s].get_linestyle() == "--"
+        assert lines[rnn_b].get_color() == lines[rnn_s].get_color()
+        assert lines[gru_b].get_color() != lines[rnn_b].get_color()
+        assert ax.get_legend() is None
+    # One legend below the panels, one column per model.
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [rnn_b, rnn_s, gru_b, gru_s]
     # Values: accuracy in %, mean over seeds; epoch 0 included.
     lines = {line.get_label(): line for line in axes[0].get_lines()}
     gru = pd.read_csv(histories["gru", "baseline"])
-    np.testing.assert_allclose(lines["GRU baseline"].get_xdata(), gru["epoch"])
-    np.testing.assert_allclose(lines["GRU baseline"].get_ydata(), 100 * gru["test_accuracy"])
+    np.testing.assert_allclose(lines[gru_b].get_xdata(), gru["epoch"])
+    np.testing.assert_allclose(lines[gru_b].get_ydata(), 100 * gru["test_accuracy"])
     rnn = [pd.read_csv(p)["test_accuracy"] for p in histories["rnn", "stabilized"]]
-    np.testing.assert_allclose(lines["RNN stabilized (n=2)"].get_ydata(), 100 * (rnn[0] + rnn[1]) / 2)
+    np.testing.assert_allclose(lines[rnn_s].get_ydata(), 100 * (rnn[0] + rnn[1]) / 2)
     # The adding task adds the exact-match panel.
     assert F.panel_count(F.build_training_curves_figure(histories, task="adding")) == 3
     stem = tmp_path / "curves"
     _check_outputs(F.plot_training_curves(histories, stem, task="imdb"), stem)
+
+
+def _final_metrics(root, histories, chance=0.25):
+    """metrics.json of each curve: the stabilized ones end 20 points lower after the final rescale."""
+    out = {}
+    for (model, regime), paths in histories.items():
+        files = []
+        for i, path in enumerate(paths if isinstance(paths, list) else [paths]):
+            last = pd.read_csv(path).iloc[-1]
+            test = {k: float(last[f"test_{k}"]) for k in ("loss", "accuracy", "exact_match")}
+            m = {"task": "imdb", "model": model, "seed": i, "status": "converged", "chance_accuracy": chance}
+            if regime == "stabilized":
+                m["test_before_final_rescale"] = dict(test)
+                test = {k: v - 0.2 if k != "loss" else 2 * v for k, v in test.items()}
+            m["test"] = test
+            path = root / f"{model}_{regime}_{i}.json"
+            write_json(path, m)
+            files.append(path)
+        out[model, regime] = files if len(files) > 1 else files[0]
+    return out
+
+
+def test_training_curves_mark_the_value_after_the_final_rescale(histories, tmp_path):
+    """The stabilized line is the accuracy logged before each rescale; a star at its last epoch is the accuracy
+    after the final rescale (metrics.json "test", the number of Table 1)."""
+    metrics = _final_metrics(tmp_path, histories)
+    fig = F.build_training_curves_figure(histories, task="adding", metrics=metrics)
+    acc, loss, exact = F.panel_axes(fig)
+    for ax, name, scale in ((acc, "accuracy", 100.0), (loss, "loss", 1.0), (exact, "exact_match", 100.0)):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for model, n in (("RNN", " (n=2)"), ("GRU", "")):
+            star = lines[f"{model} stabilized, after final rescale"]
+            before = lines[f"{model} stabilized{n}{STAB}"]
+            assert star.get_marker() == "*" and star.get_linestyle() == "None"
+            assert star.get_zorder() > before.get_zorder()
+            assert star.get_xdata()[0] == before.get_xdata()[-1] == 5
+            files = metrics[model.lower(), "stabilized"]
+            data = [json.loads(p.read_text()) for p in (files if isinstance(files, list) else [files])]
+            assert star.get_ydata()[0] == pytest.approx(scale * np.mean([d["test"][name] for d in data]))
+            assert before.get_ydata()[-1] == pytest.approx(
+                scale * np.mean([d["test_before_final_rescale"][name] for d in data])
+            )
+        assert not any("baseline, after" in label for label in lines)  # baseline runs are never rescaled
+    chance = [line for line in acc.get_lines() if line.get_label() == "chance (majority class)"]
+    assert len(chance) == 1 and chance[0].get_ydata()[0] == pytest.approx(25.0)
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "RNN stabilized, after final rescale" in texts and f"RNN stabilized (n=2){STAB}" in texts
+    assert "chance (majority class)" in texts
+
+
+def test_training_epochs_are_integers_and_log_labels_plain(histories, tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.ticker import MaxNLocator
+
+    fig = F.build_training_curves_figure(histories, task="imdb")
+    FigureCanvasAgg(fig).draw()
+    for ax in F.panel_axes(fig):
+        assert isinstance(ax.xaxis.get_major_locator(), MaxNLocator)
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+    loss = F.panel_axes(fig)[1]
+    assert loss.get_yscale() == "log"
+    labels = [t.get_text() for t in loss.yaxis.get_ticklabels(which="both") if t.get_text()]
+    assert labels and not any("times" in x or "^" in x or "$" in x or "×" in x for x in labels), labels
+    assert all(float(x) > 0 for x in labels)
+    # A loss within one decade (2.43–2.49, as after two epochs): labelled ticks inside the range, all distinct.
+    flat = tmp_path / "flat.csv"
+    pd.DataFrame({"epoch": [0, 1, 2], "test_loss": [2.49, 2.46, 2.43], "test_accuracy": [0.1, 0.2, 0.3]}).to_csv(
+        flat, index=False
+    )
+    fig = F.build_training_curves_figure({("rnn", "baseline"): flat}, task="imdb")
+    FigureCanvasAgg(fig).draw()
+    ax = F.panel_axes(fig)[1]
+    low, high = ax.get_ylim()
+    shown = [
+        (t.get_position()[1], t.get_text())
+        for t in ax.yaxis.get_ticklabels(which="both")
+        if t.get_text() and low <= t.get_position()[1] <= high
+    ]
+    texts = [text for _, text in shown]
+    assert len(texts) >= 2 and len(set(texts)) == len(texts), texts
+    assert all(abs(float(text) - y) < 0.01 for y, text in shown) and not any("×" in x or "$" in x for x in texts)
 
 
 def _metrics(path, model, status):
@@ -252,17 +391,18 @@ def test_a_run_that_diverged_in_epoch_1_shows_and_says_so(histories, tmp_path):
     fig = F.build_training_curves_figure(curves, task="imdb", metrics=metrics)
     for ax in F.panel_axes(fig):
         lines = {line.get_label(): line for line in ax.get_lines()}
-        assert set(lines) == {"GRU baseline", "LSTM stabilized (diverged)"}
-        single = lines["LSTM stabilized (diverged)"]
+        assert set(lines) == {"GRU baseline", f"LSTM stabilized (diverged){STAB}"}
+        single = lines[f"LSTM stabilized (diverged){STAB}"]
         assert len(single.get_xdata()) == 1 and single.get_marker() not in (None, "", "None", " ")
         assert all(line.get_marker() not in (None, "", "None", " ") for line in lines.values())
-    legend = [t.get_text() for t in F.panel_axes(fig)[0].get_legend().get_texts()]
-    assert "LSTM stabilized (diverged)" in legend
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert f"LSTM stabilized (diverged){STAB}" in legend
     # Several seeds of which some diverged: the count.
     seeds = {("lstm", "stabilized"): [one_row, histories["gru", "baseline"]]}
     both = [metrics["lstm", "stabilized"], _metrics(tmp_path / "lstm1.json", "lstm", "converged")]
     fig = F.build_training_curves_figure(seeds, task="imdb", metrics={("lstm", "stabilized"): both})
-    assert [line.get_label() for line in F.panel_axes(fig)[0].get_lines()] == ["LSTM stabilized (n=2) (1/2 diverged)"]
+    labels = [line.get_label() for line in F.panel_axes(fig)[0].get_lines()]
+    assert labels == [f"LSTM stabilized (n=2) (1/2 diverged){STAB}"]
     # A metrics file of another model is refused; a curve without metrics too.
     with pytest.raises(ValueError, match="model 'gru'"):
         F.build_training_curves_figure(
@@ -276,22 +416,45 @@ def test_a_run_that_diverged_in_epoch_1_shows_and_says_so(histories, tmp_path):
 # Eigenvalues.
 
 
-def test_eigenvalue_panels(run_files, tmp_path):
+def test_eigenvalue_small_multiples(run_files, tmp_path):
+    """One small panel per gate block, a row per model, every panel on the same axes; the markers are outlined
+    and above the unit circle, and one legend names them."""
     _, baseline = run_files["baseline"]
     _, stabilized = run_files["stabilized"]
-    analysis = {"lstm": baseline, "rnn": stabilized}
+    analysis = {"lstm": baseline, "gru": stabilized}
     fig = F.build_eigenvalues_figure(analysis, task="imdb", regime="baseline", seed=0)
     axes = F.panel_axes(fig)
-    assert len(axes) == 2
-    assert [ax.get_title() for ax in axes] == ["imdb · RNN · baseline, seed 0", "imdb · LSTM · baseline, seed 0"]
-    data = json.loads(baseline.read_text())
-    scatters = {c.get_label(): c for c in axes[1].collections if isinstance(c, PathCollection)}
-    assert list(scatters) == ["rnn/i", "rnn/f", "rnn/c", "rnn/o"]  # gate order of the LSTM
-    for block, summary in data.items():
-        np.testing.assert_allclose(scatters[block].get_offsets(), np.asarray(summary["eigenvalues"]))
-    assert len({tuple(c.get_facecolor()[0]) for c in scatters.values()}) == 4
-    assert len({c.get_paths()[0].vertices.tobytes() for c in scatters.values()}) == 4  # distinct markers
-    circle = [line for line in axes[1].get_lines() if line.get_label() == "unit circle"]
-    assert len(circle) == 1 and circle[0].get_linestyle() == "--"
+    data = {"lstm": json.loads(baseline.read_text()), "gru": json.loads(stabilized.read_text())}
+    # LSTM before GRU; within a model the blocks in gate order (the GRU here holds LSTM blocks: sorted by name).
+    expected = [("lstm", b) for b in ("rnn/i", "rnn/f", "rnn/c", "rnn/o")]
+    expected += [("gru", b) for b in ("rnn/c", "rnn/f", "rnn/i", "rnn/o")]
+    assert [ax.get_label() for ax in axes] == [f"panel:{m}/{b}" for m, b in expected]
+    rows = {round(ax.get_position().y0, 3) for ax in axes}
+    assert len(rows) == 2  # a row per model
+    for ax, (model, block) in zip(axes, expected, strict=True):
+        summary = data[model][block]
+        (dots,) = [line for line in ax.get_lines() if line.get_label() == "eigenvalues"]
+        np.testing.assert_allclose(np.c_[dots.get_xdata(), dots.get_ydata()], np.asarray(summary["eigenvalues"]))
+        assert dots.get_markeredgecolor() == "k" and dots.get_markersize() <= 4
+        (circle,) = [line for line in ax.get_lines() if line.get_label() == "unit circle"]
+        assert circle.get_linestyle() == "--" and dots.get_zorder() > circle.get_zorder()
+        assert ax.get_title() == f"{model.upper()} · {block}, ρ = {summary['spectral_radius']:.4g}"
+        assert ax.get_xlim() == axes[0].get_xlim() and ax.get_ylim() == axes[0].get_ylim()  # shared range
+    radius = max(s["spectral_radius"] for d in data.values() for s in d.values())
+    assert axes[0].get_xlim()[1] >= max(1.0, radius)
+    assert fig._suptitle.get_text().startswith("imdb · baseline, seed 0")
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert texts == ["eigenvalues (LSTM)", "eigenvalues (GRU)", "unit circle"]
     stem = tmp_path / "eig"
     _check_outputs(F.plot_eigenvalues(analysis, stem, task="imdb", regime="baseline"), stem)
+
+
+def test_eigenvalue_rows_split_eight_blocks_by_layer():
+    """The adding task's LSTM (8 blocks) and GRU (6) take one row per layer; 4 blocks or fewer share a row."""
+    assert F._eigenvalue_rows("adding", "lstm", block_keys("adding", "lstm")[::-1]) == [
+        list(block_keys("adding", "lstm")[:4]),
+        list(block_keys("adding", "lstm")[4:]),
+    ]
+    assert [len(r) for r in F._eigenvalue_rows("adding", "gru", block_keys("adding", "gru"))] == [3, 3]
+    assert F._eigenvalue_rows("adding", "rnn", block_keys("adding", "rnn")) == [list(block_keys("adding", "rnn"))]
+    assert F._eigenvalue_rows("imdb", "lstm", block_keys("imdb", "lstm")) == [list(block_keys("imdb", "lstm"))]

@@ -1,12 +1,15 @@
 """Tables 1–3 against synthetic per-run files: values equal the JSON they come from, the paper's numbers sit
-beside ours (rnnrobust.paper), status cells flag non-convergence, and the CSV / markdown / booktabs outputs
-(rnnrobust.render) are well formed."""
+beside ours (rnnrobust.paper), outcome and status cells count the seeds, unstable matrices print as such, and the
+CSV / markdown / booktabs outputs (rnnrobust.render) are well formed and fit a page."""
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -165,6 +168,7 @@ def test_paper_figures_are_numbered_baseline_then_stabilized_in_task_order():
 
 
 def test_table1_values_equal_the_metrics_files(runs):
+    """The main table: the accuracy after the final rescale (metrics.json "test"), mean ± std over seeds."""
     metrics, _ = runs
     data = _load(metrics)
     df = T.table1_accuracy(metrics)
@@ -178,35 +182,126 @@ def test_table1_values_equal_the_metrics_files(runs):
         for model in MODELS:
             row = _row(df, task=task, model=model)
             for regime in REGIMES:
-                runs_ = [data[task, model, regime, s] for s in SEEDS]
-                acc = [100 * m["test"]["accuracy"] for m in runs_]
+                acc = [100 * data[task, model, regime, s]["test"]["accuracy"] for s in SEEDS]
                 mean, std = _stats(acc)
                 assert row[f"{regime}_accuracy_mean"] == pytest.approx(mean, rel=1e-12)
                 assert row[f"{regime}_accuracy_std"] == pytest.approx(std, rel=1e-12)
                 assert row[f"{regime}_n"] == len(SEEDS)
-                assert row[f"{regime}_accuracy_per_seed"] == dict(zip(SEEDS, acc, strict=True))
+    # The paper's layout: details live in table1_detail.
+    assert not any(c.startswith(("baseline_before", "baseline_exact", "stabilized_before")) for c in df.columns)
+    shown, _ = R.display_frame(df)
+    assert list(shown.columns) == [
+        "task", "model", "paper", "baseline (%)", "baseline outcome",
+        "stabilized, after final rescale (%)", "stabilized outcome",
+    ]  # fmt: skip
+
+
+def test_table1_detail_values_equal_the_metrics_files(runs):
+    """One row per task × model × regime: after and before the final rescale, exact match, chance, per seed."""
+    metrics, analysis = runs
+    data = _load(metrics)
+    radii = _load(analysis)
+    df = T.table1_detail(metrics, analysis=analysis)
+    assert list(df[["task", "model", "regime"]].itertuples(index=False, name=None)) == [
+        (t, m, r) for t in TASKS for m in MODELS for r in REGIMES
+    ]
+    for task in TASKS:
+        for model in MODELS:
+            for regime in REGIMES:
+                row = _row(df, task=task, model=model, regime=regime)
+                runs_ = [data[task, model, regime, s] for s in SEEDS]
+                acc = [100 * m["test"]["accuracy"] for m in runs_]
+                mean, std = _stats(acc)
+                assert row["accuracy_mean"] == pytest.approx(mean, rel=1e-12)
+                assert row["accuracy_std"] == pytest.approx(std, rel=1e-12)
+                assert row["n"] == len(SEEDS)
+                assert row["accuracy_per_seed"] == dict(zip(SEEDS, acc, strict=True))
+                assert row["chance_accuracy"] == pytest.approx(100 * runs_[0]["chance_accuracy"])
                 if task == "adding":
                     mean, std = _stats([100 * m["test"]["exact_match"] for m in runs_])
-                    assert row[f"{regime}_exact_match_mean"] == pytest.approx(mean, rel=1e-12)
-                    assert row[f"{regime}_exact_match_std"] == pytest.approx(std, rel=1e-12)
+                    assert row["exact_match_mean"] == pytest.approx(mean, rel=1e-12)
+                    assert row["exact_match_std"] == pytest.approx(std, rel=1e-12)
                 else:
-                    assert math.isnan(row[f"{regime}_exact_match_mean"])
-            before = [100 * data[task, model, "stabilized", s]["test_before_final_rescale"]["accuracy"] for s in SEEDS]
-            assert row["stabilized_before_rescale_accuracy_mean"] == pytest.approx(np.mean(before), rel=1e-12)
-            assert row["stabilized_before_rescale_accuracy_std"] == pytest.approx(np.std(before, ddof=1), rel=1e-12)
-    assert "baseline_before_rescale_accuracy_mean" not in df.columns  # baseline runs have no rescale
+                    assert math.isnan(row["exact_match_mean"])
+                if regime == "baseline":  # no rescale: no accuracy before it, no ρ after it
+                    assert math.isnan(row["before_rescale_accuracy_mean"])
+                    assert math.isnan(row["radius_after_rescale_mean"])
+                    continue
+                before = [100 * m["test_before_final_rescale"]["accuracy"] for m in runs_]
+                assert row["before_rescale_accuracy_mean"] == pytest.approx(np.mean(before), rel=1e-12)
+                assert row["before_rescale_accuracy_std"] == pytest.approx(np.std(before, ddof=1), rel=1e-12)
+                assert row["before_rescale_accuracy_per_seed"] == dict(zip(SEEDS, before, strict=True))
+                rho = [max(b["spectral_radius"] for b in radii[task, model, regime, s].values()) for s in SEEDS]
+                assert row["radius_after_rescale_mean"] == pytest.approx(np.mean(rho), rel=1e-12)
+    shown, _ = R.display_frame(df)
+    assert {"accuracy after final rescale", "accuracy before final rescale"} <= set(shown.columns)
+    assert "ρ after final rescale (max)" in shown.columns
+    assert "status" not in shown.columns and "status" in df.columns  # the training status: CSV only
+    # Without the analysis files there is no ρ column.
+    assert "radius_after_rescale_mean" not in T.table1_detail(metrics).columns
 
 
-def test_table1_status_cells(runs):
+def test_table1_outcome_cells(runs):
     metrics, _ = runs
+    data = _load(metrics)
     df = T.table1_accuracy(metrics)
-    assert _row(df, task="mnist", model="lstm")["baseline_status"] == "non-convergence (2/2 not converged)"
+    detail = T.table1_detail(metrics)
+    for task in TASKS:
+        for model in MODELS:
+            for regime in REGIMES:
+                expected = T.outcome_cell([T.run_outcome(data[task, model, regime, s]) for s in SEEDS])
+                assert _row(df, task=task, model=model)[f"{regime}_outcome"] == expected
+                assert _row(detail, task=task, model=model, regime=regime)["outcome"] == expected
+    assert "diverged" in _row(df, task="mnist", model="lstm")["stabilized_outcome"]
+
+
+def test_table1_detail_keeps_the_status_training_wrote(runs):
+    metrics, _ = runs
+    df = T.table1_detail(metrics)
+    assert _row(df, task="mnist", model="lstm", regime="baseline")["status"] == "non-convergence (2/2 not converged)"
     assert (
-        _row(df, task="mnist", model="lstm")["stabilized_status"] == "non-convergence (1/2 not converged, 1/2 diverged)"
+        _row(df, task="mnist", model="lstm", regime="stabilized")["status"]
+        == "non-convergence (1/2 not converged, 1/2 diverged)"
     )
-    assert _row(df, task="adding", model="lstm")["stabilized_status"] == "1/2 not converged"
-    assert _row(df, task="adding", model="lstm")["baseline_status"] == "converged"
-    assert _row(df, task="adding", model="rnn")["stabilized_status"] == "converged"
+    assert _row(df, task="adding", model="lstm", regime="stabilized")["status"] == "1/2 not converged"
+    assert _row(df, task="adding", model="lstm", regime="baseline")["status"] == "converged"
+    assert _row(df, task="adding", model="rnn", regime="stabilized")["status"] == "converged"
+
+
+def _metrics(accuracy, chance=1 / 3, status="converged", before=None, margin=0.05):
+    m = {"status": status, "test": {"accuracy": accuracy}, "chance_accuracy": chance}
+    m["hyperparameters"] = {"convergence_margin": margin}
+    if before is not None:
+        m["test_before_final_rescale"] = {"accuracy": before}
+    return m
+
+
+def test_run_outcome_rule():
+    """learned: at least half the way from chance to 100 %; near chance: below chance + margin (training's
+    not_converged); collapsed at rescale: the final rescale cost more than 10 points; diverged first."""
+    # 38 % on the adding task (chance 33 %): "converged" for training, not "learned" for a reader.
+    assert T.run_outcome(_metrics(0.38, chance=0.33)) == "above chance"
+    assert T.run_outcome(_metrics(0.37, chance=0.33)) == "near chance"
+    assert T.run_outcome(_metrics(0.37, chance=0.33, margin=0.02)) == "above chance"  # the run's own margin
+    assert T.run_outcome(_metrics(0.75 - 1e-9, chance=0.5)) == "above chance"
+    assert T.run_outcome(_metrics(0.75, chance=0.5)) == "learned"
+    assert T.run_outcome(_metrics(0.8311, chance=0.5)) == "learned"  # the paper's IMDB accuracies
+    assert T.run_outcome(_metrics(0.2611, chance=0.1135)) == "above chance"  # the paper's MNIST RNN
+    assert T.run_outcome(_metrics(0.9, before=0.99)) == "learned"  # lost 9 points: not a collapse
+    assert T.run_outcome(_metrics(0.6, before=0.99)) == "collapsed at rescale"
+    assert T.run_outcome(_metrics(0.99, status="diverged", before=0.1)) == "diverged"
+    # Training's status and the outcome agree on "near chance".
+    assert T.run_outcome(_metrics(0.2, status="not_converged")) == "near chance"
+    with pytest.raises(ValueError, match="unknown run status"):
+        T.run_outcome(_metrics(0.5, status="exploded"))
+
+
+def test_outcome_cell():
+    assert T.outcome_cell(["learned"] * 3) == "3/3 learned"
+    assert T.outcome_cell(["near chance", "learned", "diverged"]) == "1/3 learned, 1/3 near chance, 1/3 diverged"
+    assert T.outcome_cell([]) == ""
+    with pytest.raises(ValueError, match="unknown outcome"):
+        T.outcome_cell(["converged"])
 
 
 def test_status_cell():
@@ -345,6 +440,43 @@ def test_table3_status_with_metrics(runs):
     df = T.table3_robustness(analysis, -2, metrics=metrics)
     assert _row(df, task="mnist", model="lstm", regime="baseline")["status"].startswith("non-convergence")
     assert _row(df, task="adding", model="lstm", regime="stabilized")["status"] == "1/2 not converged"
+    assert _row(df, task="mnist", model="lstm", regime="stabilized")["outcome"].endswith("1/2 diverged")
+    shown, _ = R.display_frame(df)
+    assert "status" not in shown.columns and "outcome" not in shown.columns  # Table 1 shows them
+
+
+def test_table3_prints_unstable_runs_as_such(runs, tmp_path):
+    """Stabilized blocks here have ρ = 1.05: the CSV keeps ∞ and the numbers, the markdown says "unstable"."""
+    _, analysis = runs
+    data = _load(analysis)
+    df = T.table3_robustness(analysis, -2)
+    for row in df.itertuples():
+        radii = [max(b["spectral_radius"] for b in data[row.task, row.model, row.regime, s].values()) for s in SEEDS]
+        unstable = sum(r > 1 for r in radii)
+        assert row.n_unstable == unstable and row.unstable == (unstable == len(SEEDS))
+        assert row.unstable_text == {0: "", len(SEEDS): "unstable"}.get(unstable, f"{unstable}/{len(SEEDS)} unstable")
+        assert (row.kreiss_lower_bound_mean == math.inf) == (unstable > 0)
+    stabilized = df["regime"] == "stabilized"
+    assert df.loc[stabilized, "unstable"].all()
+    assert (df["n_unstable"] == 0).any()  # stable rows exist too
+    shown, _ = R.display_frame(df)
+    for quantity in ("Kreiss bound (max)", "transient peak ‖Wᵏ‖ (max)"):
+        assert (shown.loc[stabilized.to_numpy(), quantity] == "unstable").all()
+        stable = (df["n_unstable"] == 0).to_numpy()
+        assert not shown.loc[stable, quantity].str.contains("unstable").any()
+    assert "∞" not in shown.to_string()
+    csv = pd.read_csv(R.write_table(df, tmp_path / "t3", "T3")[0])
+    assert np.isinf(csv.loc[stabilized.to_numpy(), "kreiss_lower_bound_mean"]).all()
+    assert csv["unstable"].dtype == bool
+    assert all(text.endswith("unstable") for text in csv["unstable_text"].dropna())
+    md = (tmp_path / "t3.md").read_text()
+    assert "| unstable | unstable |" in md and "inf" not in md
+
+
+def test_table3_counts_unstable_seeds():
+    assert T._unstable_text([1.0, 0.9]) == ""  # ρ = 1 is not unstable
+    assert T._unstable_text([1.0 + 1e-9, 0.9, 0.8]) == "1/3 unstable"
+    assert T._unstable_text([1.43]) == "unstable"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -356,17 +488,23 @@ def _md_cells(line: str) -> list[str]:
     return [c.strip() for c in re.split(r"(?<!\\)\|", line[1:-1])]
 
 
-@pytest.mark.parametrize("which", ["table1", "table2", "table3"])
+def _tables(metrics, analysis):
+    """Every table as the workflow writes it (workflow/scripts/tables.py)."""
+    return {
+        "table1": T.table1_accuracy(metrics),
+        "table1_detail": T.table1_detail(metrics, analysis=analysis),
+        "table2": T.table2_henrici(analysis, metrics=metrics),
+        "table3": T.table3_robustness(analysis, -2, metrics=metrics),
+    }
+
+
+@pytest.mark.parametrize("which", ["table1", "table1_detail", "table2", "table3"])
 def test_write_table_outputs(runs, tmp_path, which):
     metrics, analysis = runs
-    df = {
-        "table1": lambda: T.table1_accuracy(metrics),
-        "table2": lambda: T.table2_henrici(analysis, metrics=metrics),
-        "table3": lambda: T.table3_robustness(analysis, -2),
-    }[which]()
+    df = _tables(metrics, analysis)[which]
     caption = "Test 50% & x_y {ok}"
     paths = R.write_table(df, tmp_path / "out" / which, caption)
-    assert [p.name for p in paths] == [f"{which}.csv", f"{which}.md", f"{which}.tex"]
+    assert [p.name for p in paths] == [f"{which}.csv", f"{which}.md", f"{which}.tex", f"{which}.html"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)  # no temp files
 
     # CSV: every column, numbers at full precision.
@@ -376,13 +514,14 @@ def test_write_table_outputs(runs, tmp_path, which):
         if col.endswith(("_mean", "_std")):
             np.testing.assert_allclose(csv[col].to_numpy(float), df[col].to_numpy(float), rtol=1e-15)
 
-    # Markdown: caption, then a pipe table whose rows all have the header's number of cells.
+    # Markdown: caption, then a pipe table whose rows all have the header's number of cells, then the notes.
     lines = paths[1].read_text().splitlines()
     assert lines[0] == "**Test 50% & x_y {ok}**" and lines[1] == ""
     header = _md_cells(lines[2])
     assert re.fullmatch(r"\|(-{3,}:?\|)+", lines[3]) and lines[3].count("|") == len(header) + 1
-    body = lines[4:]
-    assert len(body) == len(df)
+    body = lines[4 : 4 + len(df)]
+    notes = df.attrs["notes"]
+    assert notes and lines[4 + len(df) :] == [x for note in notes for x in ("", note)]
     assert all(len(_md_cells(line)) == len(header) for line in body)
     assert not any(h.endswith(("mean", "std")) for h in header)  # shown as "mean ± std"
     assert any("±" in line for line in body)
@@ -397,10 +536,17 @@ def test_write_table_outputs(runs, tmp_path, which):
     assert "\\label{tab:" + which + "}" in tex
     rows = tex[i[1] : i[2]].strip().splitlines()[1:]
     assert len(rows) == len(df)
+    assert "\\small" in tex and R.latex_escape(notes[0]) in tex
     assert "±" not in tex and "$\\pm$" in tex
     assert "$$" not in tex
     ncols = re.search(r"\\begin\{tabular\}\{([lr]+)\}", tex).group(1)
     assert all(row.count(" & ") == len(ncols) - 1 for row in rows)
+
+    # HTML: the caption escaped, one <th> per printed column, one <tr> per row, numbers right-aligned, notes.
+    page = paths[3].read_text()
+    assert "<caption>Test 50% &amp; x_y {ok}</caption>" in page
+    assert page.count("</th>") == len(header) and page.count("<tr>") == len(df) + 1
+    assert 'class="num"' in page and "±" in page and all(html.escape(note) in page for note in notes)
 
 
 def test_table1_markdown_shows_mean_pm_std_and_paper(runs, tmp_path):
@@ -409,9 +555,55 @@ def test_table1_markdown_shows_mean_pm_std_and_paper(runs, tmp_path):
     md = R.write_table(df, tmp_path / "t1", "Table 1")[1].read_text()
     row = _row(df, task="adding", model="rnn")
     mean, std = row["baseline_accuracy_mean"], row["baseline_accuracy_std"]
-    assert f"| {mean:.4g} ± {std:.4g} |" in md
+    assert f"| {R.format_mean_std(mean, std)} |" in md and re.search(r"\| \d+\.\d+ ± \d+\.\d+ \|", md)
     assert "non-convergence (3 seeds)" in md and "99.73%" in md
-    assert "baseline accuracy (%)" in md
+    assert "| baseline (%) |" in md and "| stabilized, after final rescale (%) |" in md
+    assert T.OUTCOME_RULE in md
+
+
+def test_latex_tables_fit_a_page(runs):
+    """At most 9 printed columns per table, and the columns of latex_layout (headers wrapped, long text in a
+    parbox, mean ± std on two lines if need be) add up to less than the text width: no \\resizebox needed."""
+    metrics, analysis = runs
+    for name, df in _tables(metrics, analysis).items():
+        layout = R.latex_layout(df)
+        assert len(layout) <= 9, (name, [h for _, h, _ in layout])
+        width = sum(w + R.LATEX_COLUMN_SEP_PT for _, _, w in layout)
+        assert width <= R.LATEX_TEXT_WIDTH_PT, (name, width, [(" ".join(h), w) for _, h, w in layout])
+        assert all(len(lines) <= 4 for _, lines, _ in layout), name  # headers of at most 4 lines
+        assert "resizebox" not in R.to_latex(df)
+
+
+def test_latex_stacks_mean_and_std_only_when_one_line_is_too_wide():
+    row = {"x": "a", **{f"q{i}_mean": 1.23456 for i in range(3)}, **{f"q{i}_std": 0.0123 for i in range(3)}}
+    narrow = R.table_frame([row], list(row))
+    assert "\\begin{tabular}[t]" not in R.to_latex(narrow) and "1.235 $\\pm$ 0.012" in R.to_latex(narrow)
+    row = {"x": "a", **{f"q{i}_mean": 1.23456 for i in range(9)}, **{f"q{i}_std": 0.0123 for i in range(9)}}
+    wide = R.table_frame([row], list(row))
+    tex = R.to_latex(wide)
+    assert "\\begin{tabular}[t]{@{}r@{}}1.235 \\\\ $\\pm$ 0.012\\end{tabular}" in tex
+    assert sum(w + R.LATEX_COLUMN_SEP_PT for _, _, w in R.latex_layout(wide)) <= R.LATEX_TEXT_WIDTH_PT
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
+def test_latex_tables_compile_without_overfull_boxes(runs, tmp_path):
+    metrics, analysis = runs
+    inputs = []
+    for name, df in _tables(metrics, analysis).items():
+        R.write_table(df, tmp_path / name, f"{name}: 50% & x_y")
+        inputs.append(f"\\input{{{name}.tex}}")
+    doc = tmp_path / "doc.tex"
+    doc.write_text(
+        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[margin=1in]{geometry}\n"
+        "\\usepackage{booktabs}\n\\begin{document}\n" + "\n".join(inputs) + "\n\\end{document}\n"
+    )
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert proc.returncode == 0, log[-3000:]
+    assert "Overfull \\hbox" not in log, log[log.index("Overfull") - 200 : log.index("Overfull") + 400]
 
 
 def test_latex_escape():
@@ -421,11 +613,45 @@ def test_latex_escape():
     assert R.latex_escape("‖W‖₂") == "$\\|$W$\\| _2$"
     assert R.latex_escape("−∞ ± 1") == "$- \\infty$ $\\pm$ 1"
     assert R.latex_escape("19.37–22.47%") == "19.37--22.47\\%"
+    # Sub- and superscripts after a symbol; identifiers keep their underscores.
+    assert R.latex_escape("ρ_ε") == "$\\rho _{\\varepsilon}$"
+    assert R.latex_escape("‖W‖_F") == "$\\|$W$\\| _{F}$"
+    assert R.latex_escape("‖Wᵏ‖") == "$\\|$W$^{k} \\|$"
+    assert R.latex_escape("test_before_final_rescale") == "test\\_before\\_final\\_rescale"
+
+
+def test_text_overrides_and_notes_in_every_format(tmp_path):
+    rows = [{"x": "a", "v_mean": 1.5, "v_std": 0.25, "v_text": ""}, {"x": "b", "v_mean": math.inf, "v_std": math.nan,
+            "v_text": "unstable"}]  # fmt: skip
+    df = R.table_frame(rows, ["x", "v_mean", "v_std", "v_text"], text={"v": "v_text"}, notes=["A note."])
+    shown, numeric = R.display_frame(df)
+    assert list(shown.columns) == ["x", "v"] and numeric == [False, True]
+    assert list(shown["v"]) == ["1.50 ± 0.25", "unstable"]
+    csv, md, tex, page = (p.read_text() for p in R.write_table(df, tmp_path / "t", "cap"))
+    assert "<td>b</td><td class=\"num\">unstable</td>" in page and '<p class="note">A note.</p>' in page
+    assert "inf" in csv and "v_text" in csv and "unstable" in csv
+    assert md.endswith("\nA note.\n") and "| b | unstable |" in md
+    assert "A note.\\par" in tex
+
+
+def test_long_headers_and_text_cells_wrap_in_latex():
+    rows = [{"name": "a long text cell that needs more than one line", "value": 1.0}]
+    df = R.table_frame(rows, ["name", "value"], headers={"value": "a header of several words"})
+    (_, name_lines, name_width), (_, lines, _) = R.latex_layout(df)
+    assert name_width == R.LATEX_WRAP_PT and name_lines == ["name"]
+    assert len(lines) > 1
+    tex = R.to_latex(df)
+    assert "\\parbox[t]" in tex and "\\begin{tabular}[b]{@{}r@{}}a header" in tex
 
 
 def test_format_value_and_eps():
     assert R.format_value(3.14159) == "3.142"
     assert (R.format_value(math.inf), R.format_value(-math.inf), R.format_value(math.nan)) == ("∞", "−∞", "")
     assert R.format_value({0: 0.5, 1: 2}) == "0: 0.5; 1: 2"
-    assert R.format_mean_std(1.0, 0.25) == "1 ± 0.25" and R.format_mean_std(1.0, math.nan) == "1"
+    assert R.format_mean_std(1.0, 0.25) == "1.00 ± 0.25" and R.format_mean_std(1.0, math.nan) == "1"
+    # The std to 2 significant digits, the mean to the same decimal place.
+    assert R.format_mean_std(99.7312, 0.01234) == "99.731 ± 0.012"
+    assert R.format_mean_std(0.002345, 0.0011) == "0.0023 ± 0.0011"
+    assert R.format_mean_std(1444779.6, 30000.0) == "1.445e+06 ± 3e+04"
+    assert R.format_mean_std(math.inf, math.nan) == "∞" and R.format_mean_std(2.0, 0.0) == "2 ± 0"
     assert (R.format_eps(-2), R.format_eps(-2.5), R.format_eps(-3)) == ("0.01", "0.00316", "0.001")

@@ -7,6 +7,7 @@ and config without touching the checkout.
 from __future__ import annotations
 
 import ast
+import base64
 import csv
 import functools
 import http.server
@@ -14,6 +15,7 @@ import io
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -401,19 +403,25 @@ def test_directory_mirror_and_bad_digest(tmp_path):
     assert not list((workdir / "resources/imdb").glob("*/aclImdb.tar.gz"))
 
 
-def test_report_builds(finished_run):
+def test_report_shows_tables_figures_and_captions_from_the_data(finished_run):
+    """The report embeds every table as an HTML table (ours beside the paper's) and every figure, each with a
+    caption that includes the numbers of its runs."""
     workdir, mirror = finished_run
-    snakemake(workdir, "--report", "report.html", "--config", f"data_mirror={mirror}")
-    html = (workdir / "report.html").read_text(errors="replace")
-    for name in (
-        "table1_accuracy",
-        "figure1_adding",
-        "figure4_adding",
-        "training_imdb",
-        "Pseudospectra",
-        "Stabilization",
-    ):
-        assert name in html, name
+    snakemake(workdir, "--report", "results/tiny/report.html", "--config", f"data_mirror={mirror}")
+    page = (workdir / "results/tiny/report.html").read_text(encoding="utf-8")
+    embedded = re.findall(r"data:([a-z/+.-]+);charset=[a-z0-9-]+;(?:filename=[^;]*;)?base64,([A-Za-z0-9+/=]+)", page)
+    html_tables = [base64.b64decode(data).decode() for mime, data in embedded if mime == "text/html"]
+    table1 = [t for t in html_tables if "Test accuracy (%)" in t]
+    assert len(html_tables) == 4 and len(table1) == 1
+    assert "<table>" in table1[0] and "<td>99.73%</td>" in table1[0] and "non-convergence" in table1[0]
+    figures = [f"figure{i}_{t}" for i, t in enumerate(TASKS * 2, start=1)]
+    figures += [f"training_{t}" for t in TASKS] + [f"eigenvalues_{t}_{r}" for t in TASKS for r in REGIMES]
+    for name in figures:
+        assert f"{name}.png" in page and f"{name}.pdf" in page, name
+    assert page.count("This run:") == 2 * len(figures) + 4  # each PNG, PDF and HTML table has its caption
+    caption = (workdir / "results/tiny/figures/figure1_adding.caption.rst").read_text()
+    assert caption.count("matrix encoder/") == 3 and "eigenvalues outside the unit circle" in caption
+    assert json.dumps(caption.splitlines()[0][2:], ensure_ascii=True)[1:-1] in page  # the numbers, in the report
 
 
 def test_configs_keep_their_results_apart(finished_run):

@@ -6,6 +6,12 @@ global figure registry, no global style or backend change; the PNG/PDF writers a
 matching ``plot_*`` function saves it as ``<out_stem>.png`` and ``<out_stem>.pdf`` atomically and returns
 the two paths. The data panels of a figure carry the artist label ``"panel:<name>"``; :func:`panel_axes`
 returns them (colour bars excluded), so the number of panels is checkable.
+
+Conventions: one legend per figure, below the panels (``fig.legends``), never over the data; eigenvalues as
+small outlined markers drawn above contours and the dashed unit circle; the panels of a figure share one axis
+range (pseudospectra: unless ``zoom_per_panel``); each panel's title gives its matrix's spectral radius ρ;
+epochs are integer ticks and log axes have plain labels. For stabilized runs the training curves show the
+accuracy logged before each rescale and a star for the value after the final rescale (Table 1's number).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from .io import atomic_path, load_npz, read_json
 from .layout import CELLS, REGIMES, block_keys
@@ -99,9 +107,17 @@ def _grid(fig: Figure, n: int, ncols: int | None) -> list[Axes]:
     return axes[:n]
 
 
+# Eigenvalues: small hollow black circles, above the contours and the unit circle; the unit circle dashed grey.
+_EIGENVALUE_STYLE = dict(color="k", linestyle="None", marker="o", markersize=3.5, markerfacecolor="none",
+                         markeredgewidth=0.8, zorder=3, label="eigenvalues")  # fmt: skip
+_CIRCLE_STYLE = dict(color="0.35", linestyle="--", linewidth=0.9, zorder=2, label="unit circle")
+_CHANCE_STYLE = dict(color="0.45", linestyle=":", linewidth=1.0, zorder=1, label="chance (majority class)")
+_GRID_EDGE_STYLE = dict(color="0.6", linestyle=":", linewidth=0.8, zorder=2, label="edge of the computed grid")
+
+
 def _unit_circle(ax: Axes) -> None:
     theta = np.linspace(0.0, 2.0 * np.pi, 721)
-    ax.plot(np.cos(theta), np.sin(theta), color="0.35", linestyle="--", linewidth=0.9, label="unit circle")
+    ax.plot(np.cos(theta), np.sin(theta), **_CIRCLE_STYLE)
 
 
 def _block_rank(task: str, model: str, block: str) -> tuple[int, str]:
@@ -172,6 +188,12 @@ def _pseudospectrum_data(panel: Panel, cache: dict[str, dict[str, np.ndarray]]) 
     return x, y, sigma, eigs
 
 
+def _legend_below(fig: Figure, handles: Sequence[Any], ncols: int | None = None, fontsize: float = 8) -> None:
+    """One legend for the whole figure, below its panels (constrained layout makes room for it)."""
+    fig.legend(handles=list(handles), loc="outside lower center", ncols=ncols or len(handles), fontsize=fontsize,
+               frameon=False)  # fmt: skip
+
+
 def build_pseudospectra_figure(
     panels: Sequence[Panel],
     *,
@@ -182,12 +204,15 @@ def build_pseudospectra_figure(
     filled: bool = False,
     cmap: str = "viridis",
     panel_size: float = 3.4,
+    zoom_per_panel: bool = False,
 ) -> Figure:
     """EigTool-style pseudospectra, one panel per entry of ``panels``.
 
     Each panel draws the boundaries of Λ_ε = {z : σ_min(zI − W) ≤ ε} as contours of log10 σ_min, the
-    eigenvalues as black dots and the unit circle dashed, at equal aspect; one colour bar "log10 ε" is shared
-    by all panels (same colour = same ε in every panel).
+    eigenvalues as small hollow markers above the contours (so that the smallest contours around them stay
+    visible) and the unit circle dashed, at equal aspect; its title gives the spectral radius ρ. One colour bar
+    "log10 ε" is shared by all panels (same colour = same ε in every panel) and one legend below them names
+    the markers and the unit circle.
 
     Parameters
     ----------
@@ -200,6 +225,9 @@ def build_pseudospectra_figure(
         different scale comparable (Λ_ε(W/c) = Λ_{cε}(W)/c, protocol §3); ‖W‖₂ comes from :meth:`Panel.norm`.
     filled
         Filled regions instead of lines.
+    zoom_per_panel
+        Each panel spans its own grid; by default every panel spans the same square, that of the largest grid,
+        so that sizes compare across panels (a smaller grid is outlined, dotted: no contour is computed outside).
     """
     levels = sorted(float(v) for v in eps_log10)
     if not levels:
@@ -211,11 +239,14 @@ def build_pseudospectra_figure(
     n = len(panels)
     cols = min(n, ncols or 4) if n else 1
     rows = math.ceil(n / cols) if n else 1
-    fig = Figure(figsize=(panel_size * cols + 1.2, panel_size * rows + (0.5 if title else 0.0)), layout="constrained")
+    height = panel_size * rows + (0.5 if title else 0.0) + 0.35  # + the legend below
+    fig = Figure(figsize=(panel_size * cols + 1.2, height), layout="constrained")
     axes = _grid(fig, n, ncols)
     cache: dict[str, dict[str, np.ndarray]] = {}
-    for ax, panel in zip(axes, panels, strict=True):
-        x, y, sigma, eigs = _pseudospectrum_data(panel, cache)
+    data = [_pseudospectrum_data(panel, cache) for panel in panels]
+    shared = max((float(np.abs([x[0], x[-1], y[0], y[-1]]).max()) for x, y, _, _ in data), default=1.0)
+    outlined = False
+    for ax, panel, (x, y, sigma, eigs) in zip(axes, panels, data, strict=True):
         field = np.log10(np.maximum(np.asarray(sigma, dtype=float), np.finfo(float).tiny))
         if relative:
             scale = panel.norm()
@@ -229,23 +260,36 @@ def build_pseudospectra_figure(
                 # The band between levels ε_{k−1} and ε_k takes the colour of ε_k (the line colour of ∂Λ_{ε_k}),
                 # and the region below the lowest level that of the lowest level.
                 bounds = [min(float(field.min()), levels[0]) - 1.0, *levels]
-                ax.contourf(x, y, field, levels=bounds, colors=[colour_map(norm(v)) for v in levels])
+                ax.contourf(x, y, field, levels=bounds, colors=[colour_map(norm(v)) for v in levels], zorder=1)
             else:
-                ax.contour(x, y, field, levels=levels, cmap=colour_map, norm=norm, linewidths=1.2)
+                ax.contour(x, y, field, levels=levels, cmap=colour_map, norm=norm, linewidths=1.1, zorder=1)
         eigs = np.asarray(eigs).astype(complex)
-        ax.plot(eigs.real, eigs.imag, "k.", markersize=4, label="eigenvalues")
         _unit_circle(ax)
-        ax.set_xlim(float(x[0]), float(x[-1]))
-        ax.set_ylim(float(y[0]), float(y[-1]))
+        ax.plot(eigs.real, eigs.imag, **_EIGENVALUE_STYLE)
+        x0, x1, y0, y1 = float(x[0]), float(x[-1]), float(y[0]), float(y[-1])
+        if zoom_per_panel:
+            ax.set_xlim(x0, x1)
+            ax.set_ylim(y0, y1)
+        else:
+            ax.set_xlim(-shared, shared)
+            ax.set_ylim(-shared, shared)
+            if max(abs(x0), abs(x1), abs(y0), abs(y1)) < shared * (1 - 1e-9):
+                ax.plot([x0, x1, x1, x0, x0], [y0, y0, y1, y1, y0], **_GRID_EDGE_STYLE)
+                outlined = True
         ax.set_aspect("equal")
         ax.set_xlabel("Re")
         ax.set_ylabel("Im")
-        ax.set_title(panel.title(), fontsize=9)
+        radius = float(np.abs(eigs).max(initial=0.0))
+        ax.set_title(f"{panel.title()}, ρ = {radius:.4g}", fontsize=9)
         ax.set_label(f"{PANEL_PREFIX}{panel.task}/{panel.model}/{panel.regime}/{panel.seed}/{panel.block}")
 
     mappable = ScalarMappable(norm=norm, cmap=colour_map)
     cbar = fig.colorbar(mappable, ax=axes, ticks=levels, shrink=0.9)
     cbar.set_label("log10 ε (relative: σ_min(zI − W) = ε·‖W‖₂)" if relative else "log10 ε")
+    handles = [Line2D([], [], **_EIGENVALUE_STYLE), Line2D([], [], **_CIRCLE_STYLE)]
+    if outlined:
+        handles.append(Line2D([], [], **_GRID_EDGE_STYLE))
+    _legend_below(fig, handles)
     if title:
         fig.suptitle(title)
     return fig
@@ -260,11 +304,13 @@ def plot_pseudospectra(
     title: str | None = None,
     ncols: int | None = None,
     filled: bool = False,
+    zoom_per_panel: bool = False,
 ) -> list[Path]:
     """:func:`build_pseudospectra_figure`, saved as ``<out_stem>.png`` and ``.pdf``; returns the paths."""
     fig = build_pseudospectra_figure(
-        panels, eps_log10=eps_log10, relative=relative, title=title, ncols=ncols, filled=filled
-    )
+        panels, eps_log10=eps_log10, relative=relative, title=title, ncols=ncols, filled=filled,
+        zoom_per_panel=zoom_per_panel,
+    )  # fmt: skip
     return save_figure(fig, out_stem)
 
 
@@ -287,20 +333,31 @@ def _history(paths: PathLike | Sequence[PathLike], column: str) -> pd.DataFrame:
     return pd.DataFrame(series).sort_index()
 
 
-def _diverged_note(paths: PathLike | Sequence[PathLike], model: str) -> str:
-    """``" (diverged)"`` when every seed's metrics.json says diverged, ``" (k/n diverged)"`` when some do."""
-    files = _seed_files(paths)
-    statuses = []
-    for path in files:
+def _metrics_files(paths: PathLike | Sequence[PathLike], model: str) -> list[dict[str, Any]]:
+    """The metrics of each seed; a file of another model is refused (it would label the curve wrongly)."""
+    out = []
+    for path in _seed_files(paths):
         data = read_json(path)
-        # A metrics file paired with the wrong curve would label it wrongly: check that it is this model's.
         if data.get("model") not in (None, model):
             raise ValueError(f"{path} holds metrics of model {data.get('model')!r}, not {model!r}")
-        statuses.append(data["status"])
+        out.append(data)
+    return out
+
+
+def _diverged_note(metrics: Sequence[Mapping[str, Any]]) -> str:
+    """``" (diverged)"`` when every seed's metrics say diverged, ``" (k/n diverged)"`` when some do."""
+    statuses = [m["status"] for m in metrics]
     diverged = statuses.count("diverged")
     if diverged == 0:
         return ""
     return " (diverged)" if diverged == len(statuses) else f" ({diverged}/{len(statuses)} diverged)"
+
+
+def _after_final_rescale(metrics: Sequence[Mapping[str, Any]], column: str) -> float:
+    """Mean over seeds of ``metrics["test"][<column without "test_">]``, the value after the final rescale."""
+    name = column.removeprefix("test_")
+    values = [float(m["test"][name]) for m in metrics if name in (m.get("test") or {})]
+    return float(np.mean(values)) if values else math.nan
 
 
 def _curve_label(column: str) -> str:
@@ -310,6 +367,25 @@ def _curve_label(column: str) -> str:
 
 def _is_percent(column: str) -> bool:
     return "accuracy" in column or "exact_match" in column
+
+
+def _plain(value: float, _pos: Any = None) -> str:
+    """A log-axis tick label as a plain number: ``0.5``, ``2.31``, ``1e-05`` (never ``2.31 × 10⁰``)."""
+    return f"{value:.3g}"
+
+
+def _plain_log_axis(ax: Axes, low: float, high: float) -> None:
+    """Log y axis with plain labels: decades always; when the data span less than a decade, matplotlib puts
+    its minor ticks inside the range, and they are labelled with as many decimals as their spacing needs."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10))
+    ax.yaxis.set_major_formatter(FuncFormatter(_plain))
+    if not (high > 0 and low > 0 and high / low < 10.0):
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        return
+    span = high - low if high > low else abs(high) or 1.0
+    decimals = max(0, 1 - math.floor(math.log10(span)))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _pos: f"{value:.{decimals}f}"))
 
 
 def build_training_curves_figure(
@@ -324,7 +400,12 @@ def build_training_curves_figure(
 
     One line per key (model, regime): colour per model, solid baseline, dashed stabilized, with markers, so
     that a run that stopped after its first epoch still shows. Accuracies are in %, the loss on a log axis
-    when it is positive throughout.
+    (plain tick labels) when it is positive throughout; epochs are integers.
+
+    A stabilized run is rescaled after each epoch's test evaluation (protocol §3.5): its line is the accuracy
+    logged **before** each rescale (legend "…, before rescale"), and with ``metrics`` a star at its last epoch
+    marks the value **after the final rescale** (``metrics.json["test"]``, the number of Table 1; legend
+    "…, after final rescale").
 
     Parameters
     ----------
@@ -335,7 +416,7 @@ def build_training_curves_figure(
         The task, for titles and the default columns.
     metrics
         (model, regime) -> metrics.json (or one per seed, as ``histories``): a diverged run is labelled
-        "(diverged)" in the legend.
+        "(diverged)" in the legend, and a rescaled run gets its after-final-rescale star.
     columns
         History columns to plot; default ``test_accuracy`` and ``test_loss``, plus ``test_exact_match`` for the
         adding task.
@@ -346,20 +427,22 @@ def build_training_curves_figure(
     missing = [k for k in keys if metrics is not None and k not in metrics]
     if missing:
         raise KeyError(f"no metrics for {missing}; metrics are given for {sorted(metrics or {})}")
-    notes = {k: _diverged_note(metrics[k], k[0]) if metrics is not None else "" for k in keys}
-    fig = Figure(figsize=(4.6 * len(columns), 3.6), layout="constrained")
+    run_metrics = {k: _metrics_files(metrics[k], k[0]) if metrics is not None else [] for k in keys}
+    rescaled = {k: k[1] == REGIMES[-1] or any("test_before_final_rescale" in m for m in run_metrics[k]) for k in keys}
+    fig = Figure(figsize=(4.6 * len(columns), 4.3), layout="constrained")
     axes = _grid(fig, len(columns), len(columns))
     extra_colours = iter(f"C{i}" for i in range(len(MODEL_COLOURS), 10))
     colours = {m: MODEL_COLOURS.get(m) or next(extra_colours, "k") for m in dict.fromkeys(k[0] for k in keys)}
     for ax, column in zip(axes, columns, strict=True):
-        positive = True
+        shown: list[float] = []
         for model, regime in keys:
-            data = _history(histories[(model, regime)], column)
-            if _is_percent(column):
-                data = 100.0 * data
+            key = (model, regime)
+            data = _history(histories[key], column)
+            scale = 100.0 if _is_percent(column) else 1.0
+            data = scale * data
             mean = data.mean(axis=1)
             n = data.shape[1]
-            label = f"{model.upper()} {regime}" + (f" (n={n})" if n > 1 else "") + notes[(model, regime)]
+            label = f"{model.upper()} {regime}" + (f" (n={n})" if n > 1 else "") + _diverged_note(run_metrics[key])
             style = REGIME_STYLES.get(regime, ":")
             ax.plot(
                 mean.index,
@@ -369,20 +452,47 @@ def build_training_curves_figure(
                 marker="o",
                 markersize=3,
                 markevery=max(1, len(mean) // _CURVE_MARKS),
-                label=label,
+                label=label + (", before rescale" if rescaled[key] else ""),
+                gid=model,
             )
             if n > 1:
                 ax.fill_between(mean.index, data.min(axis=1), data.max(axis=1), color=colours[model], alpha=0.15)
-            finite = mean.to_numpy()[np.isfinite(mean.to_numpy())]
-            positive = positive and bool(np.all(finite > 0))
-        if "loss" in column and positive:
-            ax.set_yscale("log")
+            shown += list(mean.to_numpy())
+            after = scale * _after_final_rescale(run_metrics[key], column) if rescaled[key] else math.nan
+            if math.isfinite(after) and len(mean):
+                ax.plot([mean.index[-1]], [after], linestyle="None", marker="*", markersize=9, color=colours[model],
+                        markeredgecolor="k", markeredgewidth=0.6, zorder=4,
+                        label=f"{model.upper()} {regime}, after final rescale", gid=model)  # fmt: skip
+                shown.append(after)
+        if column == "test_accuracy" and any(run_metrics.values()):
+            chance = [100.0 * float(m["chance_accuracy"]) for ms in run_metrics.values() for m in ms
+                      if m.get("chance_accuracy") is not None]  # fmt: skip
+            if chance:
+                ax.axhline(float(np.mean(chance)), **_CHANCE_STYLE)
+                shown.append(float(np.mean(chance)))
+        finite = np.asarray([v for v in shown if math.isfinite(v)])
+        if "loss" in column and finite.size and bool(np.all(finite > 0)):
+            _plain_log_axis(ax, float(finite.min()), float(finite.max()))
+        if _is_percent(column) and finite.size:
+            low, high = float(finite.min()), float(finite.max())
+            if high - low < 1.0:  # a flat curve: a 10-point window, not a zoom on rounding noise
+                low, high = low - 5.0, high + 5.0
+            pad = 0.05 * (high - low)
+            ax.set_ylim(max(low - pad, -0.5), min(high + pad, 100.5))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(_curve_label(column))
         ax.set_title(f"{task}: {_curve_label(column)}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.set_label(f"{PANEL_PREFIX}{column}")
-    axes[0].legend(fontsize=8)
+    # One legend column per model (its regimes, then its after-final-rescale stars), the chance line last.
+    groups = [[line for line in axes[0].get_lines() if line.get_gid() == model] for model in colours]
+    groups += [[line for line in axes[0].get_lines() if line.get_gid() is None]]
+    groups = [group for group in groups if group]
+    depth = max(len(group) for group in groups)
+    blank = {"linestyle": "None", "label": " "}
+    handles = [h for group in groups for h in [*group, *(Line2D([], [], **blank) for _ in range(depth - len(group)))]]
+    _legend_below(fig, handles, ncols=len(groups))
     if title:
         fig.suptitle(title)
     return fig
@@ -410,6 +520,17 @@ def _analysis(value: PathLike | Mapping[str, Any]) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else read_json(value)
 
 
+def _eigenvalue_rows(task: str, model: str, blocks: Sequence[str]) -> list[list[str]]:
+    """A model's blocks in rows of at most 4 panels: one row when they fit, else one row per layer."""
+    ordered = sorted(blocks, key=lambda b: _block_rank(task, model, b))
+    if len(ordered) <= 4:
+        return [ordered]
+    layers: dict[str, list[str]] = {}
+    for block in ordered:
+        layers.setdefault(block.split("/", 1)[0], []).append(block)
+    return [row[i : i + 4] for row in layers.values() for i in range(0, len(row), 4)]
+
+
 def build_eigenvalues_figure(
     analysis: Mapping[str, PathLike | Mapping[str, Any]],
     *,
@@ -417,35 +538,59 @@ def build_eigenvalues_figure(
     regime: str,
     seed: int | None = None,
     title: str | None = None,
+    panel_size: float = 2.2,
 ) -> Figure:
-    """Eigenvalues of every gate block for one task × regime: one panel per model (key of ``analysis``:
-    model → the run's analysis JSON, or its loaded dict), one marker and colour per block
-    (``<layer>/<gate>``, legend), the unit circle dashed, equal aspect."""
+    """Eigenvalues of every gate block for one task × regime, as small multiples: one small panel per block
+    (``<layer>/<gate>``), rows per model (a model with more than 4 blocks, e.g. the adding task's LSTM with 8,
+    takes one row per layer), every panel on the same square axes holding the unit disk and every eigenvalue.
+
+    ``analysis`` maps model → the run's analysis JSON, or its loaded dict. Each panel draws the block's
+    eigenvalues as small outlined markers in the model's colour above the dashed unit circle, and gives its
+    spectral radius ρ in the title; one legend below the panels names the markers and the circle.
+    """
     models = sorted(analysis, key=_model_rank)
-    fig = Figure(figsize=(3.8 * min(len(models), 4) + 0.6, 3.9 * math.ceil(len(models) / 4)), layout="constrained")
-    axes = _grid(fig, len(models), None)
-    for ax, model in zip(axes, models, strict=True):
-        summaries = _analysis(analysis[model])
-        radius = 1.0
-        for i, block in enumerate(sorted(summaries, key=lambda b: _block_rank(task, model, b))):
-            eig = np.asarray(summaries[block]["eigenvalues"], dtype=float).reshape(-1, 2)
+    summaries = {model: _analysis(analysis[model]) for model in models}
+    rows = [(model, row) for model in models for row in _eigenvalue_rows(task, model, list(summaries[model]))]
+    if not rows:
+        raise ValueError("a figure needs at least one panel")
+    ncols = max(len(row) for _, row in rows)
+    fig = Figure(figsize=(panel_size * ncols + 0.3, (panel_size + 0.15) * len(rows) + 0.7), layout="constrained")
+    grid = fig.subplots(len(rows), ncols, squeeze=False)
+    radius = 1.0
+    for model in models:
+        for summary in summaries[model].values():
+            eig = np.asarray(summary["eigenvalues"], dtype=float).reshape(-1, 2)
             radius = max(radius, float(np.hypot(eig[:, 0], eig[:, 1]).max(initial=0.0)))
-            ax.scatter(eig[:, 0], eig[:, 1], s=14, marker=MARKERS[i % len(MARKERS)], color=f"C{i % 10}",
-                       alpha=0.8, label=block, linewidths=0)  # fmt: skip
-        _unit_circle(ax)
-        lim = 1.1 * radius
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.set_aspect("equal")
-        ax.set_xlabel("Re")
-        ax.set_ylabel("Im")
-        ax.set_title(
-            f"{task} · {model.upper()} · {regime}" + (f", seed {seed}" if seed is not None else ""), fontsize=9
-        )
-        ax.legend(fontsize=7, loc="upper right", markerscale=1.2)
-        ax.set_label(f"{PANEL_PREFIX}{model}")
-    if title:
-        fig.suptitle(title)
+    lim = 1.08 * radius
+    extra_colours = iter(f"C{i}" for i in range(len(MODEL_COLOURS), 10))
+    colours = {m: MODEL_COLOURS.get(m) or next(extra_colours, "k") for m in models}
+    for r, (model, row) in enumerate(rows):
+        for c in range(ncols):
+            ax = grid[r, c]
+            if c >= len(row):
+                fig.delaxes(ax)
+                continue
+            block = row[c]
+            eig = np.asarray(summaries[model][block]["eigenvalues"], dtype=float).reshape(-1, 2)
+            rho = float(np.hypot(eig[:, 0], eig[:, 1]).max(initial=0.0))
+            _unit_circle(ax)
+            ax.plot(eig[:, 0], eig[:, 1], **(_EIGENVALUE_STYLE | {"color": colours[model], "markeredgecolor": "k",
+                    "markerfacecolor": colours[model], "markeredgewidth": 0.4, "alpha": 0.85}))  # fmt: skip
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_aspect("equal")
+            ax.tick_params(labelsize=7)
+            ax.set_xlabel("Re", fontsize=7, labelpad=1)
+            if c == 0:
+                ax.set_ylabel("Im", fontsize=7, labelpad=1)
+            ax.set_title(f"{model.upper()} · {block}, ρ = {rho:.4g}", fontsize=8)
+            ax.set_label(f"{PANEL_PREFIX}{model}/{block}")
+    default = f"{task} · {regime}" + (f", seed {seed}" if seed is not None else "") + ": eigenvalues of each matrix"
+    fig.suptitle(title or default, fontsize=10)
+    handles = [Line2D([], [], **(_EIGENVALUE_STYLE | {"color": colours[m], "markerfacecolor": colours[m],
+               "markeredgecolor": "k", "markeredgewidth": 0.4, "label": f"eigenvalues ({m.upper()})"}))
+               for m in models]  # fmt: skip
+    _legend_below(fig, [*handles, Line2D([], [], **_CIRCLE_STYLE)])
     return fig
 
 

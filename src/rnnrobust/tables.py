@@ -2,16 +2,37 @@
 
 Inputs are mappings ``RunKey -> path`` with ``RunKey = (task, model, regime, seed)``:
 
-- :func:`table1_accuracy` reads ``results/models/<run>/metrics.json``;
+- :func:`table1_accuracy` (the paper's layout) and :func:`table1_detail` read ``results/models/<run>/metrics.json``
+  (the detail table also the analysis JSON, for ρ after the final rescale);
 - :func:`table2_henrici` and :func:`table3_robustness` read ``results/analysis/<run>.json``
   (``{"<layer>/<gate>": summary}`` as written by ``rnnrobust.analysis.analyze_blocks``).
 
 Each returns a table (:func:`rnnrobust.render.table_frame`) whose numeric columns stay machine readable: every
 aggregate is a ``<name>_mean`` / ``<name>_std`` pair (mean and *sample* standard deviation, ddof = 1, over seeds;
-the std is NaN for a single seed) and ``<regime>_n`` counts the seeds. Infinite values (a Kreiss bound of a matrix
-with ρ > 1, the eigenvector condition of a defective matrix) propagate: the mean is then ∞ and the std NaN.
-Per-seed values are ``{seed: value}`` dicts. ``rnnrobust.render.write_table`` writes them as files; the paper's
-numbers come from :mod:`rnnrobust.paper`.
+the std is NaN for a single seed) and ``n`` counts the seeds. Infinite values (a Kreiss bound of a matrix with
+ρ > 1, the eigenvector condition of a defective matrix) propagate: the mean is then ∞ and the std NaN; the
+printed Table 3 shows such cells as "unstable" instead (:func:`table3_robustness`). Per-seed values are
+``{seed: value}`` dicts. ``rnnrobust.render.write_table`` writes them as files; the paper's numbers come from
+:mod:`rnnrobust.paper`.
+
+**Which accuracy.** A stabilized run is rescaled after its last epoch's test evaluation (protocol §3.5). Every
+accuracy of these tables is the test accuracy **after the final rescale** (``metrics.json["test"]``, the weights
+that were saved and analysed); the accuracy **before** it (``metrics.json["test_before_final_rescale"]``, the last
+row of ``history.csv``) is a separate column of :func:`table1_detail`. Baseline runs are never rescaled.
+
+**Outcome of a run** (:func:`run_outcome`; the tables' reader-facing label; ``metrics.json["status"]`` stays as
+training wrote it and is kept in the CSVs as ``status``). With *a* the accuracy after the final rescale, *c* the
+chance accuracy and *m* the run's ``convergence_margin`` (0.05), in this order:
+
+- ``diverged``: training stopped on a non-finite loss or weights (status ``diverged``);
+- ``collapsed at rescale``: a rescaled run whose accuracy fell by more than :data:`COLLAPSE_DROP` (10 percentage
+  points) at the final rescale;
+- ``near chance``: *a* < *c* + *m* (training's ``not_converged``);
+- ``learned``: *a* ≥ *c* + :data:`LEARNED_FRACTION` · (1 − *c*), i.e. the run closed at least half of the gap
+  between chance and 100 %;
+- ``above chance``: otherwise (e.g. 38 % on the adding task, whose chance is 33 %).
+
+A cell of several seeds counts them: ``"3/3 learned"``, ``"2/3 learned, 1/3 near chance"`` (:func:`outcome_cell`).
 """
 
 from __future__ import annotations
@@ -25,19 +46,46 @@ import numpy as np
 import pandas as pd
 
 from .io import read_json
-from .layout import CELLS, REGIMES, STATUSES, TASKS, RunKey, block_keys, eps_key
+from .layout import CELLS, GATES, REGIMES, STATUSES, TASKS, RunKey, block_keys, eps_key
 from .paper import PAPER_TABLE1, PaperCell, paper_henrici
 from .render import format_eps, table_frame
 
 PathLike = str | os.PathLike[str]
 
 __all__ = [
+    "COLLAPSE_DROP",
+    "LEARNED_FRACTION",
+    "OUTCOMES",
+    "OUTCOME_RULE",
     "TABLE3_QUANTITIES",
+    "UNSTABLE_RADIUS",
+    "outcome_cell",
+    "run_outcome",
     "status_cell",
     "table1_accuracy",
+    "table1_detail",
     "table2_henrici",
     "table3_robustness",
 ]
+
+#: Reader-facing outcomes of a run, best first (see the module docstring for the rule).
+OUTCOMES = ("learned", "above chance", "near chance", "collapsed at rescale", "diverged")
+#: "learned": the accuracy closes at least this fraction of the gap between chance and 100 %.
+LEARNED_FRACTION = 0.5
+#: "collapsed at rescale": the final rescale cost more than this accuracy (a fraction: 10 percentage points).
+COLLAPSE_DROP = 0.10
+#: Margin over chance of "near chance" when a run's metrics do not record ``convergence_margin``.
+DEFAULT_MARGIN = 0.05
+#: A matrix is unstable when its spectral radius exceeds this (the threshold of the analysis' Kreiss bound).
+UNSTABLE_RADIUS = 1.0 + 1e-12
+
+#: The outcome rule in one sentence, printed in the notes of Table 1.
+OUTCOME_RULE = (
+    "Outcome per seed, from the accuracy a after the final rescale, chance c and margin m = 0.05: "
+    "diverged (non-finite loss or weights); collapsed at rescale (the final rescale cost more than "
+    f"{100 * COLLAPSE_DROP:g} points); near chance (a < c + m); learned (a ≥ c + {LEARNED_FRACTION:g}·(1 − c), "
+    "half the gap from chance to 100 %); above chance otherwise."
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -136,8 +184,83 @@ def _statuses(metrics: Mapping[RunKey, PathLike] | None) -> dict[RunKey, str]:
     return {key: data["status"] for key, data in _load_runs(metrics, "metrics").items()}
 
 
+def _outcomes(metrics: Mapping[RunKey, PathLike] | None) -> dict[RunKey, str]:
+    if metrics is None:
+        return {}
+    return {key: run_outcome(data) for key, data in _load_runs(metrics, "metrics").items()}
+
+
 def _pct(x: float | None) -> float:
     return math.nan if x is None else 100.0 * float(x)
+
+
+def run_outcome(metrics: Mapping[str, Any]) -> str:
+    """The reader-facing outcome of one run (one of :data:`OUTCOMES`) from its metrics.json.
+
+    The rule is the module docstring's: ``diverged``, then ``collapsed at rescale`` (the accuracy fell by more
+    than :data:`COLLAPSE_DROP` at the final rescale), ``near chance`` (accuracy after the final rescale below
+    chance + ``convergence_margin``), ``learned`` (at least :data:`LEARNED_FRACTION` of the way from chance to
+    100 %), else ``above chance``.
+
+    >>> run_outcome({"status": "converged", "test": {"accuracy": 0.38}, "chance_accuracy": 0.33})
+    'above chance'
+    >>> run_outcome({"status": "converged", "test": {"accuracy": 0.60}, "chance_accuracy": 0.33,
+    ...              "test_before_final_rescale": {"accuracy": 0.95}})
+    'collapsed at rescale'
+    """
+    status = metrics["status"]
+    if status not in STATUSES:
+        raise ValueError(f"unknown run status {status!r}; expected one of {STATUSES}")
+    if status == "diverged":
+        return "diverged"
+    after = float(metrics["test"]["accuracy"])
+    before = (metrics.get("test_before_final_rescale") or {}).get("accuracy")
+    if before is not None and float(before) - after > COLLAPSE_DROP:
+        return "collapsed at rescale"
+    chance = float(metrics.get("chance_accuracy") or 0.0)
+    margin = (metrics.get("hyperparameters") or {}).get("convergence_margin")
+    margin = DEFAULT_MARGIN if margin is None else float(margin)
+    if after < chance + margin:
+        return "near chance"
+    if after >= chance + LEARNED_FRACTION * (1.0 - chance):
+        return "learned"
+    return "above chance"
+
+
+def outcome_cell(outcomes: Sequence[str]) -> str:
+    """Outcomes of a cell of seeds, counted in the order of :data:`OUTCOMES`; ``""`` for no seeds.
+
+    >>> outcome_cell(["learned"] * 3), outcome_cell(["near chance", "learned", "learned"])
+    ('3/3 learned', '2/3 learned, 1/3 near chance')
+    """
+    unknown = set(outcomes) - set(OUTCOMES)
+    if unknown:
+        raise ValueError(f"unknown outcome {sorted(unknown)}; expected one of {OUTCOMES}")
+    n = len(outcomes)
+    return ", ".join(f"{outcomes.count(o)}/{n} {o}" for o in OUTCOMES if o in outcomes)
+
+
+def _rescaled(runs: Mapping[RunKey, Any]) -> set[str]:
+    """Regimes with a final rescale: those whose runs record the accuracy before it (and ``stabilized``)."""
+    return {r for (_, _, r, _), m in runs.items() if "test_before_final_rescale" in m} | (
+        {REGIMES[1]} & {key[2] for key in runs}
+    )
+
+
+def _paper_columns(row: dict[str, Any], task: str, model: str) -> None:
+    paper = PAPER_TABLE1.get((task, model), PaperCell("not reported"))
+    numbers = [v for v in paper.values if v is not None]
+    row["paper_accuracy"] = paper.display
+    row["paper_accuracy_low"] = min(numbers, default=math.nan)
+    row["paper_accuracy_high"] = max(numbers, default=math.nan)
+    row["paper_note"] = paper.note
+
+
+_PAPER_COLUMNS = ["paper_accuracy", "paper_accuracy_low", "paper_accuracy_high", "paper_note"]
+_PAPER_NOTE = (
+    "paper: Table 1 of Sengupta & Friston (2018), as printed; the adding task's accuracy is per character; "
+    "MNIST GRU is a range over initialisations."
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -145,7 +268,8 @@ def _pct(x: float | None) -> float:
 
 
 def table1_accuracy(metrics: Mapping[RunKey, PathLike]) -> pd.DataFrame:
-    """Test accuracy per task × model (rows), in %, one group of columns per regime.
+    """Table 1 in the paper's layout: test accuracy (%) per task × model (rows), the paper's beside ours, one group
+    of columns per regime.
 
     Parameters
     ----------
@@ -155,62 +279,139 @@ def table1_accuracy(metrics: Mapping[RunKey, PathLike]) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Per regime ``r``: ``r_n`` seeds, ``r_accuracy_mean`` / ``_std`` over seeds (every seed counts, converged
-        or not), ``r_accuracy_per_seed`` (``{seed: accuracy}``), ``r_exact_match_mean`` / ``_std`` (whole-answer
-        exact match, adding task; NaN elsewhere), ``r_before_rescale_accuracy_mean`` / ``_std`` (where a run of
-        the regime records ``test_before_final_rescale``) and ``r_status`` (:func:`status_cell`); then
-        ``chance_accuracy`` (mean majority-class accuracy), ``paper_accuracy`` (as printed),
-        ``paper_accuracy_low`` / ``_high`` (equal unless the paper gave a range; NaN for non-convergence) and
-        ``paper_note``.
+        ``paper_accuracy`` (as printed), ``paper_accuracy_low`` / ``_high`` (equal unless the paper gave a range;
+        NaN for non-convergence) and ``paper_note``; then per regime ``r``: ``r_n`` seeds, ``r_accuracy_mean`` /
+        ``_std`` over seeds (every seed counts; the accuracy **after the final rescale** for a rescaled regime)
+        and ``r_outcome`` (:func:`outcome_cell` of :func:`run_outcome`). Details (accuracy before the final rescale,
+        exact match, chance, run status, per seed) are in :func:`table1_detail`.
     """
     runs = _load_runs(metrics, "metrics")
     regimes = _regimes(runs)
-    groups = _group(runs)
-    has_exact = {r for (_, _, r, _), m in runs.items() if "exact_match" in m["test"]}
-    has_before = {r for (_, _, r, _), m in runs.items() if "test_before_final_rescale" in m}
+    rescaled = _rescaled(runs)
 
-    columns, headers = ["task", "model"], {}
+    columns = ["task", "model", *_PAPER_COLUMNS]
+    headers = {"paper_accuracy": "paper"}
     for r in regimes:
-        columns += [f"{r}_n", f"{r}_accuracy_mean", f"{r}_accuracy_std", f"{r}_accuracy_per_seed"]
-        headers |= {f"{r}_n": f"{r} n", f"{r}_accuracy": f"{r} accuracy (%)"}
-        headers[f"{r}_accuracy_per_seed"] = f"{r} per seed (%)"
-        if r in has_exact:
-            columns += [f"{r}_exact_match_mean", f"{r}_exact_match_std"]
-            headers[f"{r}_exact_match"] = f"{r} exact match (%)"
-        if r in has_before:
-            columns += [f"{r}_before_rescale_accuracy_mean", f"{r}_before_rescale_accuracy_std"]
-            headers[f"{r}_before_rescale_accuracy"] = f"{r} before final rescale (%)"
-        columns.append(f"{r}_status")
-        headers[f"{r}_status"] = f"{r} status"
-    columns += ["chance_accuracy", "paper_accuracy", "paper_accuracy_low", "paper_accuracy_high", "paper_note"]
-    headers |= {"chance_accuracy": "chance (%)", "paper_accuracy": "paper", "paper_note": "paper note"}
+        columns += [f"{r}_n", f"{r}_accuracy_mean", f"{r}_accuracy_std", f"{r}_outcome"]
+        headers[f"{r}_accuracy"] = f"{r}, after final rescale (%)" if r in rescaled else f"{r} (%)"
+        headers[f"{r}_outcome"] = f"{r} outcome"
 
     rows = []
-    for (task, model), by_regime in groups.items():
+    for (task, model), by_regime in _group(runs).items():
         row: dict[str, Any] = {"task": task, "model": model}
-        chance = []
+        _paper_columns(row, task, model)
         for r in regimes:
             seeds = by_regime.get(r, [])
-            acc = {seed: _pct(m["test"]["accuracy"]) for seed, m in seeds}
-            row[f"{r}_accuracy_mean"], row[f"{r}_accuracy_std"], row[f"{r}_n"] = _mean_std(acc.values())
-            row[f"{r}_accuracy_per_seed"] = acc
-            if r in has_exact:
-                exact = [_pct(m["test"].get("exact_match")) for _, m in seeds]
-                row[f"{r}_exact_match_mean"], row[f"{r}_exact_match_std"], _ = _mean_std(exact)
-            if r in has_before:
-                before = [_pct((m.get("test_before_final_rescale") or {}).get("accuracy")) for _, m in seeds]
-                row[f"{r}_before_rescale_accuracy_mean"], row[f"{r}_before_rescale_accuracy_std"], _ = _mean_std(before)
-            row[f"{r}_status"] = status_cell([m["status"] for _, m in seeds])
-            chance += [_pct(m.get("chance_accuracy")) for _, m in seeds]
-        row["chance_accuracy"] = _mean_std(chance)[0]
-        paper = PAPER_TABLE1.get((task, model), PaperCell("not reported"))
-        numbers = [v for v in paper.values if v is not None]
-        row["paper_accuracy"] = paper.display
-        row["paper_accuracy_low"] = min(numbers, default=math.nan)
-        row["paper_accuracy_high"] = max(numbers, default=math.nan)
-        row["paper_note"] = paper.note
+            acc = [_pct(m["test"]["accuracy"]) for _, m in seeds]
+            row[f"{r}_accuracy_mean"], row[f"{r}_accuracy_std"], row[f"{r}_n"] = _mean_std(acc)
+            row[f"{r}_outcome"] = outcome_cell([run_outcome(m) for _, m in seeds])
         rows.append(row)
-    return table_frame(rows, columns, headers=headers, hidden=["paper_accuracy_low", "paper_accuracy_high"])
+    notes = [
+        "Test accuracy (%), mean ± std over seeds; for the stabilized regime after the final rescale, i.e. of the "
+        "saved and analysed weights (the accuracy before it: table1_detail).",
+        OUTCOME_RULE,
+        _PAPER_NOTE,
+    ]
+    hidden = [f"{r}_n" for r in regimes] + ["paper_accuracy_low", "paper_accuracy_high", "paper_note"]
+    return table_frame(rows, columns, headers=headers, hidden=hidden, notes=notes)
+
+
+def _max_radius(data: Mapping[str, Any]) -> float:
+    return max(float(s["spectral_radius"]) for s in data.values())
+
+
+def table1_detail(
+    metrics: Mapping[RunKey, PathLike], *, analysis: Mapping[RunKey, PathLike] | None = None
+) -> pd.DataFrame:
+    """Details of Table 1 per task × model × regime (rows): accuracy after and before the final rescale, exact
+    match, chance, ρ after the final rescale, outcome and run status.
+
+    Parameters
+    ----------
+    metrics
+        Run key -> the run's metrics.json; each file must record the run of its key.
+    analysis
+        Run key -> the run's analysis JSON; adds ``radius_after_rescale_mean`` / ``_std`` for rescaled regimes (the
+        maximum over the run's blocks of the spectral radius of the saved weights, which are those after the
+        final rescale).
+
+    Returns
+    -------
+    DataFrame
+        ``n`` seeds, ``chance_accuracy`` (mean majority-class accuracy, %), ``accuracy_mean`` / ``_std`` (after the
+        final rescale; a baseline run's final accuracy), ``before_rescale_accuracy_mean`` / ``_std`` (rescaled
+        regimes: ``test_before_final_rescale``), ``exact_match_mean`` / ``_std`` (whole-answer exact match after the
+        final rescale, adding task; NaN elsewhere), ``radius_after_rescale_mean`` / ``_std`` (with ``analysis``),
+        ``outcome`` (:func:`outcome_cell`), ``status`` (:func:`status_cell` of the statuses training wrote) and
+        per-seed dicts ``accuracy_per_seed``, ``before_rescale_accuracy_per_seed``, ``outcome_per_seed``. The
+        three optional pairs are left out when no run has them.
+    """
+    runs = _load_runs(metrics, "metrics")
+    rescaled = _rescaled(runs)
+    radii = {key: _max_radius(data) for key, data in _load_runs(analysis, "analysis").items()} if analysis else {}
+    has_exact = any("exact_match" in m["test"] for m in runs.values())
+
+    columns = ["task", "model", "regime", "n", "chance_accuracy", "accuracy_mean", "accuracy_std"]
+    if rescaled:
+        columns += ["before_rescale_accuracy_mean", "before_rescale_accuracy_std"]
+    if has_exact:
+        columns += ["exact_match_mean", "exact_match_std"]
+    if radii and rescaled:
+        columns += ["radius_after_rescale_mean", "radius_after_rescale_std"]
+    columns += ["outcome", "status", "accuracy_per_seed", "outcome_per_seed"]
+    if rescaled:
+        columns.append("before_rescale_accuracy_per_seed")
+    headers = {  # accuracies in % (the notes say so): the headers stay short enough for a page
+        "chance_accuracy": "chance",
+        "accuracy": "accuracy after final rescale",
+        "before_rescale_accuracy": "accuracy before final rescale",
+        "exact_match": "exact match",
+        "radius_after_rescale": "ρ after final rescale (max)",
+    }
+
+    rows = []
+    for (task, model), by_regime in _group(runs).items():
+        for regime, seeds in by_regime.items():
+            row: dict[str, Any] = {"task": task, "model": model, "regime": regime, "n": len(seeds)}
+            row["chance_accuracy"] = _mean_std(_pct(m.get("chance_accuracy")) for _, m in seeds)[0]
+            acc = {seed: _pct(m["test"]["accuracy"]) for seed, m in seeds}
+            row["accuracy_mean"], row["accuracy_std"], _ = _mean_std(acc.values())
+            row["accuracy_per_seed"] = acc
+            if rescaled:
+                before = {}
+                if regime in rescaled:
+                    before = {s: _pct((m.get("test_before_final_rescale") or {}).get("accuracy")) for s, m in seeds}
+                row["before_rescale_accuracy_mean"], row["before_rescale_accuracy_std"], _ = _mean_std(
+                    v for v in before.values() if not math.isnan(v)
+                )
+                row["before_rescale_accuracy_per_seed"] = before
+            if has_exact:
+                exact = [_pct(m["test"].get("exact_match")) for _, m in seeds]
+                row["exact_match_mean"], row["exact_match_std"], _ = _mean_std(exact)
+            if radii and rescaled:
+                values = []
+                if regime in rescaled:
+                    missing = [s for s, _ in seeds if (task, model, regime, s) not in radii]
+                    if missing:
+                        raise KeyError(f"no analysis of {task}/{model}/{regime} seeds {missing}")
+                    values = [radii[(task, model, regime, s)] for s, _ in seeds]
+                row["radius_after_rescale_mean"], row["radius_after_rescale_std"], _ = _mean_std(values)
+            outcomes = {seed: run_outcome(m) for seed, m in seeds}
+            row["outcome"] = outcome_cell(list(outcomes.values()))
+            row["outcome_per_seed"] = outcomes
+            row["status"] = status_cell([m["status"] for _, m in seeds])
+            rows.append(row)
+    notes = [
+        "Test accuracy, chance and exact match in %, mean ± std over seeds. After final rescale: metrics.json "
+        "test, of the weights that were saved and analysed (baseline runs are never rescaled: their final "
+        "accuracy); before final rescale: metrics.json test_before_final_rescale, the last epoch's logged "
+        "accuracy. Exact match: whole answers, after the final rescale. ρ: the largest spectral radius over the "
+        "run's recurrent matrices, after the final rescale.",
+        OUTCOME_RULE,
+        "status (CSV only): the status training wrote (not converged = a < c + m).",
+    ]
+    hidden = ["n", "status", "accuracy_per_seed", "outcome_per_seed", "before_rescale_accuracy_per_seed"]
+    return table_frame(rows, columns, headers=headers, hidden=[h for h in hidden if h in columns], notes=notes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -235,10 +436,13 @@ def table2_henrici(
         Per regime: ``<regime>_n``, ``<regime>_henrici_mean`` / ``_std`` (absolute ‖N‖_F of the Schur form, the
         paper's number) and ``<regime>_henrici_relative_mean`` / ``_std`` (‖N‖_F / ‖W‖_F) over seeds; then
         ``paper_henrici`` (the value, ``"not reported"`` or ``"non-convergence"``), ``paper_henrici_value``
-        (number or NaN) and ``paper_note`` (see ``rnnrobust.paper.PAPER_TABLE2``).
+        (number or NaN) and ``paper_note`` (see ``rnnrobust.paper.PAPER_TABLE2``); with ``metrics`` also
+        ``<regime>_status`` and ``<regime>_outcome`` (:func:`outcome_cell`). The counts, statuses, outcomes and
+        paper notes are kept in the CSV and left out of the printed table (the outcomes are in Table 1).
     """
     runs = _load_runs(analysis, "analysis")
     statuses = _statuses(metrics)
+    outcomes = _outcomes(metrics)
     regimes = _regimes(runs)
     groups = _group(runs)
 
@@ -250,10 +454,10 @@ def table2_henrici(
         columns += [f"{r}_henrici_relative_mean", f"{r}_henrici_relative_std"]
         headers[f"{r}_henrici_relative"] = f"{r} Henrici / ‖W‖_F"
     if statuses:
-        columns += [f"{r}_status" for r in regimes]
+        columns += [f"{r}_status" for r in regimes] + [f"{r}_outcome" for r in regimes]
         headers |= {f"{r}_status": f"{r} status" for r in regimes}
     columns += ["paper_henrici", "paper_henrici_value", "paper_note"]
-    headers |= {"paper_henrici": "paper Henrici", "paper_note": "paper note"}
+    headers |= {"paper_henrici": "paper", "paper_note": "paper note"}
 
     rows = []
     for (task, model), by_regime in groups.items():
@@ -266,12 +470,23 @@ def table2_henrici(
                     row[f"{r}_{q}_mean"], row[f"{r}_{q}_std"], row[f"{r}_n"] = _mean_std(s[q] for _, s in present)
                 if statuses:
                     row[f"{r}_status"] = status_cell([statuses[(task, model, r, seed)] for seed, _ in present])
+                    row[f"{r}_outcome"] = outcome_cell([outcomes[(task, model, r, seed)] for seed, _ in present])
             value, display, note = paper_henrici(task, model, block)
             row["paper_henrici"] = display
             row["paper_henrici_value"] = math.nan if value is None else value
             row["paper_note"] = note
             rows.append(row)
-    return table_frame(rows, columns, headers=headers, hidden=["paper_henrici_value"])
+    hidden = [f"{r}_n" for r in regimes] + ["paper_henrici_value", "paper_note"]
+    if statuses:
+        hidden += [f"{r}_{c}" for c in ("status", "outcome") for r in regimes]
+    notes = [
+        "Henrici departure from normality ‖N‖_F of the complex Schur form T = D + N of each recurrent matrix, and "
+        "relative to ‖W‖_F; mean ± std over seeds, of the saved weights (stabilized: after the final rescale).",
+        "paper: Table 2 of Sengupta & Friston (2018); the assignment of the adding row to encoder and decoder and "
+        f"the gate order (Keras order: {', '.join(GATES['lstm'])} and {', '.join(GATES['gru'])}) are inferred; "
+        "not reported: lost from the paper's text.",
+    ]
+    return table_frame(rows, columns, headers=headers, hidden=hidden, notes=notes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -282,10 +497,14 @@ TABLE3_QUANTITIES: tuple[tuple[str, str, str], ...] = (
     ("spectral_norm", "max", "spectral norm ‖W‖₂"),
     ("pseudospectral_radius", "max", "ρ_ε"),
     ("kreiss_lower_bound", "max", "Kreiss bound"),
-    ("transient_peak", "max", "transient peak max_k ‖W^k‖"),
+    ("transient_peak", "max", "transient peak ‖Wᵏ‖"),
     ("distance_to_instability", "min", "distance to instability"),
 )
 """(summary key, aggregation over a run's blocks, header) of the columns of :func:`table3_robustness`."""
+
+#: Quantities that have no finite meaning for an unstable matrix (∞, or growth capped at an overflow guard):
+#: the printed Table 3 shows "unstable" instead of their numbers (ρ is in its own column).
+UNSTABLE_QUANTITIES = ("kreiss_lower_bound", "transient_peak")
 
 
 def _radius_at(levels: Mapping[str, float], eps_log10: float, where: str) -> float:
@@ -296,6 +515,15 @@ def _radius_at(levels: Mapping[str, float], eps_log10: float, where: str) -> flo
     return float(levels[key])
 
 
+def _unstable_text(radii: Sequence[float]) -> str:
+    """Display of the unstable-sensitive cells from the worst-block radius of each seed: ``""`` when every seed
+    is stable, ``"unstable"`` when every seed is, else ``"2/3 unstable"`` (the radii are the row's ρ column)."""
+    unstable = sum(r > UNSTABLE_RADIUS for r in radii)
+    if not unstable:
+        return ""
+    return "unstable" if unstable == len(radii) else f"{unstable}/{len(radii)} unstable"
+
+
 def table3_robustness(
     analysis: Mapping[RunKey, PathLike], eps_log10: float, *, metrics: Mapping[RunKey, PathLike] | None = None
 ) -> pd.DataFrame:
@@ -303,8 +531,13 @@ def table3_robustness(
 
     Each run is reduced to one number per quantity over its matrices (gate blocks, both layers of the adding
     task): the **maximum** over blocks for the spectral radius, spectral norm, ε-pseudospectral radius ρ_ε,
-    Kreiss lower bound and transient peak max_k ‖W^k‖ (the least robust block), the **minimum** for the
-    distance to instability (the block closest to instability). See :data:`TABLE3_QUANTITIES`.
+    Kreiss lower bound and transient peak max_k ‖Wᵏ‖ (the least robust block), the **minimum** for the
+    distance to instability (the block closest to instability). See :data:`TABLE3_QUANTITIES`. All are of the
+    saved weights: for a stabilized run, after the final rescale.
+
+    A run is **unstable** when one of its blocks has ρ > 1 (:data:`UNSTABLE_RADIUS`): its Kreiss bound is ∞ and
+    its powers grow until the transient computation's overflow guard. The CSV keeps those numbers; the printed
+    table shows ``unstable_text`` in their place (:data:`UNSTABLE_QUANTITIES`).
 
     Parameters
     ----------
@@ -313,16 +546,19 @@ def table3_robustness(
     eps_log10
         log10 ε of the reported ρ_ε (one of the analysis stage's levels; KeyError naming them otherwise).
     metrics
-        Run key -> metrics.json; adds the ``status`` column (:func:`status_cell`).
+        Run key -> metrics.json; adds the ``status`` (:func:`status_cell`) and ``outcome`` (:func:`outcome_cell`)
+        columns, kept in the CSV only (Table 1 shows the outcomes).
 
     Returns
     -------
     DataFrame
-        ``<quantity>_mean`` / ``<quantity>_std`` over seeds, ``n`` seeds, ``n_blocks`` matrices per run and the
-        hidden ``eps_log10``.
+        ``<quantity>_mean`` / ``<quantity>_std`` over seeds, ``n`` seeds, ``n_blocks`` matrices per run,
+        ``n_unstable`` (seeds with an unstable block), ``unstable`` (every seed unstable), ``unstable_text`` (the
+        printed override: ``"unstable"``, ``"1/3 unstable"`` or ``""``) and the hidden ``eps_log10``.
     """
     runs = _load_runs(analysis, "analysis")
     statuses = _statuses(metrics)
+    outcomes = _outcomes(metrics)
     groups = _group(runs)
     eps_log10 = float(eps_log10)
 
@@ -333,8 +569,9 @@ def table3_robustness(
         if key == "pseudospectral_radius":
             label = f"{label}, ε = {format_eps(eps_log10)}"
         headers[key] = f"{label} ({agg})"
+    columns += ["n_unstable", "unstable", "unstable_text"]
     if statuses:
-        columns.append("status")
+        columns += ["status", "outcome"]
 
     rows = []
     for (task, model), by_regime in groups.items():
@@ -355,7 +592,21 @@ def table3_robustness(
             row["n_blocks"] = max(len(data) for _, data in seeds)
             for key, _, _ in TABLE3_QUANTITIES:
                 row[f"{key}_mean"], row[f"{key}_std"], _ = _mean_std(per_run[key])
+            radii = per_run["spectral_radius"]
+            row["n_unstable"] = sum(r > UNSTABLE_RADIUS for r in radii)
+            row["unstable"] = row["n_unstable"] == len(radii)
+            row["unstable_text"] = _unstable_text(radii)
             if statuses:
                 row["status"] = status_cell([statuses[(task, model, regime, seed)] for seed, _ in seeds])
+                row["outcome"] = outcome_cell([outcomes[(task, model, regime, seed)] for seed, _ in seeds])
             rows.append(row)
-    return table_frame(rows, columns, headers=headers, hidden=["eps_log10"])
+    notes = [
+        "Per run the maximum over its recurrent matrices (minimum for the distance to instability), then mean ± std "
+        "over seeds; of the saved weights, i.e. for stabilized runs after the final rescale.",
+        "unstable (k/n unstable: k of n seeds): a matrix of the run has ρ > 1 (column ρ), so its Kreiss bound is ∞ "
+        "and its powers grow without bound; the numbers (∞, or the overflow guard of the transient computation) "
+        "are in the CSV only.",
+    ]
+    hidden = ["n", "n_blocks", "eps_log10", "n_unstable", "unstable"] + (["status", "outcome"] if statuses else [])
+    text = {key: "unstable_text" for key in UNSTABLE_QUANTITIES}
+    return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=notes)

@@ -88,7 +88,7 @@ def final_targets():
         *per_run(results("weights/{task}/{model}/{regime}/seed{seed}.npz")),
         *per_run(results("analysis/{task}/{model}/{regime}/seed{seed}.json")),
         *per_run(results("pseudospectra/{task}/{model}/{regime}/seed{seed}.npz")),
-        *expand(results("tables/{table}.{ext}"), table=TABLES, ext=["csv", "md", "tex"]),
+        *expand(results("tables/{table}.{ext}"), table=TABLES, ext=["html", "csv", "md", "tex"]),
         *expand(results("figures/{figure}.{ext}"), figure=FIGURES, ext=["png", "pdf"]),
         *expand(results("figures/training_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),
         *expand(

@@ -7,14 +7,24 @@ rule tables:
         analysis=record_files(table_runs, "analysis"),
     output:
         report(
-            expand(results("tables/{table}.{ext}"), table=TABLES, ext=["csv", "md", "tex"]),
+            results("tables/{table}.html"),
             caption="../report/tables.rst",
-            category="Tables",
+            category="1. Tables",
+            labels={"table": "{table}"},
         ),
+        report(
+            multiext(results("tables/{table}"), ".csv", ".md", ".tex"),
+            caption="../report/table_files.rst",
+            category="5. Table files",
+            subcategory="{table}",
+        ),
+        caption=results("tables/{table}.caption.rst"),
     log:
-        results("logs/tables.log"),
+        results("logs/tables/{table}.log"),
     benchmark:
-        results("benchmarks/tables.tsv")
+        results("benchmarks/tables/{table}.tsv")
+    wildcard_constraints:
+        table="|".join(TABLES),
     localrule: True
     conda:
         ENV
@@ -34,9 +44,10 @@ rule figure_pseudospectra:
         report(
             multiext(results("figures/{figure}"), ".png", ".pdf"),
             caption="../report/pseudospectra.rst",
-            category="Pseudospectra",
+            category="2. Pseudospectra",
             subcategory="{figure}",
         ),
+        caption=results("figures/{figure}.caption.rst"),
     log:
         results("logs/figures/{figure}.log"),
     benchmark:
@@ -63,9 +74,10 @@ rule figure_training:
         report(
             multiext(results("figures/training_{task}"), ".png", ".pdf"),
             caption="../report/training.rst",
-            category="Training",
+            category="3. Training",
             subcategory="{task}",
         ),
+        caption=results("figures/training_{task}.caption.rst"),
     log:
         results("logs/figures/training_{task}.log"),
     benchmark:
@@ -87,9 +99,10 @@ rule figure_eigenvalues:
         report(
             multiext(results("figures/eigenvalues_{task}_{regime}"), ".png", ".pdf"),
             caption="../report/eigenvalues.rst",
-            category="Stabilization",
+            category="4. Stabilization",
             subcategory="{task}",
         ),
+        caption=results("figures/eigenvalues_{task}_{regime}.caption.rst"),
     log:
         results("logs/figures/eigenvalues_{task}_{regime}.log"),
     benchmark:

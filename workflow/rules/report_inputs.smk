@@ -8,7 +8,7 @@ FIGURES = {
     for name, (task, regime) in paper.FIGURES.items()
     if task in config["tasks"] and regime in config["regimes"]
 }
-TABLES = ["table1_accuracy", "table2_henrici", "table3_robustness"]
+TABLES = ["table1_accuracy", "table1_detail", "table2_henrici", "table3_robustness"]
 
 
 def record_files(records, kind):
@@ -30,7 +30,9 @@ def figure_panels(wildcards):
     task, regime = FIGURES[wildcards.figure]
     fig = config["figures"]
     keys = [(task, model, regime, fig["seed"]) for model in config["models"]]
-    return run_records(config["results_dir"], keys, "grid", "analysis", block=lambda key: f"{fig['layer'][task]}/{fig['gate'][key[1]]}")
+    return run_records(
+        config["results_dir"], keys, "grid", "analysis", block=lambda key: f"{fig['layer'][task]}/{fig['gate'][key[1]]}"
+    )
 
 
 def training_runs(wildcards):

@@ -1,6 +1,7 @@
 """Figures 1–6: ε-pseudospectra of one recurrent matrix per model, EigTool style."""
 
-from rnnrobust import figures
+from rnnrobust import captions, figures
+from rnnrobust.io import write_text
 from rnnrobust.job import start
 from rnnrobust.runs import files_by_run, run_key
 
@@ -13,4 +14,6 @@ panels = [figures.Panel(*run_key(p), p["block"], p["grid"], analysis_path=p["ana
 written = figures.plot_pseudospectra(
     panels, sm.output[0].removesuffix(".png"), eps_log10=sm.params.eps_log10, relative=sm.params.relative
 )
-print("wrote", *written)
+panel_files = [(run_key(p), p["block"], p["analysis"]) for p in sm.params.panels]
+write_text(sm.output.caption, captions.pseudospectra_caption(panel_files))
+print("wrote", *written, sm.output.caption)

@@ -1,8 +1,10 @@
-"""Tables 1–3: accuracies, Henrici numbers and robustness scalars beside the paper's values."""
+"""One of Tables 1–3 (accuracies in the paper's layout and in detail, Henrici numbers, robustness scalars) beside the
+paper's values, as CSV, Markdown, LaTeX and HTML, with its caption from the data."""
 
 from pathlib import Path
 
-from rnnrobust import render, tables
+from rnnrobust import captions, render, tables
+from rnnrobust.io import write_text
 from rnnrobust.job import start
 from rnnrobust.runs import files_by_run
 
@@ -12,21 +14,28 @@ sm = start(snakemake)
 metrics = files_by_run(sm.params.runs, "metrics", sm.input.metrics)
 analysis = files_by_run(sm.params.runs, "analysis", sm.input.analysis)
 eps_log10 = float(sm.params.eps_log10)
-out = Path(sm.output[0]).parent
-built = {
-    "table1_accuracy": (
+seeds = sorted({key[3] for key in metrics})
+over = f"mean ± std over {len(seeds)} seeds ({', '.join(map(str, seeds))})" if len(seeds) > 1 else f"seed {seeds[0]}"
+builders = {
+    "table1_accuracy": lambda: (
         tables.table1_accuracy(metrics),
-        "Test accuracy (%), mean ± std over seeds, with the paper's Table 1.",
+        f"Test accuracy (%), {over}, with the paper's Table 1; stabilized: after the final rescale.",
     ),
-    "table2_henrici": (
+    "table1_detail": lambda: (
+        tables.table1_detail(metrics, analysis=analysis),
+        f"Table 1 in detail: test accuracy after and before the final rescale (%), {over}; outcome per seed.",
+    ),
+    "table2_henrici": lambda: (
         tables.table2_henrici(analysis, metrics=metrics),
-        "Henrici departure from normality per recurrent matrix, with the paper's Table 2.",
+        f"Henrici departure from normality per recurrent matrix, {over}, with the paper's Table 2.",
     ),
-    "table3_robustness": (
+    "table3_robustness": lambda: (
         tables.table3_robustness(analysis, eps_log10, metrics=metrics),
-        f"Robustness scalars (ε = {render.format_eps(eps_log10)}; worst block per run), mean ± std over seeds.",
+        f"Robustness scalars (ε = {render.format_eps(eps_log10)}; worst matrix per run), {over}.",
     ),
 }
-for name, (frame, caption) in built.items():
-    for path in render.write_table(frame, out / name, caption):
-        print("wrote", path)
+name = sm.wildcards.table
+frame, caption = builders[name]()
+for path in render.write_table(frame, Path(sm.output[0]).with_suffix(""), caption):
+    print("wrote", path)
+write_text(sm.output.caption, captions.table_caption(name, metrics, analysis))
