@@ -405,14 +405,34 @@ def test_imdb_rejects_non_utf8_review(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_tokenize():
-    text = 'I LOVED it!<br /><br />Don\'t miss it... 10/10 (café)<br/>"Top_1"'
+def test_tokenize_words_only_like_keras():
+    # Punctuation separates words and is dropped; inner apostrophes stay; digits are words.
+    text = 'I LOVED it!<br /><br />Don\'t miss it... 10/10 (café) "Top_1"'
     assert tokenize(text) == [
-        "i", "loved", "it", "!", "don't", "miss", "it", ".", ".", ".", "10", "/", "10",
-        "(", "café", ")", '"', "top_1", '"',
+        "i", "loved", "it", "br", "br", "don't", "miss", "it", "10", "10", "café", "top", "1",
     ]  # fmt: skip
-    assert tokenize("'quoted'") == ["'", "quoted", "'"]
-    assert "br" not in tokenize("a<br />b<BR>c")
+    assert tokenize("brilliant,casting,location scenery,story,everyone's really suited") == [
+        "brilliant", "casting", "location", "scenery", "story", "everyone's", "really", "suited",
+    ]  # fmt: skip
+    assert tokenize("the fly-fishing was 80's fun...in 1990-91; rock'n'roll!!") == [
+        "the", "fly", "fishing", "was", "80's", "fun", "in", "1990", "91", "rock'n'roll",
+    ]  # fmt: skip
+
+
+def test_tokenize_apostrophes_and_quotes():
+    # A leading or trailing apostrophe or quote is dropped; only one between two letters/digits stays.
+    assert tokenize("'quoted' \"double\" `back` Lovers' Lane 'tis") == [
+        "quoted", "double", "back", "lovers", "lane", "tis",
+    ]  # fmt: skip
+    assert tokenize("boy's part's it''s ' '' don\u2019t") == ["boy's", "part's", "it", "s", "don", "t"]
+    assert tokenize("...!?,;:()[]{}-") == []
+
+
+def test_tokenize_html_line_break_is_the_word_br():
+    for brk in ("<br />", "<br/>", "<br>", "<BR />", "<Br>", "<br  />"):
+        assert tokenize(f"end.{brk}{brk}Next") == ["end", "br", "br", "next"], brk
+    assert tokenize("a<br />b<BR>c") == ["a", "br", "b", "br", "c"]
+    assert tokenize("<i>x</i> <hr>") == ["i", "x", "i", "hr"]  # other tags are not special
 
 
 def test_build_word_index_ranks_by_frequency_then_alphabet():
@@ -507,10 +527,10 @@ def test_prepare_imdb_word_index_from_training_set_only(tmp_path):
     ]
     write_tar_gz(tmp_path / "t.tar.gz", members)
     arrays, wi = prepare_imdb(tmp_path / "t.tar.gz", None, maxlen=4)
-    assert wi == {".": 1, "film": 2, "good": 3, "bad": 4}
+    assert wi == {"film": 1, "good": 2, "bad": 3}
     assert "zebra" not in wi
     rows = {tuple(r) for r in arrays["x_test"].tolist()}
-    assert rows == {(0, 1, 3 + 3, 2), (0, 1, 4 + 3, 2 + 3)}
+    assert rows == {(0, 1, 2 + 3, 2), (0, 1, 3 + 3, 1 + 3)}
 
 
 # ---------------------------------------------------------------------------------------------

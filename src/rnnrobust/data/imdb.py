@@ -1,7 +1,16 @@
 """Task 2, IMDB: the raw Large Movie Review Dataset (``aclImdb``), read straight from its tarball (protocol §1.2).
 
-The labelled reviews are checked by a content digest, tokenised, and encoded with the Keras
-``imdb.load_data`` conventions.
+The labelled reviews are checked by a content digest, tokenised as the text behind Keras'
+preprocessed ``imdb.npz`` was, and encoded with the Keras ``imdb.load_data`` conventions.
+
+Tokenisation (:func:`tokenize`), matched to Keras' reviews (protocol §1.2, §5.1): lowercase; every
+HTML line break (``<br />``, ``<br/>``, ``<br>``, any case) becomes the word ``br``, as in Keras'
+word index, where ``br`` is rank 7; every other character that is not a letter or a digit
+separates words and is dropped (``fly-fishing`` gives ``fly fishing``, ``10/10`` gives ``10 10``),
+except an apostrophe between two letters or digits, which stays inside the word (``don't``,
+``everyone's``, ``80's``); a leading or trailing apostrophe or quote is dropped. Digits are words.
+The first two Keras training reviews, as decoded with ``imdb.get_word_index()``, are our
+``train/pos/576_10.txt`` and ``train/neg/10654_1.txt``, tokenised word for word by this rule.
 """
 
 from __future__ import annotations
@@ -147,18 +156,19 @@ def read_imdb(tar_path: str | Path, expected_digest: str | None) -> dict[str, tu
 
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-_TOKEN = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
 def tokenize(text: str) -> list[str]:
-    """Split a review into lowercase tokens.
+    """Split a review into lowercase words, as Keras' preprocessed IMDB reviews are.
 
-    HTML line breaks (``<br />``, also ``<br>`` and ``<br/>``) become spaces. A token is either a
-    word, a run of Unicode letters, digits and underscores with inner apostrophes kept
-    (``don't``, ``rock'n'roll``), or any other single non-space character (``.``, ``!``, ``"``, a
-    leading or trailing ``'``). Regex: ``\\w+(?:'\\w+)*|[^\\w\\s]`` on the lowercased text.
+    HTML line breaks (``<br />``, also ``<br>`` and ``<br/>``, any case) become the word ``br``. A
+    word is a run of Unicode letters and digits, with apostrophes kept between two of them
+    (``don't``, ``rock'n'roll``, ``80's``). Everything else, punctuation, underscores and leading
+    or trailing apostrophes included, separates words and is dropped. Regex:
+    ``[^\\W_]+(?:'[^\\W_]+)*`` on the lowercased text, after the line breaks are replaced.
     """
-    return _TOKEN.findall(_BREAK.sub(" ", text.lower()))
+    return _WORD.findall(_BREAK.sub(" br ", text.lower()))
 
 
 def build_word_index(train_texts_tokens: Iterable[Sequence[str]]) -> dict[str, int]:
