@@ -340,6 +340,20 @@ def load_config(path: str | Path, *overlays: str | Path, schema: str | Path | No
     return check_config(config, load_schema(schema_path))
 
 
+def add_config_arguments(parser: Any) -> None:
+    """The command-line arguments that name a config as the workflow reads it (for ``argparse``)."""
+    parser.add_argument("overlays", nargs="*", help="config files layered over config.yaml, as --configfile")
+    parser.add_argument("--base", default="config.yaml", help="the workflow's config.yaml (default: ./config.yaml)")
+
+
+def config_from_arguments(args: Any) -> dict[str, Any]:
+    """The checked config that :func:`add_config_arguments` names; raises :class:`ConfigError`."""
+    try:
+        return load_config(args.base, *args.overlays)
+    except OSError as err:
+        raise ConfigError(str(err)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m rnnrobust.config [OVERLAY.yaml ...]``: check config.yaml with overlays layered over it.
 
@@ -349,12 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m rnnrobust.config", description=main.__doc__)
-    parser.add_argument("overlays", nargs="*", help="config files layered over config.yaml, as --configfile")
-    parser.add_argument("--base", default="config.yaml", help="the workflow's config.yaml (default: ./config.yaml)")
-    args = parser.parse_args(argv)
+    add_config_arguments(parser)
     try:
-        config = load_config(args.base, *args.overlays)
-    except (ConfigError, OSError) as err:
+        config = config_from_arguments(parser.parse_args(argv))
+    except ConfigError as err:
         print(f"invalid config: {err}")
         return 1
     runs = len(config["tasks"]) * len(config["models"]) * len(config["regimes"]) * len(config["seeds"])

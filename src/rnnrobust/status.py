@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, load_config
+from .config import ConfigError, add_config_arguments, config_from_arguments
 from .layout import RunKey, run_stem
 from .progress import parse_progress
 
@@ -114,13 +114,12 @@ def format_table(states: list[RunState]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Print the table once, or every ``--watch`` seconds until interrupted."""
     parser = argparse.ArgumentParser(prog="python -m rnnrobust.status", description=__doc__.splitlines()[0])
-    parser.add_argument("overlays", nargs="*", help="config files layered over config.yaml, as --configfile")
-    parser.add_argument("--base", default="config.yaml", help="the workflow's config.yaml (default: ./config.yaml)")
+    add_config_arguments(parser)
     parser.add_argument("--watch", type=float, metavar="SECONDS", help="refresh every SECONDS until Ctrl-C")
     args = parser.parse_args(argv)
     try:
-        config = load_config(args.base, *args.overlays)
-    except (ConfigError, OSError) as err:
+        config = config_from_arguments(args)
+    except ConfigError as err:
         print(f"invalid config: {err}")
         return 1
     root = Path(args.base).resolve().parent
