@@ -200,3 +200,54 @@ def test_gate_block_layout_and_model_contract():
         build_model("cifar", "rnn", hidden_size=2)
     with pytest.raises(ValueError, match="invalid model option"):
         build_model("mnist", "rnn", hidden_size=2, embed_dim=3)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stacked runs (rnnrobust.group): a leading run dimension R on every tensor and parameter.
+
+
+@pytest.mark.parametrize(("cell", "activation"), CASES)
+@pytest.mark.parametrize("with_masks", [False, True])
+def test_stacked_recurrence_passes_gradcheck_and_equals_each_run(cell, activation, with_masks):
+    torch.manual_seed(5)
+    k, runs, batch, steps, hid = len(GATES[cell]), 2, 4, 3, 8  # big enough for batched products (≥ 400 mult-adds)
+    proj = torch.randn(runs, batch, steps, k * hid, dtype=torch.float64, requires_grad=True)
+    w = (0.4 * torch.randn(runs, k * hid, hid, dtype=torch.float64)).requires_grad_()
+    h0 = torch.randn(runs, batch, hid, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(runs, batch, hid, dtype=torch.float64, requires_grad=True) if cell == "lstm" else None
+    masks = torch.bernoulli(torch.full((runs, k, batch, hid), 0.7, dtype=torch.float64)) / 0.7 if with_masks else None
+
+    def fn(proj, w, h0, *c):
+        out, h, c_last = KerasRecurrence.apply(proj, w, h0, c[0] if c else None, masks, cell, activation)
+        return (out, h, c_last) if cell == "lstm" else (out, h)
+
+    inputs = (proj, w, h0) + ((c0,) if c0 is not None else ())
+    assert torch.autograd.gradcheck(fn, inputs, atol=1e-7, fast_mode=True)
+    stacked = fn(*inputs)
+    for r in range(runs):
+        alone = KerasRecurrence.apply(
+            proj[r], w[r], h0[r], c0[r] if c0 is not None else None, masks[r] if with_masks else None, cell, activation
+        )
+        for a, b in zip(stacked, alone, strict=False):
+            assert torch.equal(a[r], b)
+
+
+@pytest.mark.parametrize("cell_impl", ["faithful", "builtin"])
+def test_stacked_model_computes_each_runs_model(cell_impl):
+    from rnnrobust.models import stack_models
+
+    for task, cell in (("adding", "gru"), ("imdb", "lstm"), ("mnist", "rnn")):
+        models = []
+        for seed in range(3):
+            torch.manual_seed(seed)
+            options = {"vocab_size": 50, "embed_dim": 8} if task == "imdb" else {}
+            models.append(build_model(task, cell, hidden_size=8, cell_impl=cell_impl, **options).double().eval())
+        alone = [m.state_dict() for m in models]
+        stacked = stack_models(models).eval()
+        assert list(stacked.state_dict()) == list(alone[0])
+        x = {"adding": torch.randint(0, 12, (3, 5, 7)), "imdb": torch.randint(0, 50, (3, 5, 9)),
+             "mnist": torch.rand(3, 5, 28, 28, dtype=torch.float64)}[task]  # fmt: skip
+        logits = stacked(x)
+        for r, model in enumerate(models):
+            assert all(torch.equal(model.state_dict()[k], alone[r][k]) for k in alone[r])  # views of the stack
+            torch.testing.assert_close(logits[r], model(x[r]), rtol=1e-12, atol=1e-12)

@@ -1,4 +1,9 @@
-"""Training: bitwise determinism, resume after a kill, divergence handling, output contract."""
+"""Training: bitwise determinism, resume after a kill, divergence handling, output contract.
+
+``train_run`` is a group of one (``rnnrobust.group``, ``tests/test_group.py``); since the groups came,
+dropout masks come from a generator per run that starts where torch's global generator stood after the
+model was built, which is where a run alone drew them before: the results did not change.
+"""
 
 import csv
 import json
@@ -167,3 +172,9 @@ def test_default_code_digest_follows_the_training_modules():
     modules = provenance.library_modules(train.__file__, src, "rnnrobust.train")
     assert {"rnnrobust.models", "rnnrobust.recurrence", "rnnrobust.config", "rnnrobust.io"} <= set(modules)
     assert "rnnrobust.spectra" not in modules
+
+
+def test_a_run_alone_records_its_group_of_one(tmp_path):
+    metrics = train_run(imdb_params(epochs=1), imdb_arrays(), tmp_path, log=lambda s: None)
+    assert metrics["group"] == {"seeds": [3], "index": 0, "stacked": False, "optimizer": "foreach"}
+    assert not (tmp_path / "checkpoint.pt").exists()

@@ -15,6 +15,10 @@ recurrent matrix W is rescaled in place, without gradient, by γ / λ̂:
   rectangular matrix has no eigenvalues).
 
 Optimizer state is left untouched, as a Keras callback calling ``set_weights`` would.
+
+In a group of runs trained at once (``rnnrobust.group``) every run has its own stabilizer, called
+with the run's own model, whose parameters are views of the run's rows of the stacked parameters:
+Algorithm 1 then acts on each run's matrices alone, exactly as for a run trained alone.
 """
 
 from __future__ import annotations
@@ -113,7 +117,10 @@ class SpectralStabilizer:
 
 
 def stabilization_hooks(train: TrainConfig) -> list[SpectralStabilizer]:
-    """The epoch-end hooks of a run: one stabilizer when the run has ``stabilization`` options."""
+    """The epoch-end hooks of a run: one stabilizer when the run has ``stabilization`` options.
+
+    For a group, one list per run: ``[stabilization_hooks(t) for t in trains]`` (``train.train_group``).
+    """
     if train.stabilization is None:
         return []
     return [SpectralStabilizer(train.stabilization, train.seed)]

@@ -1,14 +1,29 @@
-"""Training of one task × model × seed run, Keras-faithful, resumable and bitwise reproducible on CPU.
+"""Training of task × model × seed runs, Keras-faithful, resumable and bitwise reproducible on CPU.
 
-``train_run`` writes into ``out_dir``:
-- ``model.pt``: the final ``state_dict`` (loads with ``torch.load(..., weights_only=True)``);
-- ``metrics.json``: final test metrics, status, resolved hyperparameters, wall time, versions;
-- ``history.csv``: one row per epoch, row 0 at initialisation;
-- ``checkpoint.pt`` while running (atomically replaced every epoch, removed at the end), from
-  which a killed run resumes with the same result as an uninterrupted one.
+``train_group`` trains the runs of one task × model × regime that differ only in their seed at once,
+as one stacked model (``rnnrobust.group``); ``train_run`` is a group of one, today's single run.
+Each run writes into its own ``out_dir``:
+- ``model.pt``: the run's final ``state_dict`` (loads with ``torch.load(..., weights_only=True)``);
+- ``metrics.json``: final test metrics, status, resolved hyperparameters, wall time, versions, and
+  ``group``: the seeds it was trained with, its index among them, the optimizer implementation;
+- ``history.csv``: one row per epoch, row 0 at initialisation.
+While it runs, the group keeps one checkpoint (``checkpoint.pt`` in the run's folder for a run alone),
+atomically replaced every epoch and removed at the end, from which a killed group resumes with the same
+result as an uninterrupted one.
 
-Status: ``diverged`` (a non-finite loss stopped training; the weights of the last finite epoch are
-kept), ``not_converged`` (final accuracy below chance + ``convergence_margin``), else ``converged``.
+Status: ``diverged`` (a non-finite loss or weights stopped the run; the weights of its last finite
+epoch are kept, and the group's other runs go on), ``not_converged`` (final accuracy below chance +
+``convergence_margin``), else ``converged``.
+
+Reproducibility: the same runs, config and code give byte-identical ``model.pt`` files on CPU. A run's
+results are bitwise reproducible for the same group configuration (the same seeds trained together);
+on CPU a group's run r equals run r trained alone, bit for bit (``tests/test_group.py``), but a future
+kernel could round a batched product differently from a single one, so that is checked, not promised.
+
+The optimizer is torch's Adam or RMSprop with ``foreach=True``: on CPU bitwise the default (per-tensor)
+implementation, fewer passes over memory. ``fused=True`` (Adam only) makes one pass per element: the
+same update rounded differently (≤ 1.5e-5 relative on a float32 step, 3e-14 on float64), so results
+are reproducible per setting; see ``benchmarks/train_step.py`` for what it gains.
 """
 
 from __future__ import annotations
@@ -17,9 +32,11 @@ import csv
 import hashlib
 import json
 import math
+import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,8 +46,8 @@ from torch import Tensor, nn
 
 from . import __version__, provenance
 from .config import TrainConfig
+from .group import RunGroup
 from .io import atomic_path, write_json
-from .models import build_model
 from .progress import format_values, progress_line
 
 
@@ -43,13 +60,23 @@ class EpochEndHook(Protocol):
     def __call__(self, model: nn.Module, epoch: int) -> dict[str, float]: ...
 
 
-def make_optimizer(train: TrainConfig, params: Iterable[Tensor]) -> torch.optim.Optimizer:
-    """Adam or RMSprop with the run's ``lr`` and Keras 2.1.6 constants (``TrainConfig`` defaults)."""
+def make_optimizer(train: TrainConfig, params: Iterable[Tensor], *, fused: bool = False) -> torch.optim.Optimizer:
+    """Adam or RMSprop with the run's ``lr`` and Keras 2.1.6 constants (``TrainConfig`` defaults).
+
+    ``foreach`` implementations (bitwise the per-tensor ones on CPU); ``fused`` Adam on request (see
+    the module docstring; RMSprop has no fused implementation and ignores it).
+    """
     if train.optimizer == "adam":
-        return torch.optim.Adam(params, lr=train.lr, betas=(train.beta_1, train.beta_2), eps=train.epsilon)
+        impl = {"fused": True} if fused else {"foreach": True}
+        return torch.optim.Adam(params, lr=train.lr, betas=(train.beta_1, train.beta_2), eps=train.epsilon, **impl)
     if train.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=train.lr, alpha=train.rho, eps=train.epsilon)
+        return torch.optim.RMSprop(params, lr=train.lr, alpha=train.rho, eps=train.epsilon, foreach=True)
     raise ValueError(f"unknown optimizer {train.optimizer!r}; expected 'adam' or 'rmsprop'")
+
+
+def optimizer_impl(train: TrainConfig, fused: bool) -> str:
+    """The implementation :func:`make_optimizer` uses: ``fused`` or ``foreach``."""
+    return "fused" if fused and train.optimizer == "adam" else "foreach"
 
 
 def loss_and_accuracy(task: str, logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -89,22 +116,26 @@ def majority_accuracy(task: str, y_train: Tensor, y_test: Tensor) -> float:
 
 
 @torch.no_grad()
-def test_metrics(task: str, model: nn.Module, x: Tensor, y: Tensor, batch_size: int, device: torch.device) -> dict:
-    """Test loss and accuracy (weighted by batch size, as Keras' test loop); adding adds exact match."""
+def test_metrics(task: str, model: nn.Module | RunGroup, x: Tensor, y: Tensor, batch_size: int, device: torch.device):
+    """Test loss and accuracy (weighted by batch size, as Keras' test loop); adding adds exact match.
+
+    A model gives one dict; a :class:`~rnnrobust.group.RunGroup` a list, one dict per run (every run
+    sees the same test batches).
+    """
+    runs = model.size if isinstance(model, RunGroup) else 1
     model.eval()
-    total_loss = total_acc = exact = 0.0
+    totals = [{"loss": 0.0, "accuracy": 0.0, "exact_match": 0.0} for _ in range(runs)]
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size].to(device), y[start : start + batch_size].to(device)
-        logits = model(xb)
-        loss, acc = loss_and_accuracy(task, logits, yb)
-        total_loss += float(loss) * len(xb)
-        total_acc += float(acc) * len(xb)
-        if task == "adding":
-            exact += float((logits.argmax(-1) == yb).all(dim=1).float().sum())
-    result = {"loss": total_loss / len(x), "accuracy": total_acc / len(x)}
-    if task == "adding":
-        result["exact_match"] = exact / len(x)
-    return result
+        logits = model(xb.expand(runs, *xb.shape)) if isinstance(model, RunGroup) else model(xb).unsqueeze(0)
+        for total, run_logits in zip(totals, logits, strict=True):
+            loss, acc = loss_and_accuracy(task, run_logits, yb)
+            total["loss"] += float(loss) * len(xb)
+            total["accuracy"] += float(acc) * len(xb)
+            if task == "adding":
+                total["exact_match"] += float((run_logits.argmax(-1) == yb).all(dim=1).float().sum())
+    results = [{k: v / len(x) for k, v in total.items() if task == "adding" or k != "exact_match"} for total in totals]
+    return results if isinstance(model, RunGroup) else results[0]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -150,11 +181,11 @@ class Checkpoint:
 
     ``key`` holds the digests of the hyperparameters and of the training code and the torch version;
     a checkpoint whose key differs is moved aside to ``checkpoint.stale.pt`` (kept for inspection,
-    never resumed) with a log line that says why.
+    never resumed) with a log line that says why. A group's checkpoint holds every run's state.
     """
 
     def __init__(self, path: Path, key: dict[str, str]) -> None:
-        self.path = path
+        self.path = Path(path)
         self.key = key
 
     def save(self, **state: Any) -> None:
@@ -169,11 +200,90 @@ class Checkpoint:
         if not changed:
             return state
         reasons = {"params": "other hyperparameters", "code": "other training code", "torch": "another torch version"}
-        stale = self.path.with_name("checkpoint.stale.pt")
+        stale = self.path.with_suffix(".stale.pt")  # checkpoint.pt → checkpoint.stale.pt
         self.path.replace(stale)
         why = " and ".join(reasons[name] for name in changed)
         log(f"setting {self.path.name} aside as {stale.name}: it was written with {why}; training starts fresh")
         return None
+
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Session:
+    """Everything a group's training loop reads and changes, set up once by :func:`setup`.
+
+    Per run (lists of length R): ``trains``, ``out_dirs``, ``logs``, ``hooks``, ``histories``.
+    """
+
+    trains: list[TrainConfig]
+    out_dirs: list[Path]
+    logs: list[Log]
+    say: Log  # messages about the whole group
+    hooks: list[list[EpochEndHook]]
+    device: torch.device
+    data: dict[str, Tensor]
+    chance: float
+    group: RunGroup
+    optimizer: torch.optim.Optimizer
+    ckpt: Checkpoint
+    impl: str
+    histories: list[list[dict]] = field(default_factory=list)
+    epoch: int = 0  # the last finished epoch
+    elapsed: float = 0.0
+
+    @property
+    def train(self) -> TrainConfig:
+        """The settings every run shares (all but the seed)."""
+        return self.trains[0]
+
+    def active(self) -> list[int]:
+        """The runs still training (not frozen after diverging)."""
+        return [r for r in range(self.group.size) if not self.group.frozen[r]]
+
+
+def train_group(
+    trains: Sequence[TrainConfig],
+    arrays: dict[str, np.ndarray],
+    out_dirs: Sequence[str | Path],
+    *,
+    log: Log | Sequence[Log] = print,
+    hooks: Sequence[Sequence[EpochEndHook]] | None = None,
+    code_digest: str | None = None,
+    checkpoint: str | Path | None = None,
+    fused: bool = False,
+    stacked: bool | None = None,
+) -> list[dict[str, Any]]:
+    """Train runs that differ only in their seed at once and write each run's outputs to its ``out_dir``.
+
+    ``log``: one callable (a group's lines are prefixed ``seed N:``) or one per run; ``hooks``: the
+    epoch-end hooks of each run (e.g. ``[stabilization_hooks(t) for t in trains]``), called with the
+    run's own model; ``code_digest`` identifies the code that trains (the workflow passes its job's
+    digest; by default the digest of this module and what it imports): a checkpoint left by other
+    code or another torch is set aside, never resumed. ``checkpoint``: the group's checkpoint file
+    (default ``checkpoint.pt`` in a lone run's folder, ``checkpoint.seeds-0-1-2.pt`` beside a group's
+    folders). ``fused``: fused Adam (module docstring); ``stacked``: force the stacked model for a
+    group of one (benchmarks). Returns each run's metrics dict.
+    """
+    s = setup(trains, arrays, out_dirs, log, hooks, code_digest, checkpoint, fused, stacked)
+    resume(s)
+    if s.epoch == 0:
+        end_epoch(s, 0, {r: _initial_row(test) for r, test in enumerate(evaluate(s))}, seconds=0.0)
+    for epoch in range(s.epoch + 1, s.train.epochs + 1):
+        tic = time.perf_counter()
+        rows = train_one_epoch(s, epoch)
+        if not s.active():
+            break
+        for r, test in enumerate(evaluate(s)):
+            if r in rows:
+                rows[r].update(_prefix(test))
+        # Keras order: the epoch's validation above, then the on_epoch_end callbacks (the stabilization rescale)
+        for r, row in rows.items():
+            for hook in s.hooks[r]:
+                row.update(hook(s.group.models[r], epoch))
+        end_epoch(s, epoch, rows, seconds=time.perf_counter() - tic)
+    return write_outputs(s)
 
 
 def train_run(
@@ -181,141 +291,220 @@ def train_run(
     arrays: dict[str, np.ndarray],
     out_dir: str | Path,
     *,
-    log: Callable[[str], None] = print,
+    log: Log = print,
     hooks: Sequence[EpochEndHook] = (),
     code_digest: str | None = None,
 ) -> dict[str, Any]:
-    """Train one run and write its outputs to ``out_dir``; returns the metrics dict.
+    """Train one run and write its outputs to ``out_dir``; returns the metrics dict (a group of one)."""
+    return train_group([train], arrays, [out_dir], log=log, hooks=[list(hooks)], code_digest=code_digest)[0]
 
-    ``code_digest`` identifies the code that trains (the workflow passes its job's digest; by default
-    the digest of this module and what it imports). A checkpoint left by other code or another torch
-    is set aside, never resumed: its optimizer state and weights would carry the old behaviour.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    task, seed = train.task, train.seed
+
+def setup(trains, arrays, out_dirs, log, hooks, code_digest, checkpoint, fused, stacked) -> Session:
+    """Data, the runs' models (each initialised as a run alone), the optimizer and the checkpoint."""
+    trains = list(trains)
+    out_dirs = [Path(d) for d in out_dirs]
+    if len(out_dirs) != len(trains):
+        raise ValueError(f"{len(trains)} runs need {len(trains)} out_dirs; got {len(out_dirs)}")
+    for out in out_dirs:
+        out.mkdir(parents=True, exist_ok=True)
+    train = trains[0]
     device = resolve_device(train.device)
     dtype = {"float32": torch.float32, "float64": torch.float64}[train.dtype]
-    data = load_tensors(task, arrays, dtype)
-    x_train, y_train = _limit(data["x_train"], data["y_train"], train.max_train_samples)
-    x_test, y_test = _limit(data["x_test"], data["y_test"], train.max_test_samples)
-    chance = majority_accuracy(task, y_train, y_test)
+    data = load_tensors(train.task, arrays, dtype)
+    data["x_train"], data["y_train"] = _limit(data["x_train"], data["y_train"], train.max_train_samples)
+    data["x_test"], data["y_test"] = _limit(data["x_test"], data["y_test"], train.max_test_samples)
+    chance = majority_accuracy(train.task, data["y_train"], data["y_test"])
 
-    torch.manual_seed(seed)
-    model = build_model(task, train.model, **train.model_options()).to(device=device, dtype=dtype)
-    optimizer = make_optimizer(train, model.parameters())
+    group = RunGroup(trains, device, dtype, stacked=stacked)
+    optimizer = make_optimizer(train, group.parameters(), fused=fused)
+    impl = optimizer_impl(train, fused)
+    seeds = [t.seed for t in trains]
+    if checkpoint is None:
+        name = "checkpoint.pt" if len(trains) == 1 else f"checkpoint.seeds-{'-'.join(map(str, seeds))}.pt"
+        folder = out_dirs[0] if len(trains) == 1 else Path(os.path.commonpath([d.resolve() for d in out_dirs]))
+        checkpoint = folder / name
+    key = {
+        "params": params_digest({"runs": [t.to_params() for t in trains], "optimizer": impl}),
+        "code": code_digest or provenance.module_digest(__name__, Path(__file__).parents[1]),
+        "torch": str(torch.__version__),
+    }
+    if isinstance(log, Sequence):
+        logs, say = list(log), _to_all(list(log))
+    elif len(trains) == 1:
+        logs, say = [log], log
+    else:
+        logs, say = [_prefixed(log, f"seed {seed}: ") for seed in seeds], log
+    if len(logs) != len(trains):
+        raise ValueError(f"{len(trains)} runs need one log each; got {len(logs)}")
+    run_hooks = [list(h) for h in hooks] if hooks is not None else [[] for _ in trains]
+    if len(run_hooks) != len(trains):
+        raise ValueError(f"{len(trains)} runs need one list of hooks each; got {len(run_hooks)}")
+    return Session(
+        trains=trains, out_dirs=out_dirs, logs=logs, say=say, hooks=run_hooks, device=device, data=data,
+        chance=chance, group=group, optimizer=optimizer, ckpt=Checkpoint(Path(checkpoint), key), impl=impl,
+        histories=[[] for _ in trains],
+    )  # fmt: skip
 
-    ckpt = Checkpoint(
-        out / "checkpoint.pt",
-        {
-            "params": params_digest(train.to_params()),
-            "code": code_digest or provenance.module_digest(__name__, Path(__file__).parents[1]),
-            "torch": str(torch.__version__),
-        },
-    )
-    history: list[dict] = []
-    start_epoch, elapsed = 0, 0.0
-    state = ckpt.load(device, log)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        for hook, hook_state in zip(hooks, state["hooks"], strict=False):
+
+def resume(s: Session) -> None:
+    """Continue from the group's checkpoint, if a valid one is there."""
+    state = s.ckpt.load(s.device, s.say)
+    if state is None:
+        return
+    s.group.load_state_dict(state["model"])
+    s.optimizer.load_state_dict(state["optimizer"])
+    s.group.load_generator_states(state["generators"])
+    for run_hooks, hook_states in zip(s.hooks, state["hooks"], strict=False):
+        for hook, hook_state in zip(run_hooks, hook_states, strict=False):
             if hook_state is not None:
                 hook.load_state_dict(hook_state)  # type: ignore[attr-defined]
-        history, start_epoch, elapsed = state["history"], int(state["epoch"]), float(state["elapsed"])
-        # Snakemake clears the log of a job it reruns: repeat the finished epochs' lines from the checkpoint
-        log(f"resuming from {ckpt.path} after epoch {start_epoch}; the epochs before:")
+    for r, frozen in enumerate(state["frozen"]):
+        if frozen:  # its weights in the checkpoint are already those of its last finite epoch
+            s.group.freeze(r, state)
+    s.histories, s.epoch, s.elapsed = state["histories"], int(state["epoch"]), float(state["elapsed"])
+    # Snakemake clears the log of a job it reruns: repeat the finished epochs' lines from the checkpoint
+    s.say(f"resuming from {s.ckpt.path} after epoch {s.epoch}; the epochs before:")
+    for run_log, history in zip(s.logs, s.histories, strict=True):
         done = 0.0
         for row in history:
             done += row["seconds"]
-            log(progress_line(int(row["epoch"]), train.epochs, row, done))
+            run_log(progress_line(int(row["epoch"]), s.train.epochs, row, done))
 
-    def save(epoch: int) -> None:
-        hook_states = [hook.state_dict() if hasattr(hook, "state_dict") else None for hook in hooks]  # type: ignore[attr-defined]
-        ckpt.save(epoch=epoch, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                  rng=torch.get_rng_state(), history=history, elapsed=elapsed, hooks=hook_states)  # fmt: skip
 
-    if start_epoch == 0:
-        test = test_metrics(task, model, x_test, y_test, train.eval_batch_size, device)
-        history = [{"epoch": 0, "train_loss": math.nan, "train_accuracy": math.nan, **_prefix(test), "seconds": 0.0}]
-        log(progress_line(0, train.epochs, history[-1], elapsed))
-        save(0)
+def train_one_epoch(s: Session, epoch: int) -> dict[int, dict[str, float]]:
+    """One pass over the training data, each run in its own order; the history rows of the runs still
+    training: epoch, mean training loss and accuracy."""
+    task, train, group = s.train.task, s.train, s.group
+    x_train, y_train = s.data["x_train"], s.data["y_train"]
+    group.train()
+    # each run's order depends only on its seed and the epoch: the same alone, in any group, after a resume
+    order = torch.stack([_permutation(len(x_train), t.seed, epoch) for t in s.trains])
+    sums = [[0.0, 0.0] for _ in s.trains]
+    for start in range(0, len(x_train), train.batch_size):
+        idx = order[:, start : start + train.batch_size]
+        xb, yb = x_train[idx].to(s.device), y_train[idx].to(s.device)
+        s.optimizer.zero_grad(set_to_none=True)
+        logits = group(xb)
+        losses, accs = zip(*(loss_and_accuracy(task, logits[r], yb[r]) for r in range(group.size)), strict=True)
+        loss = torch.stack(losses)
+        values = torch.stack([loss.detach().double(), torch.stack(accs).double()]).tolist()  # one sync
+        for r in s.active():
+            if not math.isfinite(values[0][r]):
+                diverge(s, r, epoch)
+        if not s.active():
+            break  # nothing left to train (a run alone stops at its first non-finite loss)
+        loss.sum().backward()  # each run's gradient is its own loss's: d(sum)/d(loss_r) = 1
+        if train.clipnorm:
+            group.clip_grad_norm_(float(train.clipnorm))
+        s.optimizer.step()
+        group.restore_frozen(s.optimizer)
+        for r in s.active():
+            sums[r][0] += values[0][r] * idx.shape[1]
+            sums[r][1] += values[1][r] * idx.shape[1]
+    for r, finite in enumerate(group.finite()):
+        if not finite and not group.frozen[r]:
+            diverge(s, r, epoch)
+    group.restore_frozen(s.optimizer)
+    n = len(x_train)
+    return {r: {"epoch": epoch, "train_loss": sums[r][0] / n, "train_accuracy": sums[r][1] / n} for r in s.active()}
 
-    status = "converged"
-    for epoch in range(start_epoch + 1, train.epochs + 1):
-        tic = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-        loss_sum = acc_sum = 0.0
-        diverged = False
-        for start in range(0, len(order), train.batch_size):
-            idx = order[start : start + train.batch_size]
-            xb, yb = x_train[idx].to(device), y_train[idx].to(device)
-            optimizer.zero_grad(set_to_none=True)
-            loss, acc = loss_and_accuracy(task, model(xb), yb)
-            if not torch.isfinite(loss):
-                diverged = True
-                break
-            loss.backward()
-            if train.clipnorm:
-                nn.utils.clip_grad_norm_(model.parameters(), float(train.clipnorm))
-            optimizer.step()
-            loss_sum += loss.item() * len(idx)
-            acc_sum += acc.item() * len(idx)
-        if diverged or not _finite(model):
+
+def diverge(s: Session, r: int, epoch: int) -> None:
+    """Run r had a non-finite loss or weights: freeze it with the weights of the last finished epoch."""
+    s.logs[r](f"epoch {epoch}: non-finite loss or weights; stopping and keeping the weights of epoch {epoch - 1}")
+    # the live weights may already hold NaN from this epoch's steps: the last checkpoint has the finite ones
+    s.group.freeze(r, s.ckpt.load(s.device, s.say))
+
+
+def evaluate(s: Session) -> list[dict]:
+    """Every run's test metrics."""
+    return test_metrics(s.train.task, s.group, s.data["x_test"], s.data["y_test"], s.train.eval_batch_size, s.device)
+
+
+def end_epoch(s: Session, epoch: int, rows: dict[int, dict[str, float]], seconds: float) -> None:
+    """The finished epoch's history row and log line of each run still training; the group's checkpoint."""
+    s.elapsed += seconds
+    for r, row in rows.items():
+        row["seconds"] = seconds
+        s.histories[r].append(row)
+        s.logs[r](progress_line(epoch, s.train.epochs, row, s.elapsed))
+    s.epoch = epoch
+    s.ckpt.save(
+        epoch=epoch, model=s.group.state_dict(), optimizer=s.optimizer.state_dict(),
+        generators=s.group.generator_states(), histories=s.histories, frozen=list(s.group.frozen),
+        elapsed=s.elapsed, hooks=[[_hook_state(h) for h in run_hooks] for run_hooks in s.hooks],
+    )  # fmt: skip
+
+
+def write_outputs(s: Session) -> list[dict[str, Any]]:
+    """Final test metrics and status of every run; its model.pt, history.csv and metrics.json."""
+    finals = evaluate(s)
+    seeds = [t.seed for t in s.trains]
+    results = []
+    for r, (train, out, history, final) in enumerate(zip(s.trains, s.out_dirs, s.histories, finals, strict=True)):
+        status = "converged"
+        if s.group.frozen[r]:
             status = "diverged"
-            log(f"epoch {epoch}: non-finite loss or weights; stopping and keeping the weights of epoch {epoch - 1}")
-            # the live weights may already hold NaN from this epoch's steps: the last checkpoint has the finite ones
-            model.load_state_dict(ckpt.load(device, log)["model"])
-            break
-        test = test_metrics(task, model, x_test, y_test, train.eval_batch_size, device)
-        row = {"epoch": epoch, "train_loss": loss_sum / len(order), "train_accuracy": acc_sum / len(order)}
-        row.update(_prefix(test))
-        # Keras order: the epoch's validation above, then on_epoch_end callbacks (the stabilization rescale)
-        for hook in hooks:
-            row.update(hook(model, epoch))
-        row["seconds"] = time.perf_counter() - tic
-        elapsed += row["seconds"]
-        history.append(row)
-        log(progress_line(epoch, train.epochs, row, elapsed))
-        save(epoch)
+        elif final["accuracy"] < s.chance + train.convergence_margin:
+            status = "not_converged"
+        metrics = {
+            "task": train.task,
+            "model": train.model,
+            "seed": train.seed,
+            "status": status,
+            "test": final,
+            "chance_accuracy": s.chance,
+            "epochs_completed": int(history[-1]["epoch"]),
+            "wall_time_s": s.elapsed,
+            "device": str(s.device),
+            "hyperparameters": train.to_params(),
+            "code_digest": s.ckpt.key["code"],
+            "versions": _versions(),
+            "n_train": len(s.data["x_train"]),
+            "n_test": len(s.data["x_test"]),
+            "group": {"seeds": seeds, "index": r, "stacked": s.group.stacked, "optimizer": s.impl},
+        }
+        if s.hooks[r] and history[-1]["epoch"] > 0:  # Keras logs the last validation before the epoch-end rescale
+            metrics["test_before_final_rescale"] = {k[5:]: v for k, v in history[-1].items() if k.startswith("test_")}
+        save_state_dict(out / "model.pt", s.group.run_state_dict(r))
+        _write_history(out / "history.csv", history)
+        write_json(out / "metrics.json", metrics)
+        results.append(metrics)
+    s.ckpt.path.unlink(missing_ok=True)
+    for run_log, metrics in zip(s.logs, results, strict=True):
+        run_log(f"done: status {metrics['status']}, test {format_values(metrics['test'])}, "
+                f"chance {s.chance:.4f}, {s.elapsed:.1f} s")  # fmt: skip
+    return results
 
-    final = test_metrics(task, model, x_test, y_test, train.eval_batch_size, device)
-    if status != "diverged" and final["accuracy"] < chance + train.convergence_margin:
-        status = "not_converged"
-    metrics = {
-        "task": task,
-        "model": train.model,
-        "seed": seed,
-        "status": status,
-        "test": final,
-        "chance_accuracy": chance,
-        "epochs_completed": int(history[-1]["epoch"]),
-        "wall_time_s": elapsed,
-        "device": str(device),
-        "hyperparameters": train.to_params(),
-        "code_digest": ckpt.key["code"],
-        "versions": _versions(),
-        "n_train": len(x_train),
-        "n_test": len(x_test),
-    }
-    if hooks and history[-1]["epoch"] > 0:  # Keras logs the last validation before the epoch-end rescale
-        metrics["test_before_final_rescale"] = {k[5:]: v for k, v in history[-1].items() if k.startswith("test_")}
-    save_state_dict(out / "model.pt", model.state_dict())
-    _write_history(out / "history.csv", history)
-    write_json(out / "metrics.json", metrics)
-    ckpt.path.unlink(missing_ok=True)
-    log(f"done: status {status}, test {format_values(final)}, chance {chance:.4f}, {elapsed:.1f} s")
-    return metrics
+
+def _permutation(n: int, seed: int, epoch: int) -> Tensor:
+    """The run's order of the training samples in ``epoch``."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def _hook_state(hook: EpochEndHook) -> dict | None:
+    return hook.state_dict() if hasattr(hook, "state_dict") else None  # type: ignore[attr-defined]
+
+
+def _prefixed(log: Log, prefix: str) -> Log:
+    return lambda message: log(prefix + message)
+
+
+def _to_all(logs: list[Log]) -> Log:
+    def say(message: str) -> None:
+        for run_log in logs:
+            run_log(message)
+
+    return say
 
 
 def _limit(x: Tensor, y: Tensor, limit: int | None) -> tuple[Tensor, Tensor]:
     return (x, y) if not limit else (x[: int(limit)], y[: int(limit)])
 
 
-def _finite(model: nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+def _initial_row(test: dict) -> dict:
+    """History row 0: the initial weights' test metrics."""
+    return {"epoch": 0, "train_loss": math.nan, "train_accuracy": math.nan, **_prefix(test)}
 
 
 def _prefix(test: dict) -> dict:
