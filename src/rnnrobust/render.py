@@ -201,7 +201,8 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom:
 table { border-collapse: collapse; font-size: 0.9em; }
 th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #ddd; vertical-align: top; }
 thead th { border-bottom: 2px solid #555; text-align: left; max-width: 11em; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+th.num { text-align: right; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #f6f6f6; }
 p.note { max-width: 60em; font-size: 0.85em; color: #444; }
 """
