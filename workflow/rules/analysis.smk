@@ -12,7 +12,7 @@ rule analyze:
     threads: 1
     resources:
         mem_mb=1000,
-        runtime=30,
+        runtime=10,
     params:
         eps_log10=config["analysis"]["eps_log10"],
         code=CODE["analyze"],
@@ -33,8 +33,8 @@ rule pseudospectra:
         ENV
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=1000,
+        runtime=10,
     params:
         pseudospectra=config["pseudospectra"],
         code=CODE["pseudospectra"],

@@ -51,15 +51,6 @@ wildcard_constraints:
 GPUS_PER_TRAINING_JOB = 1 if config["device"] == "cuda" else 0
 
 
-def scaled_by_attempt(base):
-    """A resource that grows with each retry (--retries), e.g. memory or runtime in minutes."""
-
-    def resource(wildcards, attempt):
-        return base * attempt
-
-    return resource
-
-
 def train_params(wildcards):
     run = (wildcards.task, wildcards.model, int(wildcards.seed), wildcards.regime)
     return rr_config.TrainConfig.for_run(config, *run).to_params()

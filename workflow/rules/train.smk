@@ -9,12 +9,16 @@ rule train:
         results("logs/train/{task}/{model}/{regime}/seed{seed}.log"),
     benchmark:
         results("benchmarks/train/{task}/{model}/{regime}/seed{seed}.tsv")
+    # The one rule retried: a job cut off by its time or memory limit comes back with more and
+    # resumes from its last epoch's checkpoint. Other rules are short and deterministic: no retry.
+    retries: 2
     conda:
         ENV
     threads: 1
+    # Time and memory from the run's size and measured costs (resources.smk), more on each retry.
     resources:
-        mem_mb=scaled_by_attempt(3000),
-        runtime=scaled_by_attempt(720),
+        mem_mb=train_mem_mb,
+        runtime=train_runtime,
         gpu=GPUS_PER_TRAINING_JOB,
     params:
         train=train_params,

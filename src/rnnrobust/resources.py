@@ -1,0 +1,205 @@
+"""Resource requests that a scheduler can trust: a training job's time limit and memory from its size.
+
+A training job asks for
+
+    minutes = startup + epochs × batches per epoch × ms per batch × loop overhead × safety factor,
+
+never less than a floor, rounded up (to 5 minutes); ``batches per epoch`` is the training set over the
+batch size, ``ms per batch`` the cost of one training step of the run's task and cell at the paper's
+shapes, measured by ``benchmarks/train_step.py`` and kept with the date and machine in
+``workflow/resources.yaml`` (scaled up, never down, for a larger batch, hidden size, sequence or
+float64), and ``loop overhead`` what a real epoch costs beyond its steps (the test-set evaluation
+after every epoch, the stabilization rescale, the loop itself), measured once against whole epochs.
+Memory is the task's measured peak times a safety factor. Both grow with each retry (``attempt``):
+a job that ran out of time or memory is resubmitted with twice, then three times, as much, and
+resumes from its last epoch's checkpoint.
+
+Torch-free: the workflow (``workflow/rules/resources.smk``) calls it for every training job.
+
+    python -m rnnrobust.resources [OVERLAY.yaml ...]   # the requests of config.yaml (+ overlays)
+
+>>> costs = TrainCosts.from_mapping(EXAMPLE)
+>>> config = {"device": "cpu", "cell_impl": "faithful", "stabilization": {},
+...           "data": {"adding": {"n_samples": 50000, "digits": 3, "val_fraction": 0.1}},
+...           "train": {"adding": {"epochs": 199, "batch_size": 128, "optimizer": "adam", "lr": 1e-3,
+...                                "hidden_size": 128}}}
+>>> batches_per_epoch(config, "adding", "rnn", costs)
+352
+>>> train_runtime_minutes(config, "adding", "rnn", costs)  # 2 + 199·352·5 ms·2·2 = 25.4 min, rounded up
+30
+>>> train_runtime_minutes(config, "adding", "rnn", costs, attempt=2)
+60
+>>> train_mem_mb(config, "adding", "rnn", costs), train_mem_mb(config, "adding", "rnn", costs, attempt=3)
+(700, 2100)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .config import TrainConfig
+
+#: The measured costs kept in the repository, beside the workflow that uses them.
+COSTS_FILE = Path(__file__).resolve().parents[2] / "workflow" / "resources.yaml"
+
+#: A small, self-consistent cost table for the examples above and the tests (not measured).
+EXAMPLE: dict[str, Any] = {
+    "ms_per_batch": {"cpu": {"faithful": {"adding": {"rnn": 5.0}}}},
+    "shapes": {"adding": {"batch_size": 128, "hidden_size": 128, "digits": 3}},
+    "train_samples": {},
+    "loop_overhead": 2.0,
+    "safety_factor": 2.0,
+    "startup_minutes": 2,
+    "floor_minutes": 10,
+    "round_minutes": 5,
+    "unmeasured_device_factor": 2.0,
+    "float64_factor": 2.0,
+    "memory_mb": {"adding": 450},
+    "memory_safety_factor": 1.5,
+    "cuda_extra_memory_mb": 2000,
+}
+
+
+@dataclass(frozen=True)
+class TrainCosts:
+    """The measured costs and the policy of ``workflow/resources.yaml`` (its comments say what each is)."""
+
+    ms_per_batch: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]]  # device → impl → task → cell
+    shapes: Mapping[str, Mapping[str, Any]]  # task → the shape that ms_per_batch was measured at
+    train_samples: Mapping[str, int]  # task → training samples of the canonical data set
+    loop_overhead: float
+    safety_factor: float
+    startup_minutes: float
+    floor_minutes: float
+    round_minutes: int
+    unmeasured_device_factor: float
+    float64_factor: float
+    memory_mb: Mapping[str, float]  # task → peak resident memory of a training job
+    memory_safety_factor: float
+    cuda_extra_memory_mb: float
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> TrainCosts:
+        """From the parsed YAML (extra keys, such as ``measured``, are the record of how and where)."""
+        fields = cls.__dataclass_fields__
+        missing = sorted(set(fields) - set(values))
+        if missing:
+            raise ValueError(f"resource costs miss {', '.join(missing)}")
+        return cls(**{key: values[key] for key in fields})
+
+    @classmethod
+    def from_yaml(cls, path: str | Path = COSTS_FILE) -> TrainCosts:
+        import yaml
+
+        return cls.from_mapping(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=4)
+def load_costs(path: str | Path = COSTS_FILE) -> TrainCosts:
+    """The costs in ``path`` (by default the repository's ``workflow/resources.yaml``), read once."""
+    return TrainCosts.from_yaml(path)
+
+
+def train_samples(config: Mapping[str, Any], task: str, costs: TrainCosts) -> int:
+    """Training samples per epoch: the adding task's from its config, the others' from the data set.
+
+    ``max_train_samples`` caps them, as in training.
+    """
+    if task == "adding":
+        data = config["data"]["adding"]
+        n = int(data["n_samples"]) - int(int(data["n_samples"]) * float(data["val_fraction"]))
+    else:
+        n = int(costs.train_samples[task])
+    cap = config["train"][task].get("max_train_samples")
+    return min(n, int(cap)) if cap else n
+
+
+def batches_per_epoch(config: Mapping[str, Any], task: str, model: str, costs: TrainCosts) -> int:
+    """Training batches in one epoch of ``task`` (the last one may be short)."""
+    batch_size = int(config["train"][task]["batch_size"])
+    return math.ceil(train_samples(config, task, costs) / batch_size)
+
+
+def ms_per_batch(config: Mapping[str, Any], task: str, model: str, costs: TrainCosts) -> float:
+    """The measured cost of one training batch, scaled up for shapes larger than those measured.
+
+    A batch's work grows with the batch size, the square of the hidden size and the sequence length;
+    a smaller shape keeps the measured cost (start-up and per-step overheads do not shrink).
+    """
+    train = TrainConfig.for_run(config, task, model, 0, "baseline")
+    device = "cuda" if train.device == "cuda" else "cpu"  # auto trains on the CPU of a node without a GPU
+    tables = costs.ms_per_batch
+    factor = 1.0
+    if device not in tables:
+        device, factor = "cpu", costs.unmeasured_device_factor
+    ms = float(tables[device][train.cell_impl][task][model]) * factor
+    shape = costs.shapes[task]
+    hidden = shape["hidden_size"][model] if isinstance(shape["hidden_size"], Mapping) else shape["hidden_size"]
+    scale = max(1.0, train.batch_size / shape["batch_size"]) * max(1.0, (train.hidden_size / hidden) ** 2)
+    if task == "imdb":
+        scale *= max(1.0, config["data"]["imdb"]["maxlen"] / shape["maxlen"])
+    if task == "adding":
+        scale *= max(1.0, config["data"]["adding"]["digits"] / shape["digits"])
+    if train.dtype == "float64":
+        scale *= costs.float64_factor
+    return ms * scale
+
+
+def train_runtime_minutes(
+    config: Mapping[str, Any], task: str, model: str, costs: TrainCosts | None = None, attempt: int = 1
+) -> int:
+    """The time limit of one training job, in minutes (Snakemake's ``runtime``), for its ``attempt``-th try."""
+    costs = costs or load_costs()
+    epochs = int(config["train"][task]["epochs"])
+    step_ms = ms_per_batch(config, task, model, costs) * costs.loop_overhead * costs.safety_factor
+    minutes = costs.startup_minutes + epochs * batches_per_epoch(config, task, model, costs) * step_ms / 60_000
+    minutes = max(float(costs.floor_minutes), minutes)
+    step = int(costs.round_minutes)
+    return int(attempt) * step * math.ceil(minutes / step - 1e-9)
+
+
+def train_mem_mb(
+    config: Mapping[str, Any], task: str, model: str, costs: TrainCosts | None = None, attempt: int = 1
+) -> int:
+    """The memory of one training job, in MB (Snakemake's ``mem_mb``), for its ``attempt``-th try."""
+    costs = costs or load_costs()
+    mb = float(costs.memory_mb[task]) * costs.memory_safety_factor
+    if config["device"] == "cuda":
+        mb += costs.cuda_extra_memory_mb
+    return int(attempt) * 100 * math.ceil(mb / 100 - 1e-9)
+
+
+def requests_table(config: Mapping[str, Any], costs: TrainCosts | None = None) -> str:
+    """A Markdown table of every configured task × model's first-attempt request and how it arose."""
+    costs = costs or load_costs()
+    rows = [
+        "| task | model | epochs | batches/epoch | ms/batch | runtime (min) | mem_mb |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for task in config["tasks"]:
+        for model in config["models"]:
+            rows.append(
+                f"| {task} | {model} | {config['train'][task]['epochs']} "
+                f"| {batches_per_epoch(config, task, model, costs)} "
+                f"| {ms_per_batch(config, task, model, costs):.2f} "
+                f"| {train_runtime_minutes(config, task, model, costs)} | {train_mem_mb(config, task, model, costs)} |"
+            )
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    from .config import load_config
+
+    overlays = sys.argv[1:] if argv is None else argv
+    print(requests_table(load_config(COSTS_FILE.parents[1] / "config.yaml", *overlays)))
+
+
+if __name__ == "__main__":
+    main()
