@@ -13,6 +13,7 @@ from typing import Any
 
 from .io import read_json
 from .layout import RunKey, run_stem
+from .tables import UNSTABLE_RADIUS
 
 PathLike = str | Path
 
@@ -22,7 +23,12 @@ def _pct(x: float | None) -> str:
 
 
 def _outside(eigenvalues: list[list[float]]) -> int:
-    return sum(1 for re, im in eigenvalues if (re * re + im * im) ** 0.5 > 1 + 1e-12)
+    return sum(1 for re, im in eigenvalues if (re * re + im * im) ** 0.5 > UNSTABLE_RADIUS)
+
+
+def max_radius(blocks: Mapping[str, Mapping[str, Any]]) -> float:
+    """The largest spectral radius over a run's recurrent matrices (its analysis JSON)."""
+    return max(summary["spectral_radius"] for summary in blocks.values())
 
 
 def block_summary(summary: Mapping[str, Any]) -> str:
@@ -87,9 +93,7 @@ def table_caption(name: str, metrics: Mapping[RunKey, PathLike], analysis: Mappi
     lines = [_runs_text(metrics)]
     if name in ("table2_henrici", "table3_robustness"):
         per_run = {run: read_json(path) for run, path in analysis.items()}
-        unstable = [
-            run for run, blocks in per_run.items() if any(b["spectral_radius"] > 1 + 1e-12 for b in blocks.values())
-        ]
+        unstable = [run for run, blocks in per_run.items() if max_radius(blocks) > UNSTABLE_RADIUS]
         henrici = [b["henrici"] for blocks in per_run.values() for b in blocks.values()]
         lines.append(
             f"{len(unstable)} of {len(per_run)} runs have a recurrent matrix with ρ > 1; "

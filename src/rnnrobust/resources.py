@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import TrainConfig
+from .data.adding import train_size
 
 #: The measured costs kept in the repository, beside the workflow that uses them.
 COSTS_FILE = Path(__file__).resolve().parents[2] / "workflow" / "resources.yaml"
@@ -112,7 +113,7 @@ def train_samples(config: Mapping[str, Any], task: str, costs: TrainCosts) -> in
     """
     if task == "adding":
         data = config["data"]["adding"]
-        n = int(data["n_samples"]) - int(int(data["n_samples"]) * float(data["val_fraction"]))
+        n = train_size(data["n_samples"], data["val_fraction"])
     else:
         n = int(costs.train_samples[task])
     cap = config["train"][task].get("max_train_samples")
@@ -192,14 +193,23 @@ def requests_table(config: Mapping[str, Any], costs: TrainCosts | None = None) -
     return "\n".join(rows)
 
 
-def main(argv: list[str] | None = None) -> None:
-    import sys
+def main(argv: list[str] | None = None) -> int:
+    """Print the training requests of config.yaml with overlays layered over it."""
+    import argparse
 
-    from .config import load_config
+    from .config import ConfigError, add_config_arguments, config_from_arguments
 
-    overlays = sys.argv[1:] if argv is None else argv
-    print(requests_table(load_config(COSTS_FILE.parents[1] / "config.yaml", *overlays)))
+    parser = argparse.ArgumentParser(prog="python -m rnnrobust.resources", description=main.__doc__)
+    add_config_arguments(parser)
+    parser.set_defaults(base=str(COSTS_FILE.parents[1] / "config.yaml"))
+    try:
+        config = config_from_arguments(parser.parse_args(argv))
+    except ConfigError as err:
+        print(f"invalid config: {err}")
+        return 1
+    print(requests_table(config))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

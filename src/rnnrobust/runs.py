@@ -13,6 +13,7 @@ nothing is paired by position.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,12 @@ def run_records(
         files = {kind: f"{results_dir}/{RUN_FILES[kind].format(stem=run_stem(*key))}" for kind in kinds}
         records.append({"run": key, **files, **{name: value(key) for name, value in extra.items()}})
     return records
+
+
+def run_keys(config: Mapping[str, Any]) -> list[RunKey]:
+    """(task, model, regime, seed) of every run of a checked config, in the workflow's order."""
+    keys = itertools.product(config["tasks"], config["models"], config["regimes"], config["seeds"])
+    return [(task, model, regime, int(seed)) for task, model, regime, seed in keys]
 
 
 def run_key(record: Mapping[str, Any]) -> RunKey:

@@ -9,7 +9,6 @@ Torch-free and read-only: safe to run beside a workflow.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 from .config import ConfigError, add_config_arguments, config_from_arguments
 from .layout import RunKey, run_stem
 from .progress import parse_progress
+from .runs import run_keys
 
 #: A run whose log has not changed for this long, without a result, is shown as stopped.
 STALE_AFTER_S = 900.0
@@ -74,8 +74,7 @@ def run_state(root: Path, results_dir: str, run: RunKey, epochs: int, now: float
 
 def config_runs(config: dict[str, Any]) -> list[tuple[RunKey, int]]:
     """(run key, configured epochs) of every run of a checked config, in the workflow's order."""
-    keys = itertools.product(config["tasks"], config["models"], config["regimes"], config["seeds"])
-    return [((t, m, r, int(s)), int(config["train"][t]["epochs"])) for t, m, r, s in keys]
+    return [(run, int(config["train"][run[0]]["epochs"])) for run in run_keys(config)]
 
 
 def _duration(seconds: float | None) -> str:

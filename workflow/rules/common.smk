@@ -1,5 +1,4 @@
 # Config checks and the helpers that rules share. Logic lives in src/rnnrobust.
-import itertools
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ use_checkout_library(SRC)
 
 from rnnrobust import config as rr_config, provenance  # noqa: E402
 from rnnrobust.data.mirror import check_mirror  # noqa: E402
+from rnnrobust.runs import run_keys  # noqa: E402
 
 # config.yaml lies beneath --configfile files and --config values, as with Snakemake's configfile:
 # directive, but is read here so that a YAML error names its file and line.
@@ -69,9 +69,7 @@ def per_run(pattern):
 
 def per_run_keys():
     """(task, model, regime, seed) of every run, in the order of ``per_run``."""
-    return [
-        list(key) for key in itertools.product(config["tasks"], config["models"], config["regimes"], config["seeds"])
-    ]
+    return [list(key) for key in run_keys(config)]
 
 
 def final_targets():

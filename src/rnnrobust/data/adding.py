@@ -72,8 +72,17 @@ def generate_adding(
     indices = np.arange(n_samples)
     rng.shuffle(indices)
     x, y = x[indices], y[indices]
-    split_at = n_samples - int(n_samples * val_fraction)
+    split_at = train_size(n_samples, val_fraction)
     return {"x_train": x[:split_at], "y_train": y[:split_at], "x_test": x[split_at:], "y_test": y[split_at:]}
+
+
+def train_size(n_samples: int, val_fraction: float) -> int:
+    """Questions in the training split: all but the last ``int(n_samples · val_fraction)``.
+
+    >>> train_size(50000, 0.1)
+    45000
+    """
+    return int(n_samples) - int(int(n_samples) * float(val_fraction))
 
 
 def decode_adding(indices: np.ndarray) -> list[str]:
