@@ -95,29 +95,59 @@ def library_modules(script: str | Path, src: str | Path, module: str | None = No
 
     ``module`` is the script's own dotted name when it is a library module (for relative imports).
     """
-    found: dict[str, Path] = {}
-    todo: list[tuple[Path, str | None]] = [(Path(script), module)]
-    while todo:
-        path, name = todo.pop()
-        for imported, file in direct_imports(path, src, name).items():
-            if imported not in found:
-                found[imported] = file
-                todo.append((file, imported))
-    return found
+    return _Reader(src).library_modules(Path(script), module)
 
 
 def code_digest(script: str | Path, src: str | Path, module: str | None = None) -> str:
     """Digest (16 hex digits) of the script and of every library module it imports, by meaning."""
-    digest = hashlib.sha256(normalized_source(script).encode())
-    for name, file in sorted(library_modules(script, src, module).items()):
-        digest.update(f"\0{name}\0".encode())
-        digest.update(normalized_source(file).encode())
-    return digest.hexdigest()[:16]
+    return _Reader(src).code_digest(Path(script), module)
 
 
 def script_digests(scripts: Iterable[str | Path], src: str | Path) -> dict[str, str]:
-    """:func:`code_digest` of each script, keyed by its file name without ``.py``."""
-    return {Path(script).stem: code_digest(script, src) for script in scripts}
+    """:func:`code_digest` of each script, keyed by its file name without ``.py``.
+
+    The scripts share most of their modules: each file is read and normalised once for all of them.
+    """
+    reader = _Reader(src)
+    return {Path(script).stem: reader.code_digest(Path(script), None) for script in scripts}
+
+
+class _Reader:
+    """One reading of the library below ``src``: each file's imports and normalised source, once."""
+
+    def __init__(self, src: str | Path) -> None:
+        self.src = Path(src)
+        self._imports: dict[tuple[Path, str | None], dict[str, Path]] = {}
+        self._sources: dict[Path, str] = {}
+
+    def direct_imports(self, path: Path, module: str | None) -> dict[str, Path]:
+        key = (path, module)
+        if key not in self._imports:
+            self._imports[key] = direct_imports(path, self.src, module)
+        return self._imports[key]
+
+    def normalized_source(self, path: Path) -> str:
+        if path not in self._sources:
+            self._sources[path] = normalized_source(path)
+        return self._sources[path]
+
+    def library_modules(self, script: Path, module: str | None) -> dict[str, Path]:
+        found: dict[str, Path] = {}
+        todo: list[tuple[Path, str | None]] = [(script, module)]
+        while todo:
+            path, name = todo.pop()
+            for imported, file in self.direct_imports(path, name).items():
+                if imported not in found:
+                    found[imported] = file
+                    todo.append((file, imported))
+        return found
+
+    def code_digest(self, script: Path, module: str | None) -> str:
+        digest = hashlib.sha256(self.normalized_source(script).encode())
+        for name, file in sorted(self.library_modules(script, module).items()):
+            digest.update(f"\0{name}\0".encode())
+            digest.update(self.normalized_source(file).encode())
+        return digest.hexdigest()[:16]
 
 
 def module_digest(module: str, src: str | Path) -> str:
