@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import read_json
-from .layout import RunKey, run_stem
-from .tables import UNSTABLE_RADIUS
+from .layout import UNSTABLE_RADIUS, RunKey, run_stem
 
 PathLike = str | Path
 

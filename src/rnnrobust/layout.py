@@ -30,6 +30,10 @@ STATUSES = ("converged", "not_converged", "diverged")
 #: Path of one run below a stage's folder, as a Snakemake pattern.
 RUN_PATTERN = "{task}/{model}/{regime}/seed{seed}"
 
+#: A recurrent matrix counts as unstable when its spectral radius exceeds this (the threshold of the
+#: analysis' Kreiss bound); the tables and the report captions both mark runs by it.
+UNSTABLE_RADIUS = 1.0 + 1e-12
+
 RunKey = tuple[str, str, str, int]
 """(task, model, regime, seed) of one run."""
 

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from .io import read_json
-from .layout import CELLS, GATES, REGIMES, STATUSES, TASKS, RunKey, block_keys, eps_key
+from .layout import CELLS, GATES, REGIMES, STATUSES, TASKS, UNSTABLE_RADIUS, RunKey, block_keys, eps_key
 from .paper import PAPER_TABLE1, PaperCell, paper_henrici
 from .render import format_eps, table_frame
 
@@ -76,8 +76,6 @@ LEARNED_FRACTION = 0.5
 COLLAPSE_DROP = 0.10
 #: Margin over chance of "near chance" when a run's metrics do not record ``convergence_margin``.
 DEFAULT_MARGIN = 0.05
-#: A matrix is unstable when its spectral radius exceeds this (the threshold of the analysis' Kreiss bound).
-UNSTABLE_RADIUS = 1.0 + 1e-12
 
 #: The outcome rule in one sentence, printed in the notes of Table 1.
 OUTCOME_RULE = (
