@@ -29,9 +29,11 @@ def write_run(root, stem, *, metrics=None, log_lines=(), age_s=0.0):
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(metrics))
     if log_lines:
-        log = root / "results/x/logs/train" / f"{stem}.log"
+        group, _, seed = stem.rpartition("/seed")
+        log = root / "results/x/logs/train" / f"{group}.log"  # the training group's log, lines by seed
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("\n".join(["rnnrobust 0.2.0 imported from somewhere", *log_lines]) + "\n")
+        lines = ["rnnrobust 0.2.0 imported from somewhere", *(f"seed {seed}: {line}" for line in log_lines)]
+        log.write_text("\n".join(lines) + "\n")
         old = time.time() - age_s
         os.utime(log, (old, old))
 
@@ -41,6 +43,8 @@ def test_states_from_files(tmp_path):
     write_run(tmp_path, "adding/rnn/baseline/seed0", metrics=done)
     progress = "epoch 2/3  train_loss 0.5000, test_accuracy 0.6250  1.0 s  ETA 40 s"
     write_run(tmp_path, "adding/gru/baseline/seed0", log_lines=[progress])
+    with open(tmp_path / "results/x/logs/train/adding/gru/baseline.log", "a") as log:
+        log.write("seed 1: epoch 3/3  train_loss 0.1000, test_accuracy 0.7500  1.0 s  ETA 0 s\n")
     write_run(tmp_path, "adding/lstm/baseline/seed0", log_lines=[progress], age_s=3600)
     now = time.time()
     states = [

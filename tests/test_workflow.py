@@ -101,9 +101,9 @@ def finished_run(tmp_path_factory, http_mirror):
     return workdir, http_mirror
 
 
-def planned(workdir: Path, *args: str) -> dict[str, int]:
+def planned(workdir: Path, *args: str, overlays: tuple[str, ...] = ()) -> dict[str, int]:
     """Jobs per rule that `snakemake -n` plans (empty when there is nothing to do)."""
-    proc = snakemake(workdir, "-n", *args)
+    proc = snakemake(workdir, "-n", *args, overlays=overlays)
     if "Nothing to be done" in proc.stdout + proc.stderr:
         return {}
     counts = {}
@@ -219,7 +219,7 @@ def test_kill_mid_training_then_rerun_after_a_code_change(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     checkpoint = workdir / "results/tiny/models/adding/rnn/baseline/seed0/checkpoint.pt"
     deadline = time.time() + 300
-    log = workdir / "results/tiny/logs/train/adding/rnn/baseline/seed0.log"
+    log = workdir / "results/tiny/logs/train/adding/rnn/baseline.log"
     while time.time() < deadline and not (log.exists() and "epoch 3/" in log.read_text()):
         assert proc.poll() is None, "the run ended before it could be killed"
         time.sleep(0.05)
@@ -277,7 +277,7 @@ def test_list_values_on_the_command_line(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     write_fixture_mirror(tmp_path / "mirror")
     todo = planned(workdir, "--config", "seeds=[0,1]", f"data_mirror={tmp_path / 'mirror'}")
-    assert todo["train"] == 36
+    assert todo["train"] == 18 and todo["extract_weights"] == 36  # a training job per group of seeds
 
 
 def test_lint_and_dry_run(tmp_path):
@@ -323,9 +323,10 @@ def test_tiny_config_end_to_end(finished_run):
                         assert block.dtype == np.float64 and block.shape == (hid, hid)
                         expected = state[f"{layer}.weight_hh"][g * hid : (g + 1) * hid].double().numpy()
                         np.testing.assert_array_equal(block, expected)
-            assert (workdir / f"results/tiny/benchmarks/train/{task}/{model}/{regime}/seed0.tsv").exists()
-            log = (workdir / f"results/tiny/logs/train/{task}/{model}/{regime}/seed0.log").read_text()
-            assert "epoch 2/2" in log and "ETA" in log
+            assert (workdir / f"results/tiny/benchmarks/train/{task}/{model}/{regime}.tsv").exists()
+            log = (workdir / f"results/tiny/logs/train/{task}/{model}/{regime}.log").read_text()
+            assert "seed 0: epoch 2/2" in log and "ETA" in log
+            assert metrics["group"]["seeds"] == [0]
             analysis = json.loads((workdir / f"results/tiny/analysis/{task}/{model}/{regime}/seed0.json").read_text())
             assert sorted(analysis) == sorted(weights_keys)
             for values in analysis.values():
@@ -351,6 +352,38 @@ def test_tiny_config_end_to_end(finished_run):
     vocab = json.loads((workdir / "results/tiny/data/imdb/vocab.json").read_text())
     assert min(vocab.values()) == 1
     assert "Nothing to be done" in snakemake(workdir, "-n").stdout
+
+
+def test_adding_a_seed_trains_only_that_seed(tmp_path):
+    """A finished group of seeds [0] gets seed 1: seed 0 is restored from the run cache, not retrained; seeds
+    [0, 1] from scratch train both together, and seed 1 is the same there as when it was added."""
+    mirror = tmp_path / "mirror"
+    write_fixture_mirror(mirror)
+    one = tmp_path / "one.yaml"
+    one.write_text(yaml.safe_dump({"tasks": ["adding"], "models": ["gru"], "regimes": ["stabilized"]}))
+    two = tmp_path / "two.yaml"
+    two.write_text(yaml.safe_dump({"seeds": [0, 1]}))
+    run = "results/tiny/models/adding/gru/stabilized/seed{}/model.pt"
+    targets = (run.format(0), run.format(1))
+    args = ("--config", f"data_mirror={mirror}")
+    workdir = copy_workflow(tmp_path / "wf")
+    snakemake(workdir, targets[0], *args, overlays=(str(one),))
+    seed0 = (workdir / run.format(0)).read_bytes()
+
+    snakemake(workdir, *targets, *args, overlays=(str(one), str(two)))
+    log = (workdir / "results/tiny/logs/train/adding/gru/stabilized.log").read_text()
+    assert "seed 0: finished earlier with these settings; restored from" in log and "seed 0: epoch" not in log
+    assert "seed 1: epoch 2/2" in log
+    assert (workdir / run.format(0)).read_bytes() == seed0
+    metrics = [json.loads((workdir / run.format(s)).with_name("metrics.json").read_text()) for s in (0, 1)]
+    assert [m["group"]["seeds"] for m in metrics] == [[0], [1]]
+    assert planned(workdir, *targets, *args, overlays=(str(one), str(two))) == {}
+
+    fresh = copy_workflow(tmp_path / "fresh")
+    snakemake(fresh, *targets, *args, overlays=(str(one), str(two)))
+    assert json.loads((fresh / run.format(1)).with_name("metrics.json").read_text())["group"]["seeds"] == [0, 1]
+    for s in (0, 1):  # on CPU a run trained in a group equals the run trained alone, bit for bit
+        assert (fresh / run.format(s)).read_bytes() == (workdir / run.format(s)).read_bytes()
 
 
 def test_changing_one_task_reruns_only_that_task(finished_run):

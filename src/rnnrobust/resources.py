@@ -1,8 +1,9 @@
 """Resource requests that a scheduler can trust: a training job's time limit and memory from its size.
 
-A training job asks for
+A training job trains a group: the runs of one task × model × regime, one per configured seed (R runs,
+stacked into one model). It asks for
 
-    minutes = startup + epochs × batches per epoch × ms per batch × loop overhead × safety factor,
+    minutes = startup + R × epochs × batches per epoch × ms per batch × loop overhead × safety factor,
 
 never less than a floor, rounded up (to 5 minutes); ``batches per epoch`` is the training set over the
 batch size, ``ms per batch`` the cost of one training step of the run's task and cell at the paper's
@@ -10,7 +11,9 @@ shapes, measured by ``benchmarks/train_step.py`` and kept with the date and mach
 ``workflow/resources.yaml`` (scaled up, never down, for a larger batch, hidden size, sequence or
 float64), and ``loop overhead`` what a real epoch costs beyond its steps (the test-set evaluation
 after every epoch, the stabilization rescale, the loop itself), measured once against whole epochs.
-Memory is the task's measured peak times a safety factor. Both grow with each retry (``attempt``):
+Stacking gains up to 1.3× per run on a CPU (README), which the request does not count on.
+Memory is the task's measured peak for one run plus its measured cost of each further run of the
+group, times a safety factor. Both grow with each retry (``attempt``):
 a job that ran out of time or memory is resubmitted with twice, then three times, as much, and
 resumes from its last epoch's checkpoint.
 
@@ -19,7 +22,7 @@ Torch-free: the workflow (``workflow/rules/resources.smk``) calls it for every t
     python -m rnnrobust.resources [OVERLAY.yaml ...]   # the requests of config.yaml (+ overlays)
 
 >>> costs = TrainCosts.from_mapping(EXAMPLE)
->>> config = {"device": "cpu", "cell_impl": "faithful", "stabilization": {},
+>>> config = {"device": "cpu", "seeds": [0], "cell_impl": "faithful", "stabilization": {},
 ...           "data": {"adding": {"n_samples": 50000, "digits": 3, "val_fraction": 0.1}},
 ...           "train": {"adding": {"epochs": 199, "batch_size": 128, "optimizer": "adam", "lr": 1e-3,
 ...                                "hidden_size": 128}}}
@@ -31,6 +34,8 @@ Torch-free: the workflow (``workflow/rules/resources.smk``) calls it for every t
 60
 >>> train_mem_mb(config, "adding", "rnn", costs), train_mem_mb(config, "adding", "rnn", costs, attempt=3)
 (700, 2100)
+>>> train_mem_mb(dict(config, seeds=[0, 1, 2]), "adding", "rnn", costs)  # (450 + 2·100) MB · 1.5
+1000
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ EXAMPLE: dict[str, Any] = {
     "unmeasured_device_factor": 2.0,
     "float64_factor": 2.0,
     "memory_mb": {"adding": 450},
+    "memory_mb_per_extra_run": {"adding": 100},
     "memory_safety_factor": 1.5,
     "cuda_extra_memory_mb": 2000,
 }
@@ -80,7 +86,8 @@ class TrainCosts:
     round_minutes: int
     unmeasured_device_factor: float
     float64_factor: float
-    memory_mb: Mapping[str, float]  # task → peak resident memory of a training job
+    memory_mb: Mapping[str, float]  # task → peak resident memory of a training job of one run
+    memory_mb_per_extra_run: Mapping[str, float]  # task → what each further run of a group adds
     memory_safety_factor: float
     cuda_extra_memory_mb: float
 
@@ -154,11 +161,13 @@ def ms_per_batch(config: Mapping[str, Any], task: str, model: str, costs: TrainC
 def train_runtime_minutes(
     config: Mapping[str, Any], task: str, model: str, costs: TrainCosts | None = None, attempt: int = 1
 ) -> int:
-    """The time limit of one training job, in minutes (Snakemake's ``runtime``), for its ``attempt``-th try."""
+    """The time limit of one training job (a group of every configured seed), in minutes (Snakemake's
+    ``runtime``), for its ``attempt``-th try."""
     costs = costs or load_costs()
     epochs = int(config["train"][task]["epochs"])
     step_ms = ms_per_batch(config, task, model, costs) * costs.loop_overhead * costs.safety_factor
-    minutes = costs.startup_minutes + epochs * batches_per_epoch(config, task, model, costs) * step_ms / 60_000
+    runs = len(config["seeds"])
+    minutes = costs.startup_minutes + runs * epochs * batches_per_epoch(config, task, model, costs) * step_ms / 60_000
     minutes = max(float(costs.floor_minutes), minutes)
     step = int(costs.round_minutes)
     return int(attempt) * step * math.ceil(minutes / step - 1e-9)
@@ -167,25 +176,29 @@ def train_runtime_minutes(
 def train_mem_mb(
     config: Mapping[str, Any], task: str, model: str, costs: TrainCosts | None = None, attempt: int = 1
 ) -> int:
-    """The memory of one training job, in MB (Snakemake's ``mem_mb``), for its ``attempt``-th try."""
+    """The memory of one training job (a group of every configured seed), in MB (Snakemake's ``mem_mb``),
+    for its ``attempt``-th try."""
     costs = costs or load_costs()
-    mb = float(costs.memory_mb[task]) * costs.memory_safety_factor
+    extra_runs = len(config["seeds"]) - 1
+    mb = float(costs.memory_mb[task]) + extra_runs * float(costs.memory_mb_per_extra_run[task])
+    mb *= costs.memory_safety_factor
     if config["device"] == "cuda":
         mb += costs.cuda_extra_memory_mb
     return int(attempt) * 100 * math.ceil(mb / 100 - 1e-9)
 
 
 def requests_table(config: Mapping[str, Any], costs: TrainCosts | None = None) -> str:
-    """A Markdown table of every configured task × model's first-attempt request and how it arose."""
+    """A Markdown table of the first-attempt request of every task × model's training job (one per
+    regime, each training the ``runs`` seeds as a group) and how it arose."""
     costs = costs or load_costs()
     rows = [
-        "| task | model | epochs | batches/epoch | ms/batch | runtime (min) | mem_mb |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| task | model | runs | epochs | batches/epoch | ms/batch | runtime (min) | mem_mb |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for task in config["tasks"]:
         for model in config["models"]:
             rows.append(
-                f"| {task} | {model} | {config['train'][task]['epochs']} "
+                f"| {task} | {model} | {len(config['seeds'])} | {config['train'][task]['epochs']} "
                 f"| {batches_per_epoch(config, task, model, costs)} "
                 f"| {ms_per_batch(config, task, model, costs):.2f} "
                 f"| {train_runtime_minutes(config, task, model, costs)} | {train_mem_mb(config, task, model, costs)} |"

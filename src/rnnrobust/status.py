@@ -2,7 +2,8 @@
 
 ``python -m rnnrobust.status [OVERLAY.yaml ...] [--watch SECONDS]`` reads the config as the
 workflow does (``config.yaml`` with the same ``--configfile`` overlays), then for each run its
-``metrics.json`` (finished) or the last progress line of its training log (running or stopped).
+``metrics.json`` (finished) or its last progress line (``seed N: epoch ...``) in the log of its
+training group (running or stopped).
 Torch-free and read-only: safe to run beside a workflow.
 """
 
@@ -53,12 +54,15 @@ def run_state(root: Path, results_dir: str, run: RunKey, epochs: int, now: float
             wall_s=float(metrics["wall_time_s"]),
             status=str(metrics["status"]),
         )
-    log = root / results_dir / "logs" / "train" / f"{stem}.log"
+    task, model, regime, seed = run
+    log = root / results_dir / "logs" / "train" / task / model / f"{regime}.log"  # one log per training group
     if not log.exists():
         return RunState(run, "pending", epochs=epochs)
     last = None
+    prefix = f"seed {seed}: "
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        last = parse_progress(line) or last
+        if line.startswith(prefix):
+            last = parse_progress(line[len(prefix) :]) or last
     state = "running" if now - log.stat().st_mtime < STALE_AFTER_S else "stopped"
     if last is None:
         return RunState(run, state, epochs=epochs)

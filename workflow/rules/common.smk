@@ -52,8 +52,16 @@ GPUS_PER_TRAINING_JOB = 1 if config["device"] == "cuda" else 0
 
 
 def train_params(wildcards):
-    run = (wildcards.task, wildcards.model, int(wildcards.seed), wildcards.regime)
-    return rr_config.TrainConfig.for_run(config, *run).to_params()
+    """The settings of each run of a training group (one per seed), as plain values."""
+    group = (wildcards.task, wildcards.model)
+    return [
+        rr_config.TrainConfig.for_run(config, *group, seed, wildcards.regime).to_params() for seed in config["seeds"]
+    ]
+
+
+def per_seed(pattern):
+    """``pattern`` for every configured seed, its other wildcards kept (the outputs of a training group)."""
+    return [pattern.replace("{seed}", str(seed)) for seed in config["seeds"]]
 
 
 def per_run(pattern):

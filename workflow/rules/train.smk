@@ -1,27 +1,32 @@
+# One job per task × model × regime trains the runs of every configured seed together, as one stacked
+# model (rnnrobust.group), and writes each run's files. A run finished earlier with the same settings,
+# code and data is restored from the cache instead of retrained (rnnrobust.run_cache), so adding a
+# seed trains only that seed.
 rule train:
     input:
         data=results("data/{task}/data.npz"),
     output:
-        model=results("models/{task}/{model}/{regime}/seed{seed}/model.pt"),
-        metrics=results("models/{task}/{model}/{regime}/seed{seed}/metrics.json"),
-        history=results("models/{task}/{model}/{regime}/seed{seed}/history.csv"),
+        models=per_seed(results("models/{task}/{model}/{regime}/seed{seed}/model.pt")),
+        metrics=per_seed(results("models/{task}/{model}/{regime}/seed{seed}/metrics.json")),
+        histories=per_seed(results("models/{task}/{model}/{regime}/seed{seed}/history.csv")),
     log:
-        results("logs/train/{task}/{model}/{regime}/seed{seed}.log"),
+        results("logs/train/{task}/{model}/{regime}.log"),
     benchmark:
-        results("benchmarks/train/{task}/{model}/{regime}/seed{seed}.tsv")
+        results("benchmarks/train/{task}/{model}/{regime}.tsv")
     # The one rule retried: a job cut off by its time or memory limit comes back with more and
     # resumes from its last epoch's checkpoint. Other rules are short and deterministic: no retry.
     retries: 2
     conda:
         ENV
     threads: 1
-    # Time and memory from the run's size and measured costs (resources.smk), more on each retry.
+    # Time and memory from the group's size and measured costs (resources.smk), more on each retry.
     resources:
         mem_mb=train_mem_mb,
         runtime=train_runtime,
         gpu=GPUS_PER_TRAINING_JOB,
     params:
         train=train_params,
+        cache=results("cache/train"),
         code=CODE["train"],
     script:
         "../scripts/train.py"
@@ -29,7 +34,7 @@ rule train:
 
 rule extract_weights:
     input:
-        model=rules.train.output.model,
+        model=results("models/{task}/{model}/{regime}/seed{seed}/model.pt"),
     output:
         results("weights/{task}/{model}/{regime}/seed{seed}.npz"),
     log:

@@ -1,18 +1,24 @@
-"""Train one task × model × regime × seed run; the stabilized regime rescales after every epoch."""
+"""Train the runs of one task × model × regime (one per seed) as a group, restoring those finished earlier."""
 
 from pathlib import Path
 
 import torch
 
 from rnnrobust.config import TrainConfig
-from rnnrobust.io import load_prepared
 from rnnrobust.job import start
+from rnnrobust.run_cache import train_group_cached
 from rnnrobust.stabilize import stabilization_hooks
-from rnnrobust.train import train_run
 
 sm = start(snakemake)
 
 torch.set_num_threads(sm.threads)
-train = TrainConfig.from_params(sm.params.train)
-out = Path(sm.output.model).parent
-train_run(train, load_prepared(sm.input.data), out, hooks=stabilization_hooks(train), code_digest=sm.params.code)
+trains = [TrainConfig.from_params(params) for params in sm.params.train]
+train_group_cached(
+    trains,
+    sm.input.data,
+    [Path(model).parent for model in sm.output.models],
+    sm.params.cache,
+    code_digest=sm.params.code,
+    hooks=stabilization_hooks,
+    logs=[lambda message, seed=train.seed: print(f"seed {seed}: {message}") for train in trains],
+)
