@@ -15,8 +15,10 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/resources.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/perturbation.smk"
 include: "workflow/rules/report_inputs.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:

@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from rnnrobust.config import ConfigError, Stabilization, TrainConfig, check_config, load_config, load_schema
+from rnnrobust.layout import REGIMES
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
@@ -55,6 +56,21 @@ def test_paper_config_and_overlays_are_valid():
         (
             {"stabilization": {"quantity": "norm", "estimator": "rayleigh_abs"}},
             "'rayleigh_abs' estimates a spectral radius",
+        ),
+        ({"regimes": {"Big Name": {}}}, "regimes = 'Big Name': 'Big Name' does not match"),
+        (
+            {"regimes": {"x": {"stabilisation": {}}}},
+            "regimes.x: Additional properties are not allowed ('stabilisation' was unexpected)",
+        ),
+        (
+            {"regimes": {"x": {"stabilization": {"gamma": -1}}}},
+            "regimes.x: its stabilization makes stabilization.gamma",
+        ),
+        ({"regimes": {"x": {"stabilization": {"scope": "stacked"}}}}, "needs quantity 'norm'"),
+        ({"regimes": {"x": {"train": {"lr": "fast"}}}}, "regimes.x: its train makes train.adding.lr = 'fast'"),
+        (
+            {"regimes": {"x": {"train": {"mnist": {"colour": 1}}}}},
+            "regimes.x: train.mnist has no such key ('colour' was unexpected)",
         ),
     ],
 )
@@ -109,3 +125,33 @@ def test_command_line_check_names_file_and_line(tmp_path, capsys):
     assert "overlay.yaml, line 3" in (out := capsys.readouterr().out) and "mapping at line 2" in out
     assert main(["--base", str(REPO / "config.yaml"), str(REPO / "workflow/configs/quick.yaml")]) == 0
     assert "config OK: 18 runs" in capsys.readouterr().out
+
+
+def test_regimes_are_named_settings():
+    """The paper's list form still works; a mapping adds regimes that override stabilization and train options."""
+    from rnnrobust.config import deep_merge
+
+    config = check_config(deep_merge(paper(), {"regimes": ["stabilized"]}), SCHEMA)
+    assert config["regimes"] == {"stabilized": {"stabilization": {}}}
+    with pytest.raises(ConfigError, match="'rescaled', which no config defines; give its settings as a mapping"):
+        check_config(deep_merge(paper(), {"regimes": ["rescaled"]}), SCHEMA)
+    ablations = load_config(REPO / "config.yaml", REPO / "workflow/configs/ablations.yaml")
+    assert list(ablations["regimes"]) == [*REGIMES, "stabilized_norm", "stabilized_exact", "identity_init"]
+    norm = TrainConfig.for_run(ablations, "mnist", "gru", 0, "stabilized_norm")
+    assert norm.stabilization == Stabilization(quantity="norm") and norm.lr == 1e-6
+    assert TrainConfig.for_run(ablations, "mnist", "rnn", 0, "stabilized").stabilization == Stabilization()
+    identity = TrainConfig.for_run(ablations, "mnist", "rnn", 0, "identity_init")
+    assert identity.recurrent_init == "identity" and identity.stabilization is None
+    assert TrainConfig.for_run(ablations, "mnist", "rnn", 0, "baseline").recurrent_init == "orthogonal"
+    per_task = deep_merge(paper(), {"regimes": {"fast": {"train": {"lr": 0.01, "mnist": {"lr": 0.1}}}}})
+    per_task = check_config(per_task, SCHEMA)
+    assert TrainConfig.for_run(per_task, "mnist", "rnn", 0, "fast").lr == 0.1
+    assert TrainConfig.for_run(per_task, "adding", "rnn", 0, "fast").lr == 0.01
+
+
+def test_a_list_of_regimes_selects_from_the_files_below(tmp_path):
+    """As the workflow layers --configfile files: a later list of names picks regimes an earlier file defines."""
+    selection = tmp_path / "two.yaml"
+    selection.write_text("regimes: [baseline, stabilized_norm]\n")
+    config = load_config(REPO / "config.yaml", REPO / "workflow/configs/ablations.yaml", selection)
+    assert config["regimes"] == {"baseline": {}, "stabilized_norm": {"stabilization": {"quantity": "norm"}}}

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from matplotlib.contour import ContourSet
 
+from rnnrobust import captions
 from rnnrobust import figures as F
+from rnnrobust import stats as S
 from rnnrobust.analysis import analyze_blocks, pseudospectrum_grids
 from rnnrobust.io import save_npz, write_json
 from rnnrobust.layout import REGIMES, block_keys
@@ -244,6 +246,8 @@ def histories(tmp_path_factory):
                         "seconds": 1.0,
                     }
                 )
+                if regime == REGIMES[1]:  # an epoch-end rescale logs the radius after it (rnnrobust.stabilize)
+                    df["radius_after/rnn/h"] = np.r_[np.nan, np.ones(5)]
                 path = root / f"{model}/{regime}/seed{seed}/history.csv"
                 path.parent.mkdir(parents=True)
                 df.to_csv(path, index=False)
@@ -274,9 +278,10 @@ def test_training_curves_panels_and_styles(histories, tmp_path):
         assert lines[rnn_b].get_color() == lines[rnn_s].get_color()
         assert lines[gru_b].get_color() != lines[rnn_b].get_color()
         assert ax.get_legend() is None
-    # One legend below the panels, one column per model.
+    # One legend below the panels, one column per model, then what the band is.
     (legend,) = fig.legends
-    assert [t.get_text() for t in legend.get_texts()] == [rnn_b, rnn_s, gru_b, gru_s]
+    texts = [t.get_text() for t in legend.get_texts() if t.get_text().strip()]  # columns padded with blanks
+    assert texts == [rnn_b, rnn_s, gru_b, gru_s, "band: min–max over seeds"]
     # Values: accuracy in %, mean over seeds; epoch 0 included.
     lines = {line.get_label(): line for line in axes[0].get_lines()}
     gru = pd.read_csv(histories["gru", "baseline"])
@@ -284,6 +289,12 @@ def test_training_curves_panels_and_styles(histories, tmp_path):
     np.testing.assert_allclose(lines[gru_b].get_ydata(), 100 * gru["test_accuracy"])
     rnn = [pd.read_csv(p)["test_accuracy"] for p in histories["rnn", "stabilized"]]
     np.testing.assert_allclose(lines[rnn_s].get_ydata(), 100 * (rnn[0] + rnn[1]) / 2)
+    # The seeds' spread: a band from their minimum to their maximum around each mean of 2 seeds, none for 1 seed.
+    bands = [c for c in axes[0].collections if c.get_label() != "chance (majority class)"]
+    assert len(bands) == 2  # RNN baseline and stabilized
+    ys = np.concatenate([path.vertices[:, 1] for path in bands[1].get_paths()])
+    assert ys.min() == pytest.approx(100 * np.minimum(rnn[0], rnn[1]).min())
+    assert ys.max() == pytest.approx(100 * np.maximum(rnn[0], rnn[1]).max())
     # The adding task adds the exact-match panel.
     assert F.panel_count(F.build_training_curves_figure(histories, task="adding")) == 3
     stem = tmp_path / "curves"
@@ -298,7 +309,8 @@ def _final_metrics(root, histories, chance=0.25):
         for i, path in enumerate(paths if isinstance(paths, list) else [paths]):
             last = pd.read_csv(path).iloc[-1]
             test = {k: float(last[f"test_{k}"]) for k in ("loss", "accuracy", "exact_match")}
-            m = {"task": "imdb", "model": model, "seed": i, "status": "converged", "chance_accuracy": chance}
+            m = {"task": "imdb", "model": model, "seed": i, "status": "converged", "chance_accuracy": chance,
+                 "epochs_completed": 5}  # fmt: skip
             if regime == "stabilized":
                 m["test_before_final_rescale"] = dict(test)
                 test = {k: v - 0.2 if k != "loss" else 2 * v for k, v in test.items()}
@@ -336,6 +348,63 @@ def test_training_curves_mark_the_value_after_the_final_rescale(histories, tmp_p
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "RNN stabilized, after final rescale" in texts and f"RNN stabilized (n=2){STAB}" in texts
     assert "chance (majority class)" in texts
+    # Several seeds: each seed's value after the final rescale is a dot at the epoch it ended, the star their mean.
+    dots = {line.get_label(): line for line in acc.get_lines()}["RNN stabilized, after final rescale, per seed"]
+    data = [json.loads(p.read_text()) for p in metrics["rnn", "stabilized"]]
+    np.testing.assert_allclose(dots.get_ydata(), [100 * d["test"]["accuracy"] for d in data])
+    np.testing.assert_allclose(dots.get_xdata(), [5, 5])
+    assert "GRU stabilized, after final rescale, per seed" not in {line.get_label() for line in acc.get_lines()}
+    assert "RNN stabilized, after final rescale, per seed" not in texts  # the dots need no legend entry of their own
+    caption = captions.training_caption(metrics)
+    assert "(seeds 0, 1; 5 epochs)" in caption and "per seed" in caption and "minimum to maximum" in caption
+    s = S.summarize([100 * d["test"]["accuracy"] for d in data])
+    assert f"{s.mean:.2f} ± {s.sd:.2f} % [95 % CI {s.ci_low:.2f}, {s.ci_high:.2f}]" in caption
+
+
+def test_training_curves_take_any_number_of_regimes(tmp_path):
+    """Five regimes in the config's order: a line style each (cycled from LINE_STYLES), and "before rescale" for
+    exactly those whose history logs radius_after columns or whose metrics record the accuracy before a final
+    rescale, whatever their names."""
+    base, stab = REGIMES
+    regimes = [base, stab, "stabilized_norm", "stabilized_exact", "identity_init"]
+    histories, metrics = {}, {}
+    for i, regime in enumerate(regimes):
+        df = pd.DataFrame({"epoch": [0, 1, 2], "test_loss": [1.0, 0.8, 0.7], "test_accuracy": [0.3, 0.5 + i / 50, 0.6]})
+        if regime in (stab, "stabilized_norm"):
+            df["radius_after/rnn/h"] = [np.nan, 1.0, 1.0]
+        histories["gru", regime] = tmp_path / f"{regime}.csv"
+        df.to_csv(histories["gru", regime], index=False)
+        m = {"model": "gru", "seed": 0, "status": "converged", "chance_accuracy": 0.5, "epochs_completed": 2,
+             "test": {"accuracy": 0.55, "loss": 0.7}}  # fmt: skip
+        if regime == "stabilized_exact":
+            m["test_before_final_rescale"] = {"accuracy": 0.6, "loss": 0.7}
+        metrics["gru", regime] = tmp_path / f"{regime}.json"
+        write_json(metrics["gru", regime], m)
+    shuffled = {key: histories[key] for key in reversed(list(histories))}
+    fig = F.build_training_curves_figure(shuffled, task="imdb", metrics=metrics, regimes=regimes)
+    acc = F.panel_axes(fig)[0]
+    curves = [line for line in acc.get_lines() if line.get_marker() == "o" and line.get_linestyle() != "None"]
+    rescaled = {stab, "stabilized_norm", "stabilized_exact"}
+    assert [line.get_label() for line in curves] == [
+        f"GRU {r}" + (STAB if r in rescaled else "") for r in regimes
+    ]  # in the config's order
+    styles = F.regime_styles(regimes)
+    assert len({str(styles[r]) for r in regimes}) == len(regimes)
+    assert [styles[r] for r in regimes[:2]] == ["-", "--"]  # the paper's two regimes as before
+    stars = [line.get_label() for line in acc.get_lines() if line.get_marker() == "*"]
+    assert stars == [f"GRU {r}, after final rescale" for r in regimes if r in rescaled]
+    assert F.regime_styles([str(i) for i in range(8)])["6"] == F.LINE_STYLES[0]  # cycled
+    assert "One seed per curve" in captions.training_caption(metrics)
+
+
+def test_single_seed_figures_say_so_in_their_captions(run_files):
+    _, js = run_files["baseline"]
+    text = captions.pseudospectra_caption([(("imdb", "lstm", "baseline", 0), "rnn/f", js)])
+    assert text.startswith("- imdb/lstm/baseline/seed0, matrix rnn/f:")  # the numbers come first
+    assert text.rstrip().endswith("One seed by design (config ``figures.seed``): seed 0; every seed's numbers are in "
+                                  "``table3_robustness``.")  # fmt: skip
+    assert "One seed by design" in captions.eigenvalues_caption({"lstm": js}, seed=0)
+    assert "One seed" not in captions.eigenvalues_caption({"lstm": js})
 
 
 def test_training_epochs_are_integers_and_log_labels_plain(histories, tmp_path):
@@ -391,18 +460,19 @@ def test_a_run_that_diverged_in_epoch_1_shows_and_says_so(histories, tmp_path):
     fig = F.build_training_curves_figure(curves, task="imdb", metrics=metrics)
     for ax in F.panel_axes(fig):
         lines = {line.get_label(): line for line in ax.get_lines()}
-        assert set(lines) == {"GRU baseline", f"LSTM stabilized (diverged){STAB}"}
-        single = lines[f"LSTM stabilized (diverged){STAB}"]
+        # It never reached an epoch-end rescale (no radius_after columns, no accuracy before a final rescale).
+        assert set(lines) == {"GRU baseline", "LSTM stabilized (diverged)"}
+        single = lines["LSTM stabilized (diverged)"]
         assert len(single.get_xdata()) == 1 and single.get_marker() not in (None, "", "None", " ")
         assert all(line.get_marker() not in (None, "", "None", " ") for line in lines.values())
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert f"LSTM stabilized (diverged){STAB}" in legend
+    assert "LSTM stabilized (diverged)" in legend
     # Several seeds of which some diverged: the count.
     seeds = {("lstm", "stabilized"): [one_row, histories["gru", "baseline"]]}
     both = [metrics["lstm", "stabilized"], _metrics(tmp_path / "lstm1.json", "lstm", "converged")]
     fig = F.build_training_curves_figure(seeds, task="imdb", metrics={("lstm", "stabilized"): both})
     labels = [line.get_label() for line in F.panel_axes(fig)[0].get_lines()]
-    assert labels == [f"LSTM stabilized (n=2) (1/2 diverged){STAB}"]
+    assert labels == ["LSTM stabilized (n=2) (1/2 diverged)"]
     # A metrics file of another model is refused; a curve without metrics too.
     with pytest.raises(ValueError, match="model 'gru'"):
         F.build_training_curves_figure(

@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnrobust import layout
+from rnnrobust import captions, layout
 from rnnrobust import paper as P
 from rnnrobust import render as R
+from rnnrobust import stats as S
 from rnnrobust import tables as T
 from rnnrobust.analysis import analyze_blocks
 from rnnrobust.io import write_json
-from rnnrobust.layout import REGIMES, eps_key
+from rnnrobust.layout import REGIMES, block_keys, eps_key, run_stem
 
 TASKS = ("adding", "mnist")
 MODELS = ("rnn", "lstm")
@@ -168,7 +169,7 @@ def test_paper_figures_are_numbered_baseline_then_stabilized_in_task_order():
 
 
 def test_table1_values_equal_the_metrics_files(runs):
-    """The main table: the accuracy after the final rescale (metrics.json "test"), mean ± std over seeds."""
+    """The main table: the accuracy after the final rescale (metrics.json "test"), mean ± sd [95 % CI] over seeds."""
     metrics, _ = runs
     data = _load(metrics)
     df = T.table1_accuracy(metrics)
@@ -185,7 +186,7 @@ def test_table1_values_equal_the_metrics_files(runs):
                 acc = [100 * data[task, model, regime, s]["test"]["accuracy"] for s in SEEDS]
                 mean, std = _stats(acc)
                 assert row[f"{regime}_accuracy_mean"] == pytest.approx(mean, rel=1e-12)
-                assert row[f"{regime}_accuracy_std"] == pytest.approx(std, rel=1e-12)
+                assert row[f"{regime}_accuracy_sd"] == pytest.approx(std, rel=1e-12)
                 assert row[f"{regime}_n"] == len(SEEDS)
     # The paper's layout: details live in table1_detail.
     assert not any(c.startswith(("baseline_before", "baseline_exact", "stabilized_before")) for c in df.columns)
@@ -213,14 +214,14 @@ def test_table1_detail_values_equal_the_metrics_files(runs):
                 acc = [100 * m["test"]["accuracy"] for m in runs_]
                 mean, std = _stats(acc)
                 assert row["accuracy_mean"] == pytest.approx(mean, rel=1e-12)
-                assert row["accuracy_std"] == pytest.approx(std, rel=1e-12)
+                assert row["accuracy_sd"] == pytest.approx(std, rel=1e-12)
                 assert row["n"] == len(SEEDS)
                 assert row["accuracy_per_seed"] == dict(zip(SEEDS, acc, strict=True))
                 assert row["chance_accuracy"] == pytest.approx(100 * runs_[0]["chance_accuracy"])
                 if task == "adding":
                     mean, std = _stats([100 * m["test"]["exact_match"] for m in runs_])
                     assert row["exact_match_mean"] == pytest.approx(mean, rel=1e-12)
-                    assert row["exact_match_std"] == pytest.approx(std, rel=1e-12)
+                    assert row["exact_match_sd"] == pytest.approx(std, rel=1e-12)
                 else:
                     assert math.isnan(row["exact_match_mean"])
                 if regime == "baseline":  # no rescale: no accuracy before it, no ρ after it
@@ -229,7 +230,7 @@ def test_table1_detail_values_equal_the_metrics_files(runs):
                     continue
                 before = [100 * m["test_before_final_rescale"]["accuracy"] for m in runs_]
                 assert row["before_rescale_accuracy_mean"] == pytest.approx(np.mean(before), rel=1e-12)
-                assert row["before_rescale_accuracy_std"] == pytest.approx(np.std(before, ddof=1), rel=1e-12)
+                assert row["before_rescale_accuracy_sd"] == pytest.approx(np.std(before, ddof=1), rel=1e-12)
                 assert row["before_rescale_accuracy_per_seed"] == dict(zip(SEEDS, before, strict=True))
                 rho = [max(b["spectral_radius"] for b in radii[task, model, regime, s].values()) for s in SEEDS]
                 assert row["radius_after_rescale_mean"] == pytest.approx(np.mean(rho), rel=1e-12)
@@ -352,7 +353,7 @@ def test_table2_values_equal_the_analysis_files(runs):
             for q in ("henrici", "henrici_relative"):
                 mean, std = _stats([data[task, model, regime, s][block][q] for s in SEEDS])
                 assert row[f"{regime}_{q}_mean"] == pytest.approx(mean, rel=1e-12)
-                assert row[f"{regime}_{q}_std"] == pytest.approx(std, rel=1e-12)
+                assert row[f"{regime}_{q}_sd"] == pytest.approx(std, rel=1e-12)
             assert row[f"{regime}_n"] == len(SEEDS)
     assert _row(df, task="mnist", model="lstm", matrix="rnn/f")["baseline_status"].startswith("non-convergence")
     assert _row(df, task="mnist", model="rnn", matrix="rnn/h")["baseline_status"] == "converged"
@@ -403,11 +404,11 @@ def test_table3_aggregates_blocks_then_seeds(runs, eps_log10):
                 }
                 for key, values in expected.items():
                     if np.isinf(values).any():
-                        assert row[f"{key}_mean"] == np.inf and math.isnan(row[f"{key}_std"])
+                        assert row[f"{key}_mean"] == np.inf and math.isnan(row[f"{key}_sd"])
                         continue
                     mean, std = _stats(values)
                     assert row[f"{key}_mean"] == pytest.approx(mean, rel=1e-12), key
-                    assert row[f"{key}_std"] == pytest.approx(std, rel=1e-12), key
+                    assert row[f"{key}_sd"] == pytest.approx(std, rel=1e-12), key
     # The stabilized blocks have rho = 1.05 > 1: an infinite Kreiss constant propagates to the mean.
     assert (df.loc[df["regime"] == "stabilized", "kreiss_lower_bound_mean"] == np.inf).all()
     assert np.isfinite(df.loc[df["regime"] == "baseline", "distance_to_instability_mean"]).all()
@@ -480,6 +481,178 @@ def test_table3_counts_unstable_seeds():
 
 
 # --------------------------------------------------------------------------------------------------
+# Statistics over seeds, named regimes, Table 5.
+
+
+def test_every_aggregate_carries_sd_ci_and_n_of_rnnrobust_stats(runs):
+    metrics, analysis = runs
+    data = _load(metrics)
+    row = _row(T.table1_accuracy(metrics), task="mnist", model="rnn")
+    for regime in REGIMES:
+        expected = S.summarize([100 * data["mnist", "rnn", regime, s]["test"]["accuracy"] for s in SEEDS])
+        got = {f"x_{p}": row[f"{regime}_accuracy_{p}"] for p in ("mean", "sd", "ci_low", "ci_high", "n")}
+        assert got == pytest.approx(expected.columns("x"), rel=1e-12)
+    for df in _tables(metrics, analysis).values():
+        for prefix in [c[:-5] for c in df.columns if c.endswith("_mean")]:
+            assert {f"{prefix}_{p}" for p in ("sd", "ci_low", "ci_high", "n")} <= set(df.columns), prefix
+
+
+def _write_run(root, key, accuracy, blocks, before=None):
+    """metrics.json and a hand-written analysis JSON (only the keys the tables read) of one run; their paths."""
+    task, model, regime, seed = key
+    m = {"task": task, "model": model, "seed": seed, "status": "converged", "chance_accuracy": 0.5,
+         "test": {"accuracy": accuracy}, "hyperparameters": {"regime": regime}}  # fmt: skip
+    if before is not None:
+        m["test_before_final_rescale"] = {"accuracy": before}
+    summaries = {b: {"henrici": 1.0, "henrici_relative": h, "distance_to_instability": d, "spectral_radius": 0.5}
+                 for b, (h, d) in blocks.items()}  # fmt: skip
+    paths = root / f"models/{run_stem(*key)}/metrics.json", root / f"analysis/{run_stem(*key)}.json"
+    write_json(paths[0], m)
+    write_json(paths[1], summaries)
+    return paths
+
+
+# A regime beyond the paper's two, without a rescale, and one more with a rescale; the config orders them.
+EXTRA, RESCALED = "identity_init", "stabilized_norm"
+
+
+@pytest.fixture(scope="module")
+def regime_runs(tmp_path_factory):
+    """imdb/lstm: baseline seeds 0–2; REGIMES[1] seeds 0–3 (seed 3 has no baseline partner); EXTRA seeds 0–2 (no
+    rescale); RESCALED seeds 0–2. Given in the order EXTRA, REGIMES[1], baseline, RESCALED (first appearance)."""
+    root = tmp_path_factory.mktemp("regimes")
+    base, stab = REGIMES
+    blocks = block_keys("imdb", "lstm")
+    accuracy = {base: [0.80, 0.82, 0.84], stab: [0.70, 0.71, 0.72, 0.95], EXTRA: [0.81, 0.80, 0.86],
+                RESCALED: [0.79, 0.83, 0.84]}  # fmt: skip
+    metrics, analysis = {}, {}
+    for regime in (EXTRA, stab, base, RESCALED):
+        for seed, acc in enumerate(accuracy[regime]):
+            # Henrici / ‖W‖_F per block: the run's max is 0.5 + 0.1 · seed (+ 0.2 for REGIMES[1]); distance to
+            # instability: the run's min is 0.01 · (seed + 1) (× 3 for REGIMES[1]).
+            shift = 0.2 if regime == stab else 0.0
+            scale = 3.0 if regime == stab else 1.0
+            values = {b: (0.5 + 0.1 * seed + shift - 0.1 * i, scale * 0.01 * (seed + 1) * (1 + i)) for i, b in
+                      enumerate(blocks)}  # fmt: skip
+            key = ("imdb", "lstm", regime, seed)
+            before = acc + 0.01 if regime in (stab, RESCALED) else None
+            metrics[key], analysis[key] = _write_run(root, key, acc, values, before)
+    return metrics, analysis
+
+
+def test_regimes_follow_the_runs_or_the_given_order(regime_runs):
+    metrics, analysis = regime_runs
+    base, stab = REGIMES
+    first_seen = [EXTRA, stab, base, RESCALED]
+    assert list(T.table1_detail(metrics)["regime"]) == first_seen
+    config = [base, stab, RESCALED, EXTRA]
+    assert list(T.table1_detail(metrics, regimes=config)["regime"]) == config
+    df = T.table1_accuracy(metrics, regimes=config)
+    shown, _ = R.display_frame(df)
+    # The paper's columns for baseline and stabilized, then one column group per extra regime; a regime "has a
+    # final rescale" by its metrics, whatever its name.
+    # The n of each column is in its header: 4 seeds of REGIMES[1], 3 of the others.
+    assert list(shown.columns) == [
+        "task", "model", "paper", f"{base} (%) (n=3)", f"{base} outcome",
+        f"{stab}, after final rescale (%) (n=4)", f"{stab} outcome", f"{RESCALED}, after final rescale (%) (n=3)",
+        f"{RESCALED} outcome", f"{EXTRA} (%) (n=3)", f"{EXTRA} outcome",
+    ]  # fmt: skip
+    assert _row(df, task="imdb", model="lstm")[f"{stab}_accuracy_n"] == 4
+    table2 = T.table2_henrici(analysis, regimes=config)
+    assert [c.removesuffix("_henrici_mean") for c in table2.columns if c.endswith("_henrici_mean")] == config
+    with pytest.raises(ValueError, match="not among the regimes given"):
+        T.table1_accuracy(metrics, regimes=[base, stab])
+
+
+def test_table5_pairs_each_regime_with_the_baseline_by_seed(regime_runs, tmp_path):
+    metrics, analysis = regime_runs
+    base, stab = REGIMES
+    config = [base, stab, RESCALED, EXTRA]
+    df = T.table5_paired(metrics, analysis, regimes=config)
+    assert list(df[["task", "model", "regime"]].itertuples(index=False, name=None)) == [
+        ("imdb", "lstm", r) for r in config[1:]
+    ]
+    row = _row(df, regime=stab)
+    # Seeds 0–2 pair: accuracy differences −10, −11, −12 points; seed 3 has no baseline run and is left out.
+    assert row["n"] == 3 and row["accuracy_diff_n"] == 3
+    assert row["accuracy_diff_mean"] == pytest.approx(-11.0) and row["accuracy_diff_sd"] == pytest.approx(1.0)
+    assert row["accuracy_p"] == 0.25  # 3 pairs of one sign: the smallest p the exact test can give
+    expected = S.summarize([-10.0, -11.0, -12.0])
+    assert (row["accuracy_diff_ci_low"], row["accuracy_diff_ci_high"]) == (
+        pytest.approx(expected.ci_low), pytest.approx(expected.ci_high))  # fmt: skip
+    # Henrici / ‖W‖_F: the max over blocks differs by +0.2 in every seed; the distance to instability: the min
+    # over blocks is 3 × 0.01 · (seed + 1), a difference of 0.02 · (seed + 1).
+    assert row["henrici_relative_diff_mean"] == pytest.approx(0.2) and row["henrici_relative_diff_sd"] < 1e-12
+    assert row["distance_to_instability_diff_mean"] == pytest.approx(0.04)
+    assert row["distance_to_instability_diff_sd"] == pytest.approx(0.02)
+    assert row["test"] == S.PAIRED_TEST
+    assert row["excluded"] == f"{stab} seeds 3: no {base} run of the seed"
+    assert any(note.startswith("Left out") and "imdb/lstm" in note for note in df.attrs["notes"])
+    assert any("0.25 with 3 seeds" in note for note in df.attrs["notes"])
+    extra = _row(df, regime=EXTRA)  # differences +1, −2, +2: mixed signs
+    assert extra["accuracy_diff_mean"] == pytest.approx(1 / 3) and extra["excluded"] == ""
+    # Signs of 1, −2, 2 (sum 1): the 8 sums are ±5, ±1, ±1, ±3, all at least 1 away from 0.
+    assert extra["accuracy_p"] == 1.0
+    shown, _ = R.display_frame(df)
+    assert list(shown.columns) == [
+        "task", "model", "regime", "Δ test accuracy (points)", "p (accuracy)", "Δ Henrici / ‖W‖_F (max)",
+        "p (Henrici)", "Δ distance to instability (min)", "p (distance)",
+    ]  # fmt: skip
+    assert shown.iloc[0, 4] == "0.25" and "[" in shown.iloc[0, 3]
+    R.write_table(df, tmp_path / "t5", "Table 5")
+    csv = pd.read_csv(tmp_path / "t5.csv")
+    assert {"accuracy_diff_mean", "accuracy_diff_sd", "accuracy_diff_ci_low", "accuracy_diff_ci_high",
+            "accuracy_diff_n", "accuracy_p", "test", "excluded"} <= set(csv.columns)  # fmt: skip
+
+
+def test_table5_caption_counts_the_pairs(regime_runs):
+    metrics, analysis = regime_runs
+    text = captions.table_caption("table5_paired", metrics, analysis)
+    # 4 + 3 + 3 runs of the other regimes; seed 3 of REGIMES[1] has no baseline partner.
+    assert text.startswith("13 runs (seeds 0, 1, 2, 3)")
+    assert f"9 runs of other regimes have a {REGIMES[0]} run of the same seed" in text and "want of one: 1." in text
+
+
+def test_table5_without_the_baseline_has_no_rows_and_says_so(regime_runs):
+    metrics, analysis = regime_runs
+    base = REGIMES[0]
+    keep = {k: v for k, v in metrics.items() if k[2] != base}
+    df = T.table5_paired(keep, {k: v for k, v in analysis.items() if k[2] != base})
+    assert df.empty and any(f"No run has a {base} partner" in note for note in df.attrs["notes"])
+    assert any(f"{EXTRA} seeds 0, 1, 2: no {base} run" in note for note in df.attrs["notes"])
+
+
+def test_n_is_stated_once_per_table_per_column_or_per_cell():
+    def frame(ns):
+        rows = [{"x": str(i), **S.summarize(np.arange(n) + i).columns("a"), **S.summarize([1.0, 2.0]).columns("b")}
+                for i, n in enumerate(ns)]  # fmt: skip
+        return R.table_frame(rows, list(rows[0]))
+
+    uniform = frame([2, 2])
+    shown, _ = R.display_frame(uniform)
+    assert list(shown.columns) == ["x", "a", "b"] and R.table_notes(uniform)[-1].endswith("n = 2 in every cell.")
+    per_column = frame([3, 3])
+    shown, _ = R.display_frame(per_column)
+    assert list(shown.columns) == ["x", "a (n=3)", "b (n=2)"] and not R.table_notes(per_column)
+    per_cell = frame([3, 1])
+    shown, _ = R.display_frame(per_cell)
+    assert list(shown.columns) == ["x", "a", "b (n=2)"] and not R.table_notes(per_cell)
+    s = S.summarize([0.0, 1.0, 2.0])
+    assert shown["a"][0] == R.format_summary(s.mean, s.sd, s.ci_low, s.ci_high) + " (n=3)"
+    assert shown["a"][1] == "1 (n=1)"  # one seed: its value, no sd, no interval
+
+
+def test_a_single_seed_shows_its_value_and_no_interval(regime_runs):
+    metrics, _ = regime_runs
+    one = {k: v for k, v in metrics.items() if k[3] == 0}
+    df = T.table1_detail(one)
+    assert (df["accuracy_n"] == 1).all() and df["accuracy_sd"].isna().all() and df["accuracy_ci_low"].isna().all()
+    shown, _ = R.display_frame(df)
+    assert not shown["accuracy after final rescale"].str.contains("±|\\[").any()
+    assert R.table_notes(df)[-1].endswith("n = 1 in every cell.")
+
+
+# --------------------------------------------------------------------------------------------------
 # Output files.
 
 
@@ -495,10 +668,11 @@ def _tables(metrics, analysis):
         "table1_detail": T.table1_detail(metrics, analysis=analysis),
         "table2": T.table2_henrici(analysis, metrics=metrics),
         "table3": T.table3_robustness(analysis, -2, metrics=metrics),
+        "table5_paired": T.table5_paired(metrics, analysis),
     }
 
 
-@pytest.mark.parametrize("which", ["table1", "table1_detail", "table2", "table3"])
+@pytest.mark.parametrize("which", ["table1", "table1_detail", "table2", "table3", "table5_paired"])
 def test_write_table_outputs(runs, tmp_path, which):
     metrics, analysis = runs
     df = _tables(metrics, analysis)[which]
@@ -511,7 +685,7 @@ def test_write_table_outputs(runs, tmp_path, which):
     csv = pd.read_csv(paths[0])
     assert list(csv.columns) == list(df.columns)
     for col in df.columns:
-        if col.endswith(("_mean", "_std")):
+        if col.endswith(("_mean", "_sd", "_ci_low", "_ci_high")):
             np.testing.assert_allclose(csv[col].to_numpy(float), df[col].to_numpy(float), rtol=1e-15)
 
     # Markdown: caption, then a pipe table whose rows all have the header's number of cells, then the notes.
@@ -520,10 +694,10 @@ def test_write_table_outputs(runs, tmp_path, which):
     header = _md_cells(lines[2])
     assert re.fullmatch(r"\|(-{3,}:?\|)+", lines[3]) and lines[3].count("|") == len(header) + 1
     body = lines[4 : 4 + len(df)]
-    notes = df.attrs["notes"]
+    notes = R.table_notes(df)
     assert notes and lines[4 + len(df) :] == [x for note in notes for x in ("", note)]
     assert all(len(_md_cells(line)) == len(header) for line in body)
-    assert not any(h.endswith(("mean", "std")) for h in header)  # shown as "mean ± std"
+    assert not any(h.endswith(("mean", "sd", "ci low", "ci high", " n")) for h in header)  # one "mean ± sd [lo, hi]"
     assert any("±" in line for line in body)
     for hidden in df.attrs["hidden"]:
         assert hidden.replace("_", " ") not in header
@@ -536,7 +710,7 @@ def test_write_table_outputs(runs, tmp_path, which):
     assert "\\label{tab:" + which + "}" in tex
     rows = tex[i[1] : i[2]].strip().splitlines()[1:]
     assert len(rows) == len(df)
-    assert "\\small" in tex and R.latex_escape(notes[0]) in tex
+    assert f"\\{R.latex_font(df)}\n" in tex and R.latex_escape(notes[0]) in tex
     assert "±" not in tex and "$\\pm$" in tex
     assert "$$" not in tex
     ncols = re.search(r"\\begin\{tabular\}\{([lr]+)\}", tex).group(1)
@@ -549,13 +723,14 @@ def test_write_table_outputs(runs, tmp_path, which):
     assert 'class="num"' in page and "±" in page and all(html.escape(note) in page for note in notes)
 
 
-def test_table1_markdown_shows_mean_pm_std_and_paper(runs, tmp_path):
+def test_table1_markdown_shows_mean_sd_ci_and_paper(runs, tmp_path):
     metrics, _ = runs
     df = T.table1_accuracy(metrics)
     md = R.write_table(df, tmp_path / "t1", "Table 1")[1].read_text()
     row = _row(df, task="adding", model="rnn")
-    mean, std = row["baseline_accuracy_mean"], row["baseline_accuracy_std"]
-    assert f"| {R.format_mean_std(mean, std)} |" in md and re.search(r"\| \d+\.\d+ ± \d+\.\d+ \|", md)
+    cell = R.format_summary(*(row[f"baseline_accuracy_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")))
+    assert f"| {cell} |" in md and re.search(r"\| \d+(\.\d+)? ± \d+(\.\d+)? \[\d+(\.\d+)?, \d+(\.\d+)?\] \|", md)
+    assert "n = 2 in every cell" in md  # n stated once: every cell has both seeds
     assert "non-convergence (3 seeds)" in md and "99.73%" in md
     assert "| baseline (%) |" in md and "| stabilized, after final rescale (%) |" in md
     assert T.OUTCOME_RULE in md
@@ -563,7 +738,8 @@ def test_table1_markdown_shows_mean_pm_std_and_paper(runs, tmp_path):
 
 def test_latex_tables_fit_a_page(runs):
     """At most 9 printed columns per table, and the columns of latex_layout (headers wrapped, long text in a
-    parbox, mean ± std on two lines if need be) add up to less than the text width: no \\resizebox needed."""
+    parbox, mean ± sd [lo, hi] on several lines and a smaller font if need be) add up to less than the text width:
+    no \\resizebox needed."""
     metrics, analysis = runs
     for name, df in _tables(metrics, analysis).items():
         layout = R.latex_layout(df)
@@ -575,10 +751,10 @@ def test_latex_tables_fit_a_page(runs):
 
 
 def test_latex_stacks_mean_and_std_only_when_one_line_is_too_wide():
-    row = {"x": "a", **{f"q{i}_mean": 1.23456 for i in range(3)}, **{f"q{i}_std": 0.0123 for i in range(3)}}
+    row = {"x": "a", **{f"q{i}_mean": 1.23456 for i in range(3)}, **{f"q{i}_sd": 0.0123 for i in range(3)}}
     narrow = R.table_frame([row], list(row))
     assert "\\begin{tabular}[t]" not in R.to_latex(narrow) and "1.235 $\\pm$ 0.012" in R.to_latex(narrow)
-    row = {"x": "a", **{f"q{i}_mean": 1.23456 for i in range(9)}, **{f"q{i}_std": 0.0123 for i in range(9)}}
+    row = {"x": "a", **{f"q{i}_mean": 1.23456 for i in range(9)}, **{f"q{i}_sd": 0.0123 for i in range(9)}}
     wide = R.table_frame([row], list(row))
     tex = R.to_latex(wide)
     assert "\\begin{tabular}[t]{@{}r@{}}1.235 \\\\ $\\pm$ 0.012\\end{tabular}" in tex
@@ -621,9 +797,9 @@ def test_latex_escape():
 
 
 def test_text_overrides_and_notes_in_every_format(tmp_path):
-    rows = [{"x": "a", "v_mean": 1.5, "v_std": 0.25, "v_text": ""}, {"x": "b", "v_mean": math.inf, "v_std": math.nan,
+    rows = [{"x": "a", "v_mean": 1.5, "v_sd": 0.25, "v_text": ""}, {"x": "b", "v_mean": math.inf, "v_sd": math.nan,
             "v_text": "unstable"}]  # fmt: skip
-    df = R.table_frame(rows, ["x", "v_mean", "v_std", "v_text"], text={"v": "v_text"}, notes=["A note."])
+    df = R.table_frame(rows, ["x", "v_mean", "v_sd", "v_text"], text={"v": "v_text"}, notes=["A note."])
     shown, numeric = R.display_frame(df)
     assert list(shown.columns) == ["x", "v"] and numeric == [False, True]
     assert list(shown["v"]) == ["1.50 ± 0.25", "unstable"]
@@ -649,9 +825,13 @@ def test_format_value_and_eps():
     assert (R.format_value(math.inf), R.format_value(-math.inf), R.format_value(math.nan)) == ("∞", "−∞", "")
     assert R.format_value({0: 0.5, 1: 2}) == "0: 0.5; 1: 2"
     assert R.format_mean_std(1.0, 0.25) == "1.00 ± 0.25" and R.format_mean_std(1.0, math.nan) == "1"
-    # The std to 2 significant digits, the mean to the same decimal place.
+    # The sd to 2 significant digits, the mean (and the interval) to the same decimal place.
     assert R.format_mean_std(99.7312, 0.01234) == "99.731 ± 0.012"
     assert R.format_mean_std(0.002345, 0.0011) == "0.0023 ± 0.0011"
     assert R.format_mean_std(1444779.6, 30000.0) == "1.445e+06 ± 3e+04"
     assert R.format_mean_std(math.inf, math.nan) == "∞" and R.format_mean_std(2.0, 0.0) == "2 ± 0"
     assert (R.format_eps(-2), R.format_eps(-2.5), R.format_eps(-3)) == ("0.01", "0.00316", "0.001")
+    assert R.format_mean_std(284.9, 187.0) == "280 ± 190"  # an sd of hundreds: rounded to tens
+    assert R.format_summary(99.7312, 0.01234, 99.7201, 99.7432) == "99.731 ± 0.012 [99.720, 99.743]"
+    assert R.format_summary(1.0, math.nan, math.nan, math.nan) == "1"  # one seed: no sd, no interval
+    assert R.format_summary(2.0, 0.0, 2.0, 2.0) == "2 ± 0"  # constant: the interval is [2, 2], said by the sd

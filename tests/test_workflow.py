@@ -36,7 +36,8 @@ from rnnrobust.layout import GATES, LAYERS, REGIMES, TASKS, block_keys
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "config" / "config.yaml"
 AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues", "all"}
-PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra"}
+AGGREGATES |= {"table4_perturbation", "figure7_perturbation", "figure8_prediction"}
+PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra", "perturb"}
 HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
 HIDDEN |= {("imdb", "rnn"): 4, ("imdb", "lstm"): 6, ("imdb", "gru"): 6}
 
@@ -167,7 +168,7 @@ def test_code_changes_rerun_by_meaning(finished_run, tmp_path):
 
     tables = moved / "src/rnnrobust/tables.py"
     tables.write_text(tables.read_text() + "\nTABLE_LIMIT = 3\n")
-    assert set(planned(moved, *args)) - {"all"} == {"tables"}
+    assert set(planned(moved, *args)) - {"all"} == {"tables", "table4_perturbation"}  # the table builders
 
 
 def test_editing_a_library_module_reruns_only_its_users(finished_run):
@@ -177,8 +178,9 @@ def test_editing_a_library_module_reruns_only_its_users(finished_run):
     try:
         weights_py.write_text(original + "\nBLOCK_LIMIT = 1\n")
         todo = pending(workdir, "--config", f"data_mirror={mirror}")
-        assert set(todo) - AGGREGATES == {"extract_weights", "analyze", "pseudospectra"}  # not train
-        assert all(len(todo[rule]) == 18 for rule in ("extract_weights", "analyze", "pseudospectra"))
+        users = {"extract_weights", "analyze", "pseudospectra", "perturb"}
+        assert set(todo) - AGGREGATES == users  # not train
+        assert all(len(todo[rule]) == 18 for rule in users)
     finally:
         weights_py.write_text(original)
 
@@ -329,6 +331,11 @@ def test_tiny_config_end_to_end(finished_run):
             assert metrics["group"]["seeds"] == [0]
             analysis = json.loads((workdir / f"results/tiny/analysis/{task}/{model}/{regime}/seed0.json").read_text())
             assert sorted(analysis) == sorted(weights_keys)
+            perturbed = json.loads(
+                (workdir / f"results/tiny/perturbation/{task}/{model}/{regime}/seed0.json").read_text()
+            )
+            assert sorted(perturbed["blocks"]) == sorted(weights_keys)
+            assert {record["family"] for record in perturbed["sweep"]} == {"random", "worst"}
             for values in analysis.values():
                 assert len(values["eigenvalues"]) == hid and values["henrici"] >= 0
                 assert values["spectral_radius"] <= values["spectral_norm"] + 1e-12
@@ -339,7 +346,7 @@ def test_tiny_config_end_to_end(finished_run):
                 for key in weights_keys:
                     assert grids[f"{key}/sigma_min"].shape == (24, 24)
                     assert grids[f"{key}/x"][-1] >= 1.0  # the square holds the unit disk
-    for table in ("table1_accuracy", "table2_henrici", "table3_robustness"):
+    for table in ("table1_accuracy", "table2_henrici", "table3_robustness", "table5_paired"):
         for ext in ("csv", "md", "tex"):
             assert (workdir / f"results/tiny/tables/{table}.{ext}").stat().st_size > 0
     table1 = (workdir / "results/tiny/tables/table1_accuracy.md").read_text()
@@ -417,6 +424,16 @@ def test_changing_a_stabilization_option_never_retrains_baseline(finished_run):
         assert all("/stabilized/" in path for path in outputs) and len(outputs) >= 9
 
 
+def test_adding_a_regime_reruns_no_existing_run(finished_run):
+    workdir, mirror = finished_run
+    override = workdir / "ablation.yaml"
+    override.write_text(yaml.safe_dump({"regimes": {"stabilized_norm": {"stabilization": {"quantity": "norm"}}}}))
+    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
+    assert set(todo) - AGGREGATES == PER_RUN
+    for outputs in (todo["train"], todo["extract_weights"], todo["analyze"], todo["pseudospectra"]):
+        assert all("/stabilized_norm/" in path for path in outputs) and len(outputs) >= 9
+
+
 def test_directory_mirror_and_bad_digest(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     mirror = tmp_path / "mirror"
@@ -445,13 +462,16 @@ def test_report_shows_tables_figures_and_captions_from_the_data(finished_run):
     embedded = re.findall(r"data:([a-z/+.-]+);charset=[a-z0-9-]+;(?:filename=[^;]*;)?base64,([A-Za-z0-9+/=]+)", page)
     html_tables = [base64.b64decode(data).decode() for mime, data in embedded if mime == "text/html"]
     table1 = [t for t in html_tables if "Test accuracy (%)" in t]
-    assert len(html_tables) == 4 and len(table1) == 1
+    assert len(html_tables) == 6 and len(table1) == 1
     assert "<table>" in table1[0] and "<td>99.73%</td>" in table1[0] and "non-convergence" in table1[0]
     figures = [f"figure{i}_{t}" for i, t in enumerate(TASKS * 2, start=1)]
     figures += [f"training_{t}" for t in TASKS] + [f"eigenvalues_{t}_{r}" for t in TASKS for r in REGIMES]
+    figures += [f"figure7_perturbation_{t}" for t in TASKS] + ["figure8_prediction"]
     for name in figures:
         assert f"{name}.png" in page and f"{name}.pdf" in page, name
-    assert page.count("This run:") == 2 * len(figures) + 4  # each PNG, PDF and HTML table has its caption
+    # each PNG, PDF and HTML table has its caption, and Table 4's CSV, Markdown and LaTeX files too
+    assert page.count("This run:") == 2 * len(figures) + 6 + 3
+    assert "6. Robustness" in page
     caption = (workdir / "results/tiny/figures/figure1_adding.caption.rst").read_text()
     assert caption.count("matrix encoder/") == 3 and "eigenvalues outside the unit circle" in caption
     assert json.dumps(caption.splitlines()[0][2:], ensure_ascii=True)[1:-1] in page  # the numbers, in the report

@@ -5,20 +5,32 @@ allowed values and descriptions of its keys; the defaults of optional keys are w
 as dataclass field defaults. A key keeps its name from ``config.yaml`` to the code that uses it:
 ``train.<task>.lr`` is ``TrainConfig.lr`` is the optimizer's ``lr``.
 
+Regimes are named: ``regimes`` maps each name (a path segment of the results) to the settings that
+its runs change. ``stabilization`` turns Algorithm 1 on, with the options under the top-level
+``stabilization`` key overridden by the regime's own; ``train`` overrides ``train.<task>`` options,
+for every task (``train: {lr: 0.01}``) or one (``train: {mnist: {recurrent_init: identity}}``).
+A list of names (the form before named regimes) takes each name's settings from the config below
+it or, for the paper's two, from :func:`paper_regimes`.
+
 >>> Stabilization().quantity, Stabilization().gamma
 ('radius', 1.0)
+>>> regime_settings(["stabilized"])
+{'stabilized': {'stabilization': {}}}
+>>> regime_train_options({"train": {"lr": 0.01, "mnist": {"recurrent_init": "identity"}}}, "mnist")
+{'lr': 0.01, 'recurrent_init': 'identity'}
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .layout import CELLS
+from .layout import CELLS, REGIMES, TASKS
 
 #: Keys renamed since 0.1: a user config that still has one stops with the new name.
 RENAMED = {
@@ -32,6 +44,65 @@ RENAMED = {
 
 class ConfigError(ValueError):
     """An invalid workflow config; the message names the key and the fix."""
+
+
+#: A regime's name is a path segment and a column label: lower case, digits and underscores.
+REGIME_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def paper_regimes() -> dict[str, dict[str, Any]]:
+    """The paper's two regimes: plain training, and Algorithm 1 after every epoch with the configured options."""
+    baseline, stabilized = REGIMES
+    return {baseline: {}, stabilized: {"stabilization": {}}}
+
+
+def regime_settings(regimes: Any, defined: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The config's regimes as name → settings; a list of names takes each one's settings from ``defined``
+    (the regimes of the config below), else from :func:`paper_regimes`."""
+    if isinstance(regimes, Mapping):
+        return {str(name): _regime(settings) for name, settings in regimes.items()}
+    if not isinstance(regimes, list):
+        return regimes  # the schema names the problem
+    known = {**paper_regimes(), **(defined or {})}
+    unknown = [name for name in regimes if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"config key regimes names {', '.join(map(repr, unknown))}, which no config defines; give its settings "
+            f"as a mapping, e.g. regimes: {{{unknown[0]}: {{stabilization: {{quantity: norm}}}}}}"
+        )
+    return {name: _regime(known[name]) for name in regimes}
+
+
+def _regime(settings: Any) -> Any:
+    """A regime's settings with ``stabilization`` on as a mapping (``{}``, ``true`` or empty) or off (absent)."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        return settings  # the schema names the problem
+    settings = dict(settings)
+    if "stabilization" in settings:
+        if settings["stabilization"] is False:
+            del settings["stabilization"]
+        elif settings["stabilization"] in (None, True):
+            settings["stabilization"] = {}
+    return settings
+
+
+def regime_train_options(settings: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """The ``train.<task>`` options that a regime's settings override: those for every task, then the task's own."""
+    train = settings.get("train") or {}
+    options = {key: value for key, value in train.items() if key not in TASKS}
+    options.update(train.get(task) or {})
+    return options
+
+
+def layer_configs(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """``overlay`` over ``base`` as the workflow layers config files: :func:`deep_merge`, except that a list of
+    regime names in ``overlay`` selects regimes that ``base`` defines."""
+    merged = deep_merge(base, overlay)
+    if isinstance(overlay.get("regimes"), list) and isinstance(base.get("regimes"), Mapping):
+        merged["regimes"] = regime_settings(overlay["regimes"], base["regimes"])
+    return merged
 
 
 #: Allowed values of the stabilization options (the schema lists them too, for the config's reader).
@@ -126,17 +197,20 @@ class TrainConfig:
     dtype: str = "float32"
     device: str = "auto"
     cell_impl: str = "faithful"
+    graphed: bool = False
     stabilization: Stabilization | None = field(default=None)
 
     @classmethod
     def for_run(cls, config: Mapping[str, Any], task: str, model: str, seed: int, regime: str) -> TrainConfig:
         """The run's settings from a checked workflow config; only the run's own slice of it."""
-        options = dict(config["train"][task])
+        settings = config["regimes"][regime]
+        options = {**config["train"][task], **regime_train_options(settings, task)}
         if isinstance(options["hidden_size"], Mapping):
             options["hidden_size"] = options["hidden_size"][model]
         if task == "imdb":
             options["vocab_size"] = config["data"]["imdb"]["num_words"]
-        stabilization = Stabilization(**config["stabilization"]) if regime == "stabilized" else None
+        overrides = settings.get("stabilization")
+        stabilization = None if overrides is None else Stabilization(**{**config["stabilization"], **overrides})
         return cls(
             task=task,
             model=model,
@@ -144,6 +218,7 @@ class TrainConfig:
             regime=regime,
             device=config["device"],
             cell_impl=config["cell_impl"],
+            graphed=config["graphed"],
             stabilization=stabilization,
             **options,
         )
@@ -249,6 +324,8 @@ def check_config(config: dict[str, Any], schema: Mapping[str, Any]) -> dict[str,
         if isinstance(config.get(section), Mapping) and key in config[section]:
             raise ConfigError(f"config key {section}.{key} was renamed to {new}; rename it in your config file")
     config = _coerce(config, schema, schema.get("$defs", {}))
+    if "regimes" in config:
+        config["regimes"] = regime_settings(config["regimes"])
     for path, value in _walk(config):
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"config key {path} = {value}: a finite number is needed")
@@ -271,7 +348,45 @@ def check_config(config: dict[str, Any], schema: Mapping[str, Any]) -> dict[str,
             error = max(error.context, key=lambda e: (e.validator != "type", len(e.absolute_path)))
         raise ConfigError(_schema_message(error))
     _check_across_keys(config)
+    _check_regimes(config, schema)
     return config
+
+
+def _check_regimes(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None:
+    """Each regime's overrides give valid ``train.<task>`` and ``stabilization`` sections."""
+    import jsonschema
+
+    def check(name: str, section: str, value: Any) -> None:
+        sub = {**schema["properties"][section], "$defs": schema.get("$defs", {})}
+        errors = list(jsonschema.Draft202012Validator(sub).iter_errors(value))
+        if errors:
+            error = max(errors, key=lambda e: len(e.absolute_path))
+            if error.validator in ("additionalProperties", "unevaluatedProperties"):
+                where = ".".join([section, *map(str, error.absolute_path)])
+                unexpected = re.search(r"\(([^()]*)\)$", error.message)
+                raise ConfigError(
+                    f"config key regimes.{name}: {where} has no such key ({unexpected and unexpected[1]})"
+                )
+            message = _schema_message(error).removeprefix("config key ")
+            raise ConfigError(f"config key regimes.{name}: its {section} makes {section}.{message}")
+
+    for name, settings in config["regimes"].items():
+        if not isinstance(settings, Mapping):
+            raise ConfigError(
+                f"config key regimes.{name} = {settings!r}; expected a mapping, e.g. {{}} or {{stabilization: {{}}}}"
+            )
+        if not REGIME_NAME.match(name):
+            raise ConfigError(f"config key regimes: name {name!r} is not a folder name; use a-z, 0-9 and _")
+        unknown = sorted(set(settings) - {"stabilization", "train"})
+        if unknown:
+            raise ConfigError(f"config key regimes.{name} has {', '.join(unknown)}; a regime sets stabilization, train")
+        if settings.get("train"):
+            tasks = config["train"]
+            check(name, "train", {task: {**tasks[task], **regime_train_options(settings, task)} for task in tasks})
+        if settings.get("stabilization") is not None:
+            stabilization = {**config["stabilization"], **settings["stabilization"]}
+            check(name, "stabilization", stabilization)
+            Stabilization(**stabilization)
 
 
 def _check_across_keys(config: Mapping[str, Any]) -> None:
@@ -335,7 +450,7 @@ def load_config(path: str | Path, *overlays: str | Path, schema: str | Path | No
     """
     config = load_yaml(path)
     for overlay in overlays:
-        config = deep_merge(config, load_yaml(overlay))
+        config = layer_configs(config, load_yaml(overlay))
     schema_path = schema or Path(path).parent / "workflow" / "schemas" / "config.schema.yaml"
     return check_config(config, load_schema(schema_path))
 

@@ -10,8 +10,12 @@ returns them (colour bars excluded), so the number of panels is checkable.
 Conventions: one legend per figure, below the panels (``fig.legends``), never over the data; eigenvalues as
 small outlined markers drawn above contours and the dashed unit circle; the panels of a figure share one axis
 range (pseudospectra: unless ``zoom_per_panel``); each panel's title gives its matrix's spectral radius ρ;
-epochs are integer ticks and log axes have plain labels. For stabilized runs the training curves show the
+epochs are integer ticks and log axes have plain labels. For rescaled runs the training curves show the
 accuracy logged before each rescale and a star for the value after the final rescale (Table 1's number).
+
+Seeds: a training curve of several seeds is their mean with a band from their minimum to their maximum, and its
+values after the final rescale are drawn per seed as well as their mean; the pseudospectra and eigenvalue figures
+show one seed by design (the config's ``figures.seed``), and their captions (``rnnrobust.captions``) say so.
 """
 
 from __future__ import annotations
@@ -32,16 +36,19 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from .io import atomic_path, load_npz, read_json
-from .layout import CELLS, REGIMES, block_keys
+from .layout import CELLS, block_keys
 
 PathLike = str | os.PathLike[str]
 
-#: Line colour per cell and line style per regime (baseline solid, stabilized dashed) of the training curves.
+#: Line colour per cell of the training curves.
 MODEL_COLOURS = {cell: f"C{i}" for i, cell in enumerate(CELLS)}
-REGIME_STYLES = dict(zip(REGIMES, ("-", "--"), strict=True))
+#: Line styles of the regimes of the training curves, in the regimes' order (cycled beyond six regimes): the first
+#: regime (the config's baseline) solid, the second dashed, as in the paper's two regimes.
+LINE_STYLES: tuple[Any, ...] = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 PANEL_PREFIX = "panel:"
 # Markers on at most about this many epochs per curve: a one-epoch history shows, a 200-epoch one stays legible.
@@ -53,11 +60,14 @@ __all__ = [
     "build_pseudospectra_figure",
     "build_training_curves_figure",
     "colorbar_axes",
+    "legend_below",
     "panel_axes",
     "panel_count",
     "plot_eigenvalues",
     "plot_pseudospectra",
     "plot_training_curves",
+    "regime_colours",
+    "regime_styles",
     "save_figure",
 ]
 
@@ -93,6 +103,29 @@ def save_figure(fig: Figure, out_stem: PathLike, formats: Sequence[str] = ("png"
             fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata, bbox_inches="tight", pad_inches=0.08)
         paths.append(target)
     return paths
+
+
+def regime_styles(regimes: Sequence[str]) -> dict[str, Any]:
+    """Line style of each regime, in order, cycling through :data:`LINE_STYLES`.
+
+    >>> regime_styles(["a", "b", "c"])
+    {'a': '-', 'b': '--', 'c': '-.'}
+    """
+    order = list(dict.fromkeys(regimes))
+    return {regime: LINE_STYLES[i % len(LINE_STYLES)] for i, regime in enumerate(order)}
+
+
+def regime_colours(regimes: Sequence[str]) -> dict[str, str]:
+    """Colour of each regime where colour tells regimes apart (the perturbation figures), in order: the colours
+    after the cells' (:data:`MODEL_COLOURS`), so that a colour never means a cell in one figure and a regime in
+    another; cycled beyond seven regimes.
+
+    >>> regime_colours(["a", "b"])
+    {'a': 'C3', 'b': 'C4'}
+    """
+    order = list(dict.fromkeys(regimes))
+    free = [f"C{i}" for i in range(len(MODEL_COLOURS), 10)]
+    return {regime: free[i % len(free)] for i, regime in enumerate(order)}
 
 
 def _grid(fig: Figure, n: int, ncols: int | None) -> list[Axes]:
@@ -188,7 +221,7 @@ def _pseudospectrum_data(panel: Panel, cache: dict[str, dict[str, np.ndarray]]) 
     return x, y, sigma, eigs
 
 
-def _legend_below(fig: Figure, handles: Sequence[Any], ncols: int | None = None, fontsize: float = 8) -> None:
+def legend_below(fig: Figure, handles: Sequence[Any], ncols: int | None = None, fontsize: float = 8) -> None:
     """One legend for the whole figure, below its panels (constrained layout makes room for it)."""
     fig.legend(handles=list(handles), loc="outside lower center", ncols=ncols or len(handles), fontsize=fontsize,
                frameon=False)  # fmt: skip
@@ -289,7 +322,7 @@ def build_pseudospectra_figure(
     handles = [Line2D([], [], **_EIGENVALUE_STYLE), Line2D([], [], **_CIRCLE_STYLE)]
     if outlined:
         handles.append(Line2D([], [], **_GRID_EDGE_STYLE))
-    _legend_below(fig, handles)
+    legend_below(fig, handles)
     if title:
         fig.suptitle(title)
     return fig
@@ -333,6 +366,11 @@ def _history(paths: PathLike | Sequence[PathLike], column: str) -> pd.DataFrame:
     return pd.DataFrame(series).sort_index()
 
 
+def _has_rescale_columns(paths: PathLike | Sequence[PathLike]) -> bool:
+    """Whether a history logs an epoch-end rescale (``radius_after/<block>`` columns, ``rnnrobust.stabilize``)."""
+    return any(c.startswith("radius_after/") for path in _seed_files(paths) for c in pd.read_csv(path, nrows=0).columns)
+
+
 def _metrics_files(paths: PathLike | Sequence[PathLike], model: str) -> list[dict[str, Any]]:
     """The metrics of each seed; a file of another model is refused (it would label the curve wrongly)."""
     out = []
@@ -353,11 +391,10 @@ def _diverged_note(metrics: Sequence[Mapping[str, Any]]) -> str:
     return " (diverged)" if diverged == len(statuses) else f" ({diverged}/{len(statuses)} diverged)"
 
 
-def _after_final_rescale(metrics: Sequence[Mapping[str, Any]], column: str) -> float:
-    """Mean over seeds of ``metrics["test"][<column without "test_">]``, the value after the final rescale."""
+def _after_final_rescale(metrics: Sequence[Mapping[str, Any]], column: str) -> list[float]:
+    """Per seed ``metrics["test"][<column without "test_">]``, the value after the final rescale (NaN if absent)."""
     name = column.removeprefix("test_")
-    values = [float(m["test"][name]) for m in metrics if name in (m.get("test") or {})]
-    return float(np.mean(values)) if values else math.nan
+    return [float((m.get("test") or {}).get(name, math.nan)) for m in metrics]
 
 
 def _curve_label(column: str) -> str:
@@ -388,6 +425,9 @@ def _plain_log_axis(ax: Axes, low: float, high: float) -> None:
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _pos: f"{value:.{decimals}f}"))
 
 
+_BAND_STYLE = dict(color="0.5", alpha=0.2, linewidth=0, label="band: min–max over seeds")
+
+
 def build_training_curves_figure(
     histories: Mapping[tuple[str, str], PathLike | Sequence[PathLike]],
     *,
@@ -395,23 +435,30 @@ def build_training_curves_figure(
     metrics: Mapping[tuple[str, str], PathLike | Sequence[PathLike]] | None = None,
     columns: Sequence[str] | None = None,
     title: str | None = None,
+    regimes: Sequence[str] | None = None,
 ) -> Figure:
     """Test metrics against epoch (epoch 0 = initialisation) for one task, one panel per column.
 
-    One line per key (model, regime): colour per model, solid baseline, dashed stabilized, with markers, so
-    that a run that stopped after its first epoch still shows. Accuracies are in %, the loss on a log axis
-    (plain tick labels) when it is positive throughout; epochs are integers.
+    One line per key (model, regime): colour per model, line style per regime in the regimes' order
+    (:func:`regime_styles`: the first solid, the second dashed, …), with markers, so that a run that stopped after
+    its first epoch still shows. Accuracies are in %, the loss on a log axis (plain tick labels) when it is positive
+    throughout; epochs are integers.
 
-    A stabilized run is rescaled after each epoch's test evaluation (protocol §3.5): its line is the accuracy
-    logged **before** each rescale (legend "…, before rescale"), and with ``metrics`` a star at its last epoch
-    marks the value **after the final rescale** (``metrics.json["test"]``, the number of Table 1; legend
-    "…, after final rescale").
+    **Seeds.** With several seeds per key the line is their mean and a band of the line's colour spans their
+    minimum to maximum at each epoch (the legend says so); the legend gives n. An epoch that some seeds did not
+    reach (a run that diverged) is the mean of those that did.
+
+    **Rescaled regimes.** A regime has a final rescale when its metrics record the accuracy before it
+    (``test_before_final_rescale``) or its history logs ``radius_after/<block>`` columns (``rnnrobust.stabilize``).
+    Such a run is rescaled after each epoch's test evaluation (protocol §3.5): its line is the accuracy logged
+    **before** each rescale (legend "…, before rescale"), and with ``metrics`` a star at its last epoch marks the
+    mean value **after the final rescale** (``metrics.json["test"]``, the number of Table 1; legend "…, after final
+    rescale"), with one small dot per seed when there are several.
 
     Parameters
     ----------
     histories
-        (model, regime) -> history.csv, or one per seed: the line is then the mean over seeds and a band
-        spans min–max.
+        (model, regime) -> history.csv, or one per seed.
     task
         The task, for titles and the default columns.
     metrics
@@ -420,19 +467,28 @@ def build_training_curves_figure(
     columns
         History columns to plot; default ``test_accuracy`` and ``test_loss``, plus ``test_exact_match`` for the
         adding task.
+    regimes
+        The regimes' order (the config's), which sets their line styles; default: the order of ``histories``.
     """
     if columns is None:
         columns = ("test_accuracy", "test_loss", *(("test_exact_match",) if task == "adding" else ()))
-    keys = sorted(histories, key=lambda k: (_model_rank(k[0]), k[1] not in REGIME_STYLES, k[1]))
+    present = list(dict.fromkeys(k[1] for k in histories))
+    order = list(dict.fromkeys([*(regimes or ()), *present]))
+    styles = regime_styles(order)  # from the whole order, so that a regime keeps its style in every figure
+    keys = sorted(histories, key=lambda k: (_model_rank(k[0]), order.index(k[1])))
     missing = [k for k in keys if metrics is not None and k not in metrics]
     if missing:
         raise KeyError(f"no metrics for {missing}; metrics are given for {sorted(metrics or {})}")
     run_metrics = {k: _metrics_files(metrics[k], k[0]) if metrics is not None else [] for k in keys}
-    rescaled = {k: k[1] == REGIMES[-1] or any("test_before_final_rescale" in m for m in run_metrics[k]) for k in keys}
+    rescaled = {
+        k: any("test_before_final_rescale" in m for m in run_metrics[k]) or _has_rescale_columns(histories[k])
+        for k in keys
+    }
     fig = Figure(figsize=(4.6 * len(columns), 4.3), layout="constrained")
     axes = _grid(fig, len(columns), len(columns))
     extra_colours = iter(f"C{i}" for i in range(len(MODEL_COLOURS), 10))
     colours = {m: MODEL_COLOURS.get(m) or next(extra_colours, "k") for m in dict.fromkeys(k[0] for k in keys)}
+    banded = False
     for ax, column in zip(axes, columns, strict=True):
         shown: list[float] = []
         for model, regime in keys:
@@ -443,12 +499,11 @@ def build_training_curves_figure(
             mean = data.mean(axis=1)
             n = data.shape[1]
             label = f"{model.upper()} {regime}" + (f" (n={n})" if n > 1 else "") + _diverged_note(run_metrics[key])
-            style = REGIME_STYLES.get(regime, ":")
             ax.plot(
                 mean.index,
                 mean.to_numpy(),
                 color=colours[model],
-                linestyle=style,
+                linestyle=styles[regime],
                 marker="o",
                 markersize=3,
                 markevery=max(1, len(mean) // _CURVE_MARKS),
@@ -456,14 +511,24 @@ def build_training_curves_figure(
                 gid=model,
             )
             if n > 1:
-                ax.fill_between(mean.index, data.min(axis=1), data.max(axis=1), color=colours[model], alpha=0.15)
+                low, high = data.min(axis=1), data.max(axis=1)
+                ax.fill_between(mean.index, low, high, **(_BAND_STYLE | {"color": colours[model], "label": None}))
+                shown += list(low.to_numpy()) + list(high.to_numpy())
+                banded = True
             shown += list(mean.to_numpy())
-            after = scale * _after_final_rescale(run_metrics[key], column) if rescaled[key] else math.nan
-            if math.isfinite(after) and len(mean):
-                ax.plot([mean.index[-1]], [after], linestyle="None", marker="*", markersize=9, color=colours[model],
-                        markeredgecolor="k", markeredgewidth=0.6, zorder=4,
+            after = [scale * v for v in _after_final_rescale(run_metrics[key], column)] if rescaled[key] else []
+            finite = [v for v in after if math.isfinite(v)]
+            if finite and len(mean):
+                if len(after) > 1:  # every seed's value, at the epoch it ended
+                    ends = [data[i].last_valid_index() for i in data.columns]
+                    xs = [x if x is not None else mean.index[-1] for x in ends]
+                    ax.plot(xs, after, linestyle="None", marker="o", markersize=3.5, color=colours[model],
+                            markeredgecolor="k", markeredgewidth=0.4, zorder=4, gid=f"{model}/seeds",
+                            label=f"{model.upper()} {regime}, after final rescale, per seed")  # fmt: skip
+                ax.plot([mean.index[-1]], [float(np.mean(finite))], linestyle="None", marker="*", markersize=9,
+                        color=colours[model], markeredgecolor="k", markeredgewidth=0.6, zorder=5,
                         label=f"{model.upper()} {regime}, after final rescale", gid=model)  # fmt: skip
-                shown.append(after)
+                shown += finite
         if column == "test_accuracy" and any(run_metrics.values()):
             chance = [100.0 * float(m["chance_accuracy"]) for ms in run_metrics.values() for m in ms
                       if m.get("chance_accuracy") is not None]  # fmt: skip
@@ -485,14 +550,16 @@ def build_training_curves_figure(
         ax.set_title(f"{task}: {_curve_label(column)}", fontsize=10)
         ax.grid(alpha=0.3)
         ax.set_label(f"{PANEL_PREFIX}{column}")
-    # One legend column per model (its regimes, then its after-final-rescale stars), the chance line last.
+    # One legend column per model (its regimes, then its after-final-rescale stars), the chance line and the band
+    # last.
     groups = [[line for line in axes[0].get_lines() if line.get_gid() == model] for model in colours]
-    groups += [[line for line in axes[0].get_lines() if line.get_gid() is None]]
+    groups += [[*(line for line in axes[0].get_lines() if line.get_gid() is None), *([Patch(**_BAND_STYLE)] if banded
+               else [])]]  # fmt: skip
     groups = [group for group in groups if group]
     depth = max(len(group) for group in groups)
     blank = {"linestyle": "None", "label": " "}
     handles = [h for group in groups for h in [*group, *(Line2D([], [], **blank) for _ in range(depth - len(group)))]]
-    _legend_below(fig, handles, ncols=len(groups))
+    legend_below(fig, handles, ncols=len(groups))
     if title:
         fig.suptitle(title)
     return fig
@@ -506,9 +573,12 @@ def plot_training_curves(
     metrics: Mapping[tuple[str, str], PathLike | Sequence[PathLike]] | None = None,
     columns: Sequence[str] | None = None,
     title: str | None = None,
+    regimes: Sequence[str] | None = None,
 ) -> list[Path]:
     """:func:`build_training_curves_figure`, saved as ``<out_stem>.png`` and ``.pdf``; returns the paths."""
-    fig = build_training_curves_figure(histories, task=task, metrics=metrics, columns=columns, title=title)
+    fig = build_training_curves_figure(
+        histories, task=task, metrics=metrics, columns=columns, title=title, regimes=regimes
+    )
     return save_figure(fig, out_stem)
 
 
@@ -590,7 +660,7 @@ def build_eigenvalues_figure(
     handles = [Line2D([], [], **(_EIGENVALUE_STYLE | {"color": colours[m], "markerfacecolor": colours[m],
                "markeredgecolor": "k", "markeredgewidth": 0.4, "label": f"eigenvalues ({m.upper()})"}))
                for m in models]  # fmt: skip
-    _legend_below(fig, [*handles, Line2D([], [], **_CIRCLE_STYLE)])
+    legend_below(fig, [*handles, Line2D([], [], **_CIRCLE_STYLE)])
     return fig
 
 

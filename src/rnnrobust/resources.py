@@ -22,19 +22,20 @@ Torch-free: the workflow (``workflow/rules/resources.smk``) calls it for every t
     python -m rnnrobust.resources [OVERLAY.yaml ...]   # the requests of config.yaml (+ overlays)
 
 >>> costs = TrainCosts.from_mapping(EXAMPLE)
->>> config = {"device": "cpu", "seeds": [0], "cell_impl": "faithful", "stabilization": {},
+>>> config = {"device": "cpu", "cell_impl": "faithful", "graphed": False, "seeds": [0], "regimes": {"baseline": {}},
+...           "stabilization": {},
 ...           "data": {"adding": {"n_samples": 50000, "digits": 3, "val_fraction": 0.1}},
 ...           "train": {"adding": {"epochs": 199, "batch_size": 128, "optimizer": "adam", "lr": 1e-3,
 ...                                "hidden_size": 128}}}
->>> batches_per_epoch(config, "adding", "rnn", costs)
+>>> batches_per_epoch(config, group_settings(config, "adding", "rnn", "baseline"), costs)
 352
->>> train_runtime_minutes(config, "adding", "rnn", costs)  # 2 + 199·352·5 ms·2·2 = 25.4 min, rounded up
+>>> train_runtime_minutes(config, "adding", "rnn", "baseline", costs)  # 2 + 199·352·5 ms·2·2 = 25.4 min, rounded up
 30
->>> train_runtime_minutes(config, "adding", "rnn", costs, attempt=2)
+>>> train_runtime_minutes(config, "adding", "rnn", "baseline", costs, attempt=2)
 60
->>> train_mem_mb(config, "adding", "rnn", costs), train_mem_mb(config, "adding", "rnn", costs, attempt=3)
+>>> train_mem_mb(config, "adding", costs), train_mem_mb(config, "adding", costs, attempt=3)
 (700, 2100)
->>> train_mem_mb(dict(config, seeds=[0, 1, 2]), "adding", "rnn", costs)  # (450 + 2·100) MB · 1.5
+>>> train_mem_mb(dict(config, seeds=[0, 1, 2]), "adding", costs)  # (450 + 2·100) MB · 1.5
 1000
 """
 
@@ -113,33 +114,37 @@ def load_costs(path: str | Path = COSTS_FILE) -> TrainCosts:
     return TrainCosts.from_yaml(path)
 
 
-def train_samples(config: Mapping[str, Any], task: str, costs: TrainCosts) -> int:
+def group_settings(config: Mapping[str, Any], task: str, model: str, regime: str) -> TrainConfig:
+    """The settings that the runs of a training group share (its first seed's)."""
+    return TrainConfig.for_run(config, task, model, config["seeds"][0], regime)
+
+
+def train_samples(config: Mapping[str, Any], train: TrainConfig, costs: TrainCosts) -> int:
     """Training samples per epoch: the adding task's from its config, the others' from the data set.
 
     ``max_train_samples`` caps them, as in training.
     """
-    if task == "adding":
+    if train.task == "adding":
         data = config["data"]["adding"]
         n = train_size(data["n_samples"], data["val_fraction"])
     else:
-        n = int(costs.train_samples[task])
-    cap = config["train"][task].get("max_train_samples")
+        n = int(costs.train_samples[train.task])
+    cap = train.max_train_samples
     return min(n, int(cap)) if cap else n
 
 
-def batches_per_epoch(config: Mapping[str, Any], task: str, model: str, costs: TrainCosts) -> int:
+def batches_per_epoch(config: Mapping[str, Any], train: TrainConfig, costs: TrainCosts) -> int:
     """Training batches in one epoch of ``task`` (the last one may be short)."""
-    batch_size = int(config["train"][task]["batch_size"])
-    return math.ceil(train_samples(config, task, costs) / batch_size)
+    return math.ceil(train_samples(config, train, costs) / train.batch_size)
 
 
-def ms_per_batch(config: Mapping[str, Any], task: str, model: str, costs: TrainCosts) -> float:
+def ms_per_batch(config: Mapping[str, Any], train: TrainConfig, costs: TrainCosts) -> float:
     """The measured cost of one training batch, scaled up for shapes larger than those measured.
 
     A batch's work grows with the batch size, the square of the hidden size and the sequence length;
     a smaller shape keeps the measured cost (start-up and per-step overheads do not shrink).
     """
-    train = TrainConfig.for_run(config, task, model, 0, "baseline")
+    task, model = train.task, train.model
     device = "cuda" if train.device == "cuda" else "cpu"  # auto trains on the CPU of a node without a GPU
     tables = costs.ms_per_batch
     factor = 1.0
@@ -159,23 +164,21 @@ def ms_per_batch(config: Mapping[str, Any], task: str, model: str, costs: TrainC
 
 
 def train_runtime_minutes(
-    config: Mapping[str, Any], task: str, model: str, costs: TrainCosts | None = None, attempt: int = 1
+    config: Mapping[str, Any], task: str, model: str, regime: str, costs: TrainCosts | None = None, attempt: int = 1
 ) -> int:
     """The time limit of one training job (a group of every configured seed), in minutes (Snakemake's
     ``runtime``), for its ``attempt``-th try."""
     costs = costs or load_costs()
-    epochs = int(config["train"][task]["epochs"])
-    step_ms = ms_per_batch(config, task, model, costs) * costs.loop_overhead * costs.safety_factor
+    train = group_settings(config, task, model, regime)
+    step_ms = ms_per_batch(config, train, costs) * costs.loop_overhead * costs.safety_factor
     runs = len(config["seeds"])
-    minutes = costs.startup_minutes + runs * epochs * batches_per_epoch(config, task, model, costs) * step_ms / 60_000
+    minutes = costs.startup_minutes + runs * train.epochs * batches_per_epoch(config, train, costs) * step_ms / 60_000
     minutes = max(float(costs.floor_minutes), minutes)
     step = int(costs.round_minutes)
     return int(attempt) * step * math.ceil(minutes / step - 1e-9)
 
 
-def train_mem_mb(
-    config: Mapping[str, Any], task: str, model: str, costs: TrainCosts | None = None, attempt: int = 1
-) -> int:
+def train_mem_mb(config: Mapping[str, Any], task: str, costs: TrainCosts | None = None, attempt: int = 1) -> int:
     """The memory of one training job (a group of every configured seed), in MB (Snakemake's ``mem_mb``),
     for its ``attempt``-th try."""
     costs = costs or load_costs()
@@ -188,21 +191,23 @@ def train_mem_mb(
 
 
 def requests_table(config: Mapping[str, Any], costs: TrainCosts | None = None) -> str:
-    """A Markdown table of the first-attempt request of every task × model's training job (one per
-    regime, each training the ``runs`` seeds as a group) and how it arose."""
+    """A Markdown table of the first-attempt request of every training job (a task × model × regime, each
+    training the ``runs`` seeds as a group) and how it arose."""
     costs = costs or load_costs()
     rows = [
-        "| task | model | runs | epochs | batches/epoch | ms/batch | runtime (min) | mem_mb |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| task | model | regime | runs | epochs | batches/epoch | ms/batch | runtime (min) | mem_mb |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for task in config["tasks"]:
         for model in config["models"]:
-            rows.append(
-                f"| {task} | {model} | {len(config['seeds'])} | {config['train'][task]['epochs']} "
-                f"| {batches_per_epoch(config, task, model, costs)} "
-                f"| {ms_per_batch(config, task, model, costs):.2f} "
-                f"| {train_runtime_minutes(config, task, model, costs)} | {train_mem_mb(config, task, model, costs)} |"
-            )
+            for regime in config["regimes"]:
+                train = group_settings(config, task, model, regime)
+                rows.append(
+                    f"| {task} | {model} | {regime} | {len(config['seeds'])} | {train.epochs} "
+                    f"| {batches_per_epoch(config, train, costs)} | {ms_per_batch(config, train, costs):.2f} "
+                    f"| {train_runtime_minutes(config, task, model, regime, costs)} "
+                    f"| {train_mem_mb(config, task, costs)} |"
+                )
     return "\n".join(rows)
 
 

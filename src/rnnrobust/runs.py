@@ -25,6 +25,7 @@ RUN_FILES = {
     "history": "models/{stem}/history.csv",
     "analysis": "analysis/{stem}.json",
     "grid": "pseudospectra/{stem}.npz",
+    "perturbation": "perturbation/{stem}.json",
 }
 
 

@@ -24,11 +24,20 @@ The optimizer is torch's Adam or RMSprop with ``foreach=True``: on CPU bitwise t
 implementation, fewer passes over memory. ``fused=True`` (Adam only) makes one pass per element: the
 same update rounded differently (≤ 1.5e-5 relative on a float32 step, 3e-14 on float64), so results
 are reproducible per setting; see ``benchmarks/train_step.py`` for what it gains.
+
+``TrainConfig.graphed`` (config key ``graphed``) trains with the static-buffer step of
+``rnnrobust.graphed``: on CUDA each batch is one replay of a captured CUDA graph (with a
+``capturable`` optimizer, which rounds its bias corrections differently and is recorded as such,
+e.g. ``foreach+capturable``), the data stay on the device and the losses are read once per epoch,
+so a run whose loss stops being finite is frozen at the end of that epoch rather than at its batch,
+with the same outcome. On CPU the same step runs eagerly and gives bitwise the default loop's
+results (``tests/test_graphed.py``); see ``benchmarks/train_step_cuda.py``.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import math
@@ -46,6 +55,7 @@ from torch import Tensor, nn
 
 from . import __version__, provenance
 from .config import TrainConfig
+from .graphed import StaticStep
 from .group import RunGroup
 from .io import atomic_path, write_json
 from .progress import format_values, progress_line
@@ -60,23 +70,29 @@ class EpochEndHook(Protocol):
     def __call__(self, model: nn.Module, epoch: int) -> dict[str, float]: ...
 
 
-def make_optimizer(train: TrainConfig, params: Iterable[Tensor], *, fused: bool = False) -> torch.optim.Optimizer:
+def make_optimizer(
+    train: TrainConfig, params: Iterable[Tensor], *, fused: bool = False, capturable: bool = False
+) -> torch.optim.Optimizer:
     """Adam or RMSprop with the run's ``lr`` and Keras 2.1.6 constants (``TrainConfig`` defaults).
 
     ``foreach`` implementations (bitwise the per-tensor ones on CPU); ``fused`` Adam on request (see
-    the module docstring; RMSprop has no fused implementation and ignores it).
+    the module docstring; RMSprop has no fused implementation and ignores it). ``capturable``: a step
+    that a CUDA graph can record (``rnnrobust.graphed``; CUDA only).
     """
+    options = {"capturable": True} if capturable else {}
     if train.optimizer == "adam":
         impl = {"fused": True} if fused else {"foreach": True}
-        return torch.optim.Adam(params, lr=train.lr, betas=(train.beta_1, train.beta_2), eps=train.epsilon, **impl)
+        betas = (train.beta_1, train.beta_2)
+        return torch.optim.Adam(params, lr=train.lr, betas=betas, eps=train.epsilon, **impl, **options)
     if train.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=train.lr, alpha=train.rho, eps=train.epsilon, foreach=True)
+        return torch.optim.RMSprop(params, lr=train.lr, alpha=train.rho, eps=train.epsilon, foreach=True, **options)
     raise ValueError(f"unknown optimizer {train.optimizer!r}; expected 'adam' or 'rmsprop'")
 
 
-def optimizer_impl(train: TrainConfig, fused: bool) -> str:
-    """The implementation :func:`make_optimizer` uses: ``fused`` or ``foreach``."""
-    return "fused" if fused and train.optimizer == "adam" else "foreach"
+def optimizer_impl(train: TrainConfig, fused: bool, capturable: bool = False) -> str:
+    """The implementation :func:`make_optimizer` uses: ``fused`` or ``foreach``, with ``+capturable``."""
+    impl = "fused" if fused and train.optimizer == "adam" else "foreach"
+    return f"{impl}+capturable" if capturable else impl
 
 
 def loss_and_accuracy(task: str, logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -230,6 +246,7 @@ class Session:
     ckpt: Checkpoint
     impl: str
     histories: list[list[dict]] = field(default_factory=list)
+    step: StaticStep | None = None  # the static-buffer step of graphed training (None: the eager loop)
     epoch: int = 0  # the last finished epoch
     elapsed: float = 0.0
 
@@ -264,7 +281,8 @@ def train_group(
     code or another torch is set aside, never resumed. ``checkpoint``: the group's checkpoint file
     (default ``checkpoint.pt`` in a lone run's folder, ``checkpoint.seeds-0-1-2.pt`` beside a group's
     folders). ``fused``: fused Adam (module docstring); ``stacked``: force the stacked model for a
-    group of one (benchmarks). Returns each run's metrics dict.
+    group of one (benchmarks). The runs' ``graphed`` setting chooses the static-buffer step, one CUDA
+    graph replay per batch on CUDA (module docstring). Returns each run's metrics dict.
     """
     s = setup(trains, arrays, out_dirs, log, hooks, code_digest, checkpoint, fused, stacked)
     resume(s)
@@ -272,7 +290,7 @@ def train_group(
         end_epoch(s, 0, {r: _initial_row(test) for r, test in enumerate(evaluate(s))}, seconds=0.0)
     for epoch in range(s.epoch + 1, s.train.epochs + 1):
         tic = time.perf_counter()
-        rows = train_one_epoch(s, epoch)
+        rows = train_one_epoch(s, epoch) if s.step is None else train_one_epoch_graphed(s, epoch)
         if not s.active():
             break
         for r, test in enumerate(evaluate(s)):
@@ -300,7 +318,8 @@ def train_run(
 
 
 def setup(trains, arrays, out_dirs, log, hooks, code_digest, checkpoint, fused, stacked) -> Session:
-    """Data, the runs' models (each initialised as a run alone), the optimizer and the checkpoint."""
+    """Data, the runs' models (each initialised as a run alone), the optimizer, the checkpoint and, for
+    graphed training, the static-buffer step."""
     trains = list(trains)
     out_dirs = [Path(d) for d in out_dirs]
     if len(out_dirs) != len(trains):
@@ -316,8 +335,14 @@ def setup(trains, arrays, out_dirs, log, hooks, code_digest, checkpoint, fused, 
     chance = majority_accuracy(train.task, data["y_train"], data["y_test"])
 
     group = RunGroup(trains, device, dtype, stacked=stacked)
-    optimizer = make_optimizer(train, group.parameters(), fused=fused)
-    impl = optimizer_impl(train, fused)
+    graphed = train.graphed
+    capturable = graphed and device.type == "cuda"  # on CPU the static step runs eagerly: the ordinary optimizer
+    optimizer = make_optimizer(train, group.parameters(), fused=fused, capturable=capturable)
+    impl = optimizer_impl(train, fused, capturable)
+    step = None
+    if graphed:
+        loss = functools.partial(loss_and_accuracy, train.task)
+        step = StaticStep(group, optimizer, data["x_train"], data["y_train"], loss, clipnorm=train.clipnorm)
     seeds = [t.seed for t in trains]
     if checkpoint is None:
         name = "checkpoint.pt" if len(trains) == 1 else f"checkpoint.seeds-{'-'.join(map(str, seeds))}.pt"
@@ -342,7 +367,7 @@ def setup(trains, arrays, out_dirs, log, hooks, code_digest, checkpoint, fused, 
     return Session(
         trains=trains, out_dirs=out_dirs, logs=logs, say=say, hooks=run_hooks, device=device, data=data,
         chance=chance, group=group, optimizer=optimizer, ckpt=Checkpoint(Path(checkpoint), key), impl=impl,
-        histories=[[] for _ in trains],
+        histories=[[] for _ in trains], step=step,
     )  # fmt: skip
 
 
@@ -377,8 +402,7 @@ def train_one_epoch(s: Session, epoch: int) -> dict[int, dict[str, float]]:
     task, train, group = s.train.task, s.train, s.group
     x_train, y_train = s.data["x_train"], s.data["y_train"]
     group.train()
-    # each run's order depends only on its seed and the epoch: the same alone, in any group, after a resume
-    order = torch.stack([_permutation(len(x_train), t.seed, epoch) for t in s.trains])
+    order = _epoch_order(s, epoch)
     sums = [[0.0, 0.0] for _ in s.trains]
     for start in range(0, len(x_train), train.batch_size):
         idx = order[:, start : start + train.batch_size]
@@ -401,11 +425,46 @@ def train_one_epoch(s: Session, epoch: int) -> dict[int, dict[str, float]]:
         for r in s.active():
             sums[r][0] += values[0][r] * idx.shape[1]
             sums[r][1] += values[1][r] * idx.shape[1]
+    return _epoch_rows(s, epoch, sums)
+
+
+def train_one_epoch_graphed(s: Session, epoch: int) -> dict[int, dict[str, float]]:
+    """:func:`train_one_epoch` with the static-buffer step (``rnnrobust.graphed``): the same batches and
+    updates, one graph replay per batch on CUDA, the losses summed on the device and read once at the end.
+
+    A run whose loss stopped being finite is frozen at the end of the epoch instead of at its batch. The
+    outcome is the same: it goes back to the last finished epoch's weights and optimizer state (the
+    checkpoint's), and the other runs never saw its numbers; only the rest of its epoch was wasted.
+    """
+    step = s.step
+    assert step is not None
+    s.group.train()
+    order = _epoch_order(s, epoch).to(s.device)  # one upload per epoch; each step copies its slice on the device
+    step.reset()
+    for start in range(0, order.shape[1], s.train.batch_size):
+        step.step(order[:, start : start + s.train.batch_size])
+    loss_sums, accuracy_sums, nonfinite = step.totals()  # the epoch's one sync
+    for r in s.active():
+        if nonfinite[r]:
+            diverge(s, r, epoch)
+    return _epoch_rows(s, epoch, [list(pair) for pair in zip(loss_sums, accuracy_sums, strict=True)])
+
+
+def _epoch_order(s: Session, epoch: int) -> Tensor:
+    """(R, N): each run's order of the training samples in ``epoch``."""
+    # each run's order depends only on its seed and the epoch: the same alone, in any group, after a resume
+    return torch.stack([_permutation(len(s.data["x_train"]), t.seed, epoch) for t in s.trains])
+
+
+def _epoch_rows(s: Session, epoch: int, sums: list[list[float]]) -> dict[int, dict[str, float]]:
+    """After an epoch's steps: freeze the runs whose weights are not finite; the history rows of the others
+    from their sums of loss × batch and accuracy × batch."""
+    group = s.group
     for r, finite in enumerate(group.finite()):
         if not finite and not group.frozen[r]:
             diverge(s, r, epoch)
     group.restore_frozen(s.optimizer)
-    n = len(x_train)
+    n = len(s.data["x_train"])
     return {r: {"epoch": epoch, "train_loss": sums[r][0] / n, "train_accuracy": sums[r][1] / n} for r in s.active()}
 
 

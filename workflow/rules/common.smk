@@ -17,9 +17,14 @@ from rnnrobust.data.mirror import check_mirror  # noqa: E402
 from rnnrobust.runs import run_keys  # noqa: E402
 
 # config.yaml lies beneath --configfile files and --config values, as with Snakemake's configfile:
-# directive, but is read here so that a YAML error names its file and line.
+# directive, but is read here so that a YAML error names its file and line. The files are layered
+# again here (rnnrobust.config.layer_configs) so that a list of regime names selects regimes that a
+# file below defines; Snakemake's own merge replaces a mapping by a list.
+_layered = rr_config.load_yaml(REPO / "config.yaml")
+for _path in workflow.overwrite_configfiles:
+    _layered = rr_config.layer_configs(_layered, rr_config.load_yaml(_path))
 _checked = rr_config.check_config(
-    rr_config.deep_merge(rr_config.load_yaml(REPO / "config.yaml"), config),
+    rr_config.layer_configs(_layered, config),
     rr_config.load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml"),
 )
 config.clear()
@@ -85,7 +90,11 @@ def final_targets():
         *per_run(results("weights/{task}/{model}/{regime}/seed{seed}.npz")),
         *per_run(results("analysis/{task}/{model}/{regime}/seed{seed}.json")),
         *per_run(results("pseudospectra/{task}/{model}/{regime}/seed{seed}.npz")),
+        *per_run(results("perturbation/{task}/{model}/{regime}/seed{seed}.json")),
         *expand(results("tables/{table}.{ext}"), table=TABLES, ext=["html", "csv", "md", "tex"]),
+        *expand(results("tables/table4_perturbation.{ext}"), ext=["html", "csv", "md", "tex"]),
+        *expand(results("figures/figure7_perturbation_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),
+        *expand(results("figures/figure8_prediction.{ext}"), ext=["png", "pdf"]),
         *expand(results("figures/{figure}.{ext}"), figure=FIGURES, ext=["png", "pdf"]),
         *expand(results("figures/training_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),
         *expand(

@@ -30,6 +30,7 @@ rule tables:
         ENV
     params:
         runs=table_runs,
+        regimes=list(config["regimes"]),
         eps_log10=config["tables"]["eps_log10"],
         code=CODE["tables"],
     script:
@@ -87,6 +88,7 @@ rule figure_training:
         ENV
     params:
         runs=training_runs,
+        regimes=list(config["regimes"]),
         code=CODE["figure_training"],
     script:
         "../scripts/figure_training.py"

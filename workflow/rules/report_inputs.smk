@@ -8,7 +8,7 @@ FIGURES = {
     for name, (task, regime) in paper.FIGURES.items()
     if task in config["tasks"] and regime in config["regimes"]
 }
-TABLES = ["table1_accuracy", "table1_detail", "table2_henrici", "table3_robustness"]
+TABLES = ["table1_accuracy", "table1_detail", "table2_henrici", "table3_robustness", "table5_paired"]
 
 
 def record_files(records, kind):
@@ -36,9 +36,8 @@ def figure_panels(wildcards):
 
 
 def training_runs(wildcards):
-    """Every model × regime of a task at the figures' seed, with its history and metrics files."""
-    seed = config["figures"]["seed"]
-    keys = [(wildcards.task, m, r, seed) for m in config["models"] for r in config["regimes"]]
+    """Every model × regime × seed of a task, with its history and metrics files."""
+    keys = [(wildcards.task, *key[1:]) for key in per_run_keys() if key[0] == wildcards.task]
     return run_records(config["results_dir"], keys, "history", "metrics")
 
 
@@ -47,3 +46,14 @@ def eigenvalue_runs(wildcards):
     seed = config["figures"]["seed"]
     keys = [(wildcards.task, m, wildcards.regime, seed) for m in config["models"]]
     return run_records(config["results_dir"], keys, "analysis")
+
+
+def perturbation_runs(wildcards):
+    """Every run of the config, with its perturbation file."""
+    return run_records(config["results_dir"], per_run_keys(), "perturbation")
+
+
+def task_perturbation_runs(wildcards):
+    """Every model × regime × seed of a task, with its perturbation file."""
+    keys = [key for key in per_run_keys() if key[0] == wildcards.task]
+    return run_records(config["results_dir"], keys, "perturbation")

@@ -1,4 +1,5 @@
-"""Training curves of one task: every model, baseline against stabilized; diverged runs labelled."""
+"""Training curves of one task: every model and regime, the mean over seeds with a min–max band; diverged runs
+labelled."""
 
 from rnnrobust import captions, figures
 from rnnrobust.io import write_text
@@ -8,10 +9,18 @@ from rnnrobust.runs import files_by_run
 sm = start(snakemake)
 
 
-# one task and seed: a curve is a (model, regime)
-histories = {key[1:3]: f for key, f in files_by_run(sm.params.runs, "history", sm.input.histories).items()}
-metrics = {key[1:3]: f for key, f in files_by_run(sm.params.runs, "metrics", sm.input.metrics).items()}
+def by_curve(kind, inputs):
+    """(model, regime) -> the ``kind`` file of each of its seeds, in seed order: a curve is a (model, regime)."""
+    curves = {}
+    for key, path in sorted(files_by_run(sm.params.runs, kind, inputs).items(), key=lambda item: item[0][3]):
+        curves.setdefault(key[1:3], []).append(path)
+    return curves
+
+
+histories = by_curve("history", sm.input.histories)
+metrics = by_curve("metrics", sm.input.metrics)
+regimes = sm.params.regimes  # the config's order
 stem = sm.output[0].removesuffix(".png")
-written = figures.plot_training_curves(histories, stem, task=sm.wildcards.task, metrics=metrics)
+written = figures.plot_training_curves(histories, stem, task=sm.wildcards.task, metrics=metrics, regimes=regimes)
 write_text(sm.output.caption, captions.training_caption(metrics))
 print("wrote", *written, sm.output.caption)

@@ -19,6 +19,7 @@ sigma_min_grid           -- sigma_min(zI - A) on a rectangular grid (for pseudos
 pseudospectral_radius    -- rho_eps(A)
 pseudospectral_abscissa  -- alpha_eps(A)
 distance_to_instability  -- distance to the nearest unstable matrix, discrete or continuous time
+instability_minimizer    -- the point z attaining it, with the singular vectors of zI - A there
 kreiss_constant          -- lower bound of the discrete-time Kreiss constant
 robustness_summary       -- all of the scalars as one JSON-ready dict
 
@@ -66,7 +67,7 @@ from ._pseudospectrum import (
     sigma_min,
     sigma_min_grid,
 )
-from ._scalars import TransientGrowth
+from ._scalars import InstabilityMinimizer, TransientGrowth, instability_minimizer
 from ._schur import Prepared, prepare
 from ._spectrum import (
     eigenvalues,
@@ -81,12 +82,14 @@ from ._summary import DEFAULT_EPS as DEFAULT_EPS  # the default eps levels; publ
 from ._summary import robustness_summary
 
 __all__ = [
+    "InstabilityMinimizer",
     "Prepared",
     "TransientGrowth",
     "distance_to_instability",
     "eigenvalues",
     "eigenvector_condition",
     "henrici",
+    "instability_minimizer",
     "kreiss_constant",
     "prepare",
     "pseudospectral_abscissa",

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 
+from ._blas import single_threaded
 from ._grid import sigma_min_at
 from ._levelset import axis_crossings, circle_crossings
-from ._schur import Prepared
+from ._schur import Prepared, prepare
 from ._svd import svd_point
 
 _TWO_PI = 2.0 * np.pi
@@ -235,6 +236,12 @@ def pseudospectral_abscissa(prep: Prepared, eps: float, *, refine: bool, tol: fl
 
 
 def distance_to_instability(prep: Prepared, kind: str, *, refine: bool, tol: float = 1e-10, samples=4096) -> float:
+    return _instability_search(prep, kind, refine=refine, tol=tol, samples=samples)[0]
+
+
+def _instability_search(prep: Prepared, kind: str, *, refine: bool, tol: float = 1e-10, samples=4096):
+    """(d, s): the distance to instability and the parameter of the point that attains it (the angle of
+    z = e^{is} on the unit circle, or w of z = iw on the imaginary axis)."""
     lam = prep.eigenvalues
     if kind == "discrete":
         periodic = True
@@ -265,9 +272,9 @@ def distance_to_instability(prep: Prepared, kind: str, *, refine: bool, tol: flo
         extra = np.abs(extra)
     t = np.unique(np.concatenate((base, extra)))
     f = sigma_min_at(prep, point(t), tol=tol)
-    best = float(f.min())
+    best, best_s = float(f.min()), float(t[int(np.argmin(f))])
     if not refine or best == 0.0:
-        return best
+        return best, best_s
 
     def fun(s):
         return svd_point(prep, complex(point(s)))
@@ -277,8 +284,9 @@ def distance_to_instability(prep: Prepared, kind: str, *, refine: bool, tol: flo
     for i in _local_minima(f, per)[:6]:
         a = t[i - 1] if i > 0 else (t[-1] - _TWO_PI if per else t[i])
         b = t[i + 1] if i + 1 < t.size else (t[0] + _TWO_PI if per else t[i])
-        _, v = _brent_min(fun, float(a), float(b), xtol)
-        best = min(best, v, fun(float(t[i])))
+        for s, v in (_brent_min(fun, float(a), float(b), xtol), (float(t[i]), fun(float(t[i])))):
+            if v < best:
+                best, best_s = v, s
     # global check (Boyd-Balakrishnan style): does sigma_min dip below (1 - 1e-9) * best anywhere?
     for _ in range(_MAX_ROUNDS):
         if best <= 0.0:
@@ -295,12 +303,100 @@ def distance_to_instability(prep: Prepared, kind: str, *, refine: bool, tol: flo
         improved = False
         for a, b in pairs:
             if fun(0.5 * (a + b)) < gamma:
-                _, v = _brent_min(fun, float(a), float(b), xtol)
+                s, v = _brent_min(fun, float(a), float(b), xtol)
                 if v < best:
-                    best, improved = v, True
+                    best, best_s, improved = v, s, True
         if not improved:
             break
-    return best
+    return best, best_s
+
+
+@dataclass(frozen=True)
+class InstabilityMinimizer:
+    """Result of :func:`instability_minimizer`: where the distance to instability is attained.
+
+    Attributes
+    ----------
+    distance : float
+        d = sigma_min(zI - A) at ``z``, by a dense SVD there (equal to :func:`distance_to_instability` to
+        within its accuracy).
+    z : complex
+        The minimiser: on the unit circle (``kind="discrete"``) or the imaginary axis (``"continuous"``).
+        For a real A it is taken real (z = 1 or -1, resp. 0) whenever sigma_min there is within 1e-8
+        relative of the minimum, and otherwise has Im z > 0 (its conjugate is a minimiser too).
+    u, v : (n,) ndarray
+        Unit left and right singular vectors of zI - A for its smallest singular value, (zI - A) v = d u;
+        real (float64) when A and z are real, complex128 otherwise.
+    """
+
+    distance: float
+    z: complex
+    u: np.ndarray
+    v: np.ndarray
+
+    def perturbation(self) -> np.ndarray:
+        """E = d u v^*, of norm d: the smallest perturbation (complex unless A and z are real) for which
+        A + E has the eigenvalue z, with eigenvector v."""
+        return self.distance * np.outer(self.u, self.v.conj())
+
+
+@single_threaded
+def instability_minimizer(A, kind: str = "discrete", *, refine: bool = True) -> InstabilityMinimizer:
+    """The point z where sigma_min(zI - A) attains the distance to instability, with its singular vectors.
+
+    Parameters
+    ----------
+    A : (n, n) array_like or Prepared
+        Real or complex square matrix, or the result of :func:`prepare`.
+    kind : {"discrete", "continuous"}, optional
+        Minimise over the unit circle |z| = 1 (default) or the imaginary axis, as
+        :func:`distance_to_instability`.
+    refine : bool, optional
+        As in :func:`distance_to_instability` (False: the best sampled point only).
+
+    Returns
+    -------
+    InstabilityMinimizer
+        ``distance``, ``z``, ``u``, ``v`` with (zI - A) v = distance u, so that A + distance u v^* has the
+        eigenvalue z (:meth:`InstabilityMinimizer.perturbation`).
+
+    Examples
+    --------
+    The eigenvalue 0.8 of diag(0.8, -0.2) is 0.2 from the unit circle, at z = 1, and the rank-1 perturbation
+    of norm 0.2 puts it there:
+
+    >>> import numpy as np
+    >>> from rnnrobust import spectra
+    >>> A = np.diag([0.8, -0.2])
+    >>> m = spectra.instability_minimizer(A)
+    >>> print(round(m.distance, 12), m.z, round(float(np.linalg.norm(m.perturbation(), 2)), 12))
+    0.2 (1+0j) 0.2
+    >>> print(round(spectra.spectral_radius(A + m.perturbation()), 12))
+    1.0
+
+    A rotation by 90 degrees scaled by 0.5 reaches the circle first at z = i:
+
+    >>> m = spectra.instability_minimizer([[0.0, -0.5], [0.5, 0.0]])
+    >>> print(round(m.distance, 10), round(float(np.angle(m.z)), 8))
+    0.5 1.57079633
+    """
+    p = prepare(A)
+    if kind not in ("discrete", "continuous"):
+        raise ValueError(f"kind must be 'discrete' or 'continuous', got {kind!r}")
+    d, s = _instability_search(p, kind, refine=bool(refine))
+    z = complex(np.exp(1j * s)) if kind == "discrete" else complex(0.0, s)
+    if p.is_real and z.imag != 0.0:
+        # a real minimiser gives a real rank-1 perturbation; snap to it when it is as good to rounding
+        for real in (1.0, -1.0) if kind == "discrete" else (0.0,):
+            if svd_point(p, complex(real)) <= d * (1.0 + 1e-8) + 1e-14 * p.norm2:
+                z = complex(real)
+                break
+    if p.is_real and z.imag == 0.0:
+        M = z.real * np.eye(p.n) - p.A
+    else:
+        M = z * np.eye(p.n, dtype=np.complex128) - p.A
+    U, S, Vh = np.linalg.svd(M)
+    return InstabilityMinimizer(distance=float(S[-1]), z=z, u=U[:, -1].copy(), v=Vh[-1].conj().copy())
 
 
 # ----------------------------------------------------------------------------------------------------

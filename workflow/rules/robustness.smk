@@ -1,0 +1,88 @@
+# What the perturbation stage measured (rnnrobust.fragility): Table 4, Figure 7 per task and Figure 8. Inputs and
+# params of each rule come from one list of run records (perturbation_runs in report_inputs.smk), as in report.smk.
+
+
+rule table4_perturbation:
+    input:
+        perturbation=record_files(perturbation_runs, "perturbation"),
+    output:
+        report(
+            results("tables/table4_perturbation.html"),
+            caption="../report/robustness.rst",
+            category="6. Robustness",
+            subcategory="table4_perturbation",
+            labels={"table": "table4_perturbation"},
+        ),
+        report(
+            multiext(results("tables/table4_perturbation"), ".csv", ".md", ".tex"),
+            caption="../report/robustness.rst",
+            category="5. Table files",
+            subcategory="table4_perturbation",
+        ),
+        caption=results("tables/table4_perturbation.caption.rst"),
+    log:
+        results("logs/tables/table4_perturbation.log"),
+    benchmark:
+        results("benchmarks/tables/table4_perturbation.tsv")
+    localrule: True
+    conda:
+        ENV
+    params:
+        runs=perturbation_runs,
+        regimes=list(config["regimes"]),
+        code=CODE["table4_perturbation"],
+    script:
+        "../scripts/table4_perturbation.py"
+
+
+rule figure7_perturbation:
+    input:
+        perturbation=record_files(task_perturbation_runs, "perturbation"),
+    output:
+        report(
+            multiext(results("figures/figure7_perturbation_{task}"), ".png", ".pdf"),
+            caption="../report/robustness.rst",
+            category="6. Robustness",
+            subcategory="figure7_perturbation",
+            labels={"task": "{task}"},
+        ),
+        caption=results("figures/figure7_perturbation_{task}.caption.rst"),
+    log:
+        results("logs/figures/figure7_perturbation_{task}.log"),
+    benchmark:
+        results("benchmarks/figures/figure7_perturbation_{task}.tsv")
+    localrule: True
+    conda:
+        ENV
+    params:
+        runs=task_perturbation_runs,
+        regimes=list(config["regimes"]),
+        code=CODE["figure7_perturbation"],
+    script:
+        "../scripts/figure7_perturbation.py"
+
+
+rule figure8_prediction:
+    input:
+        perturbation=record_files(perturbation_runs, "perturbation"),
+    output:
+        report(
+            multiext(results("figures/figure8_prediction"), ".png", ".pdf"),
+            caption="../report/robustness.rst",
+            category="6. Robustness",
+            subcategory="figure8_prediction",
+        ),
+        caption=results("figures/figure8_prediction.caption.rst"),
+    log:
+        results("logs/figures/figure8_prediction.log"),
+    benchmark:
+        results("benchmarks/figures/figure8_prediction.tsv")
+    localrule: True
+    conda:
+        ENV
+    params:
+        runs=perturbation_runs,
+        regimes=list(config["regimes"]),
+        code=CODE["figure8_prediction"],
+    script:
+        "../scripts/figure8_prediction.py"

@@ -1,0 +1,18 @@
+"""Figure 7 of one task: test accuracy change against the relative weight perturbation ε, random and worst-case
+directions, one line per regime (mean over seeds, min–max band), predicted thresholds and the 5-point drop marked."""
+
+from rnnrobust import captions
+from rnnrobust.fragility import load_fragility
+from rnnrobust.io import write_text
+from rnnrobust.job import start
+from rnnrobust.robustness_figures import plot_perturbation
+from rnnrobust.runs import files_by_run
+
+sm = start(snakemake)
+
+runs = load_fragility(files_by_run(sm.params.runs, "perturbation", sm.input.perturbation))
+task = sm.wildcards.task
+stem = sm.output[0].removesuffix(".png")
+written = plot_perturbation(runs, stem, task=task, regimes=sm.params.regimes)
+write_text(sm.output.caption, captions.perturbation_figure_caption(runs, task=task, regimes=sm.params.regimes))
+print("wrote", *written, sm.output.caption)

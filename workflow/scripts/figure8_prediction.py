@@ -1,0 +1,17 @@
+"""Figure 8: measured ε₅ against the predicted threshold d/‖W‖₂ over every run, worst-case and random directions,
+with Spearman's ρ and its bootstrap interval; censored runs drawn open at the grid's end."""
+
+from rnnrobust import captions
+from rnnrobust.fragility import load_fragility
+from rnnrobust.io import write_text
+from rnnrobust.job import start
+from rnnrobust.robustness_figures import plot_prediction
+from rnnrobust.runs import files_by_run
+
+sm = start(snakemake)
+
+runs = load_fragility(files_by_run(sm.params.runs, "perturbation", sm.input.perturbation))
+stem = sm.output[0].removesuffix(".png")
+written = plot_prediction(runs, stem, regimes=sm.params.regimes)
+write_text(sm.output.caption, captions.prediction_figure_caption(runs, regimes=sm.params.regimes))
+print("wrote", *written, sm.output.caption)
