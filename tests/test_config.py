@@ -36,6 +36,9 @@ def test_paper_config_and_overlays_are_valid():
     config = load_config(REPO / "config.yaml", REPO / "workflow/configs/quick.yaml")
     assert config["seeds"] == [0] and config["train"]["imdb"]["lr"] == 0.001
     load_config(REPO / "config.yaml", REPO / "tests/config/config.yaml")
+    configs = REPO / "workflow/configs"
+    ten = load_config(REPO / "config.yaml", configs / "quick.yaml", configs / "seeds10.yaml")
+    assert ten["seeds"] == list(range(10)) and ten["results_dir"] == "results/quick"  # adds seeds to quick's runs
 
 
 @pytest.mark.parametrize(
