@@ -19,8 +19,23 @@ import subprocess
 import sys
 from pathlib import Path
 
-LOCAL_RULES = {"download_mnist", "download_imdb", "tables", "figure_pseudospectra", "figure_training",
-               "figure_eigenvalues", "all"}  # fmt: skip
+REPO = Path(__file__).resolve().parents[1]
+
+
+def local_rules(rules_dir: Path = REPO / "workflow" / "rules") -> set[str]:
+    """The rules marked ``localrule: True`` in the workflow's rule files, and ``all``."""
+    found = {"all"}  # Snakemake runs the target rule on the submit host
+    for path in rules_dir.glob("*.smk"):
+        rule = None
+        for line in path.read_text().splitlines():
+            if match := re.match(r"rule (\w+):", line):
+                rule = match.group(1)
+            elif rule and line.strip() == "localrule: True":
+                found.add(rule)
+    return found
+
+
+LOCAL_RULES = local_rules()
 
 
 def fail(message: str) -> None:

@@ -76,9 +76,12 @@ def test_a_code_error_is_reported_once_with_its_log(tmp_path):
     assert slurm_log and "injected: a code error" in Path(slurm_log.group(1)).read_text()
     # Submitted once, failed once: no retry of an error that more resources cannot fix.
     assert "Trying to restart" not in output
-    jobs = slurm_jobs(output)
-    assert [job["state"] for job in jobs] == ["COMPLETED", "COMPLETED", "FAILED"], jobs
-    assert "postprocess" in jobs[-1]["comment"], jobs
+    jobs = slurm_jobs(output)  # prepare, train, the post-processing group and the perturbation job, once each
+    assert len(jobs) == len({job["comment"] for job in jobs}) == 4, jobs
+    assert [job["comment"] for job in jobs if job["state"] != "COMPLETED"] == [
+        next(job["comment"] for job in jobs if "postprocess" in job["comment"])
+    ], jobs
+    assert [job["state"] for job in jobs if "postprocess" in job["comment"]] == ["FAILED"], jobs
 
 
 def test_a_training_job_out_of_time_comes_back_with_more_and_resumes(tmp_path):
@@ -98,9 +101,11 @@ def test_a_training_job_out_of_time_comes_back_with_more_and_resumes(tmp_path):
         "            time.sleep(600)\n"
         "        return {}\n\n"
     ))  # fmt: skip
-    hooks = "hooks=stabilization_hooks(train)"
+    hooks = "hooks=stabilization_hooks,"
     assert hooks in train_py.read_text()
-    train_py.write_text(train_py.read_text().replace(hooks, "hooks=[*stabilization_hooks(train), OutOfTime()]"))
+    train_py.write_text(
+        train_py.read_text().replace(hooks, "hooks=lambda train: [*stabilization_hooks(train), OutOfTime()],")
+    )
 
     proc, output = run_on_slurm(workdir, "--until", "train")
 
