@@ -18,7 +18,7 @@ from rnnrobust.group import RunGroup
 from rnnrobust.layout import CELLS, TASKS
 from rnnrobust.models import build_model, stack_models
 from rnnrobust.stabilize import stabilization_hooks
-from rnnrobust.train import loss_and_accuracy, save_state_dict, train_group, train_run
+from rnnrobust.train import GroupJob, loss_and_accuracy, save_state_dict, train_group, train_groups, train_run
 from rnnrobust.weights import load_state_dict
 
 SEEDS = (3, 4, 5)
@@ -235,3 +235,26 @@ def test_stacked_model_views_and_group_checks():
         RunGroup([run_params("mnist"), run_params("mnist")], torch.device("cpu"), torch.float32)
     with pytest.raises(ValueError, match=r"differ only in their seed.*\['lr'\]"):
         RunGroup([run_params("mnist"), run_params("mnist", seed=1, lr=0.5)], torch.device("cpu"), torch.float32)
+
+
+def test_groups_trained_concurrently_equal_each_group_trained_alone(tmp_path):
+    """train_groups (the workflow's train_grouping: all): each group in its own thread computes what it would alone."""
+    groups = {
+        "imdb": [run_params("imdb", seed=s, epochs=2, dropout=0.2, recurrent_dropout=0.2) for s in SEEDS[:2]],
+        "mnist": [run_params("mnist", seed=s, epochs=2) for s in SEEDS],
+        "adding": [run_params("adding", seed=SEEDS[2], epochs=2)],
+    }
+    for task, trains in groups.items():
+        train_group(trains, arrays_for(task), [tmp_path / f"alone/{task}/seed{t.seed}" for t in trains], log=quiet)
+    jobs = [
+        GroupJob(trains, arrays_for(task), [tmp_path / f"together/{task}/seed{t.seed}" for t in trains],
+                 [quiet] * len(trains), [[] for _ in trains])
+        for task, trains in groups.items()
+    ]  # fmt: skip
+    results = train_groups(jobs)
+    assert [len(r) for r in results] == [2, 3, 1]
+    for task, trains in groups.items():
+        for t in trains:
+            alone, together = tmp_path / f"alone/{task}/seed{t.seed}", tmp_path / f"together/{task}/seed{t.seed}"
+            assert (alone / "model.pt").read_bytes() == (together / "model.pt").read_bytes(), (task, t.seed)
+            assert history(tmp_path, f"alone/{task}", t.seed) == history(tmp_path, f"together/{task}", t.seed)

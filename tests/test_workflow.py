@@ -291,6 +291,8 @@ def test_lint_and_dry_run(tmp_path):
     expected = [("train", 18), ("extract_weights", 18), ("analyze", 18), ("pseudospectra", 18), ("download_mnist", 1)]
     for rule, count in expected:
         assert any(line.split()[:2] == [rule, str(count)] for line in dry.stdout.splitlines()), (rule, dry.stdout)
+    gpu = planned(workdir, "--workflow-profile", "workflow/profiles/gpu")  # the README's one command for a GPU box
+    assert gpu.get("train_all") == 1 and "train" not in gpu, gpu
 
 
 def test_invalid_config_names_key_and_allowed_values(tmp_path):
@@ -391,6 +393,29 @@ def test_adding_a_seed_trains_only_that_seed(tmp_path):
     assert json.loads((fresh / run.format(1)).with_name("metrics.json").read_text())["group"]["seeds"] == [0, 1]
     for s in (0, 1):  # on CPU a run trained in a group equals the run trained alone, bit for bit
         assert (fresh / run.format(s)).read_bytes() == (workdir / run.format(s)).read_bytes()
+
+
+def test_one_job_trains_every_group_as_the_group_jobs_do(tmp_path):
+    """train_grouping: all trains the groups concurrently in one job: the same files, logs and cache as per group."""
+    mirror = tmp_path / "mirror"
+    write_fixture_mirror(mirror)
+    few = tmp_path / "few.yaml"
+    few.write_text(yaml.safe_dump({"tasks": ["adding", "mnist"], "models": ["rnn", "gru"], "regimes": ["stabilized"]}))
+    every = tmp_path / "all.yaml"
+    every.write_text(yaml.safe_dump({"train_grouping": "all"}))
+    runs = [
+        f"results/tiny/models/{t}/{m}/stabilized/seed0/model.pt" for t in ("adding", "mnist") for m in ("rnn", "gru")
+    ]
+    args = ("--config", f"data_mirror={mirror}")
+    per_group, together = copy_workflow(tmp_path / "per_group"), copy_workflow(tmp_path / "all")
+    snakemake(per_group, *runs, *args, overlays=(str(few),))
+    assert planned(together, *runs, *args, overlays=(str(few), str(every))).get("train_all") == 1
+    snakemake(together, *runs, *args, overlays=(str(few), str(every)))
+    for run in runs:
+        assert (together / run).read_bytes() == (per_group / run).read_bytes(), run
+    log = (together / "results/tiny/logs/train/mnist/gru/stabilized.log").read_text()
+    assert "seed 0: epoch 2/2" in log
+    assert len(list((together / "results/tiny/cache/train").glob("*/*/stabilized/seed0/*/complete"))) == 4
 
 
 def test_changing_one_task_reruns_only_that_task(finished_run):

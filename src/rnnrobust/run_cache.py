@@ -25,6 +25,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ import torch
 from .config import TrainConfig
 from .io import load_prepared, read_json
 from .layout import run_stem
-from .train import EpochEndHook, Log, optimizer_impl, params_digest, train_group
+from .train import EpochEndHook, GroupJob, Log, optimizer_impl, params_digest, train_groups
 
 #: The files of a finished run, as ``train.write_outputs`` writes them.
 RUN_FILES = ("model.pt", "metrics.json", "history.csv")
@@ -111,27 +112,53 @@ def train_group_cached(
     ``hooks(train)`` gives a run's epoch-end hooks (e.g. ``stabilize.stabilization_hooks``); ``logs``
     one callable per run. Returns every run's ``metrics.json`` content, in the order of ``trains``.
     """
-    out_dirs = [Path(d) for d in out_dirs]
-    data_digest = file_digest(data_path)
-    cached = [entry(cache_root, t, run_key(t, code_digest, data_digest)) for t in trains]
-    todo = []
-    for r, (out, cache) in enumerate(zip(out_dirs, cached, strict=True)):
-        if restore(cache, out):
-            logs[r](f"finished earlier with these settings; restored from {cache}, not retrained")
-        else:
-            todo.append(r)
-    if todo:
-        train_group(
-            [trains[r] for r in todo],
-            load_prepared(data_path),
-            [out_dirs[r] for r in todo],
-            log=[logs[r] for r in todo],
-            hooks=[list(hooks(trains[r])) for r in todo],
-            code_digest=code_digest,
-        )
-        for r in todo:
-            store(out_dirs[r], cached[r])
-    return [read_json(out / "metrics.json") for out in out_dirs]
+    group = CachedGroup(list(trains), Path(data_path), [Path(d) for d in out_dirs], list(logs))
+    return train_groups_cached([group], cache_root, code_digest=code_digest, hooks=hooks)[0]
+
+
+@dataclass(frozen=True)
+class CachedGroup:
+    """A group's runs, training data file, output folders and logs (one per run)."""
+
+    trains: list[TrainConfig]
+    data_path: Path
+    out_dirs: list[Path]
+    logs: list[Log]
+
+
+def train_groups_cached(
+    groups: Sequence[CachedGroup],
+    cache_root: str | Path,
+    *,
+    code_digest: str,
+    hooks: Callable[[TrainConfig], Sequence[EpochEndHook]],
+) -> list[list[dict[str, Any]]]:
+    """:func:`train_group_cached` for several groups, whose missing runs train concurrently
+    (``train.train_groups``). Returns each group's metrics, in order."""
+    digests: dict[Path, str] = {}
+    jobs, stores = [], []
+    for group in groups:
+        if group.data_path not in digests:
+            digests[group.data_path] = file_digest(group.data_path)
+        cached = [entry(cache_root, t, run_key(t, code_digest, digests[group.data_path])) for t in group.trains]
+        todo = []
+        for r, (out, cache) in enumerate(zip(group.out_dirs, cached, strict=True)):
+            if restore(cache, out):
+                group.logs[r](f"finished earlier with these settings; restored from {cache}, not retrained")
+            else:
+                todo.append(r)
+        if todo:
+            trains = [group.trains[r] for r in todo]
+            logs = [group.logs[r] for r in todo]
+            out_dirs = [group.out_dirs[r] for r in todo]
+            run_hooks = [list(hooks(t)) for t in trains]
+            jobs.append(GroupJob(trains, load_prepared(group.data_path), out_dirs, logs, run_hooks))
+            stores += [(group.out_dirs[r], cached[r]) for r in todo]
+    if jobs:
+        train_groups(jobs, code_digest=code_digest)
+        for out, cache in stores:
+            store(out, cache)
+    return [[read_json(out / "metrics.json") for out in group.out_dirs] for group in groups]
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -45,6 +45,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -284,7 +285,47 @@ def train_group(
     group of one (benchmarks). The runs' ``graphed`` setting chooses the static-buffer step, one CUDA
     graph replay per batch on CUDA (module docstring). Returns each run's metrics dict.
     """
-    s = setup(trains, arrays, out_dirs, log, hooks, code_digest, checkpoint, fused, stacked)
+    return train_session(setup(trains, arrays, out_dirs, log, hooks, code_digest, checkpoint, fused, stacked))
+
+
+@dataclass(frozen=True)
+class GroupJob:
+    """One group of :func:`train_groups`: the first arguments of :func:`train_group`, one log and one list
+    of hooks per run."""
+
+    trains: Sequence[TrainConfig]
+    arrays: dict[str, np.ndarray]
+    out_dirs: Sequence[str | Path]
+    logs: Sequence[Log]
+    hooks: Sequence[Sequence[EpochEndHook]]
+
+
+def train_groups(groups: Sequence[GroupJob], *, code_digest: str | None = None) -> list[list[dict[str, Any]]]:
+    """Train several groups at once, each in its own thread (and CUDA stream), as :func:`train_group` trains one.
+
+    The groups are set up one after the other, because building a run's model draws from torch's global
+    generator; then they train concurrently, each drawing only from its own generators, so that every
+    group computes what it would alone (bit for bit on CPU: ``tests/test_train.py``). On a GPU the
+    groups' kernels (or graph replays, ``graphed``) then overlap instead of waiting for each other.
+    Returns each group's metrics, in order.
+    """
+    sessions = [setup(g.trains, g.arrays, g.out_dirs, list(g.logs), g.hooks, code_digest, None, False, None)
+                for g in groups]  # fmt: skip
+    if len(sessions) == 1:
+        return [train_session(sessions[0])]
+    with ThreadPoolExecutor(max_workers=len(sessions), thread_name_prefix="group") as pool:
+        return list(pool.map(_train_on_own_stream, sessions))
+
+
+def _train_on_own_stream(s: Session) -> list[dict[str, Any]]:
+    if s.device.type != "cuda":
+        return train_session(s)
+    with torch.cuda.stream(torch.cuda.Stream(s.device)):  # the current stream is per thread
+        return train_session(s)
+
+
+def train_session(s: Session) -> list[dict[str, Any]]:
+    """The training loop of a set-up group, from its checkpoint if it has one, to its written outputs."""
     resume(s)
     if s.epoch == 0:
         end_epoch(s, 0, {r: _initial_row(test) for r, test in enumerate(evaluate(s))}, seconds=0.0)

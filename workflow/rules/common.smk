@@ -56,12 +56,29 @@ wildcard_constraints:
 GPUS_PER_TRAINING_JOB = 1 if config["device"] == "cuda" else 0
 
 
-def train_params(wildcards):
+def group_run_settings(task, model, regime):
     """The settings of each run of a training group (one per seed), as plain values."""
-    group = (wildcards.task, wildcards.model)
-    return [
-        rr_config.TrainConfig.for_run(config, *group, seed, wildcards.regime).to_params() for seed in config["seeds"]
-    ]
+    return [rr_config.TrainConfig.for_run(config, task, model, seed, regime).to_params() for seed in config["seeds"]]
+
+
+def train_params(wildcards):
+    return group_run_settings(wildcards.task, wildcards.model, wildcards.regime)
+
+
+def all_train_groups(wildcards):
+    """Every training group of the config: its task, model, regime, data file, run folders, log and run settings."""
+    groups = []
+    for task, model, regime in dict.fromkeys(tuple(key[:3]) for key in per_run_keys()):
+        stem = f"{task}/{model}/{regime}"
+        groups.append(
+            {
+                "data": results(f"data/{task}/data.npz"),
+                "out_dirs": [results(f"models/{stem}/seed{seed}") for seed in config["seeds"]],
+                "log": results(f"logs/train/{stem}.log"),
+                "runs": group_run_settings(task, model, regime),
+            }
+        )
+    return groups
 
 
 def per_seed(pattern):
