@@ -1,4 +1,17 @@
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, as the workflow trains: bitwise comparisons of batched and single
+    products hold with it (with more threads MKL may split a product differently)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

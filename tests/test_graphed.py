@@ -25,16 +25,10 @@ from rnnrobust.layout import CELLS, TASKS
 from rnnrobust.train import load_tensors, loss_and_accuracy, make_optimizer, optimizer_impl, train_group
 from rnnrobust.weights import load_state_dict
 
+# One torch thread, the workflow's setting for training (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "train_step_cuda.py"
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (graph capture and replay)")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny(task, cell, **overrides):

@@ -21,16 +21,10 @@ from rnnrobust.stabilize import stabilization_hooks
 from rnnrobust.train import GroupJob, loss_and_accuracy, save_state_dict, train_group, train_groups, train_run
 from rnnrobust.weights import load_state_dict
 
+# One torch thread, the workflow's setting for training (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 SEEDS = (3, 4, 5)
 quiet = lambda message: None  # noqa: E731
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def mnist_arrays(n_train=48, n_test=24):
