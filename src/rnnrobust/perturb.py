@@ -93,7 +93,7 @@ from . import spectra
 from .config import ConfigError, TrainConfig
 from .layout import GATES, UNSTABLE_RADIUS, block_keys
 from .models import build_model, recurrent_layers, stack_models
-from .train import load_tensors, loss_and_accuracy
+from .train import load_tensors, stacked_test_metrics
 from .weights import gate_blocks
 
 #: Families of weight perturbations, in the order of the sweep.
@@ -295,21 +295,8 @@ def evaluate_copies(
         for name, layer in layers.items():
             for r in range(width):
                 layer.weight_hh.data[r] = chunk[r].get(name, base[name]) if r < len(chunk) else base[name]
-        totals = np.zeros((len(chunk), 3))
-        for first in range(0, len(x), batch_size):
-            xb, yb = x[first : first + batch_size], y[first : first + batch_size]
-            logits = stacked(xb.expand(width, *xb.shape))
-            for r in range(len(chunk)):
-                loss, acc = loss_and_accuracy(task, logits[r], yb)
-                totals[r, 0] += float(loss) * len(xb)
-                totals[r, 1] += float(acc) * len(xb)
-                if task == "adding":
-                    totals[r, 2] += float((logits[r].argmax(-1) == yb).all(dim=1).float().sum())
-        for row in totals / len(x):
-            metrics = {"loss": float(row[0]), "accuracy": float(row[1])}
-            if task == "adding":
-                metrics["exact_match"] = float(row[2])
-            results.append(metrics)
+        metrics = stacked_test_metrics(task, stacked, width, x, y, batch_size, x.device)
+        results += metrics[: len(chunk)]
     return results
 
 

@@ -139,20 +139,34 @@ def test_metrics(task: str, model: nn.Module | RunGroup, x: Tensor, y: Tensor, b
     A model gives one dict; a :class:`~rnnrobust.group.RunGroup` a list, one dict per run (every run
     sees the same test batches).
     """
-    runs = model.size if isinstance(model, RunGroup) else 1
     model.eval()
+    if isinstance(model, RunGroup):
+        return stacked_test_metrics(task, model, model.size, x, y, batch_size, device)
+    return stacked_test_metrics(task, lambda xb: model(xb[0]).unsqueeze(0), 1, x, y, batch_size, device)[0]
+
+
+def stacked_test_metrics(
+    task: str,
+    forward: Callable[[Tensor], Tensor],
+    runs: int,
+    x: Tensor,
+    y: Tensor,
+    batch_size: int,
+    device: torch.device,
+) -> list[dict[str, float]]:
+    """:func:`test_metrics` of ``runs`` stacked runs: ``forward`` maps inputs (runs, B, ...) to logits
+    (runs, B, ...); every run sees the same test batches. Put the model in eval mode first."""
     totals = [{"loss": 0.0, "accuracy": 0.0, "exact_match": 0.0} for _ in range(runs)]
     for start in range(0, len(x), batch_size):
         xb, yb = x[start : start + batch_size].to(device), y[start : start + batch_size].to(device)
-        logits = model(xb.expand(runs, *xb.shape)) if isinstance(model, RunGroup) else model(xb).unsqueeze(0)
+        logits = forward(xb.expand(runs, *xb.shape))
         for total, run_logits in zip(totals, logits, strict=True):
             loss, acc = loss_and_accuracy(task, run_logits, yb)
             total["loss"] += float(loss) * len(xb)
             total["accuracy"] += float(acc) * len(xb)
             if task == "adding":
                 total["exact_match"] += float((run_logits.argmax(-1) == yb).all(dim=1).float().sum())
-    results = [{k: v / len(x) for k, v in total.items() if task == "adding" or k != "exact_match"} for total in totals]
-    return results if isinstance(model, RunGroup) else results[0]
+    return [{k: v / len(x) for k, v in total.items() if task == "adding" or k != "exact_match"} for total in totals]
 
 
 def resolve_device(device: str) -> torch.device:
