@@ -159,14 +159,6 @@ def table_caption(name: str, metrics: Mapping[RunKey, PathLike], analysis: Mappi
 # The perturbation outputs (Table 4, Figures 7 and 8): numbers from rnnrobust.fragility.
 
 
-def _fragility(
-    perturbation: Mapping[RunKey, PathLike] | Mapping[RunKey, frag.RunFragility],
-) -> dict[RunKey, frag.RunFragility]:
-    if all(isinstance(v, frag.RunFragility) for v in perturbation.values()):
-        return dict(perturbation)  # type: ignore[arg-type]
-    return frag.load_fragility(perturbation)  # type: ignore[arg-type]
-
-
 def _grid_text(runs: Mapping[RunKey, frag.RunFragility]) -> str:
     seeds = sorted({key[3] for key in runs})
     low, high = frag.grid_bounds(runs.values())
@@ -233,7 +225,7 @@ def perturbation_table_caption(
     """Table 4: the runs and grid, then per task the log10 ε₅ of each family and the prediction per regime (models
     and seeds pooled), the paired comparison of each regime with the reference (:func:`rnnrobust.fragility.
     compare_regimes`, its verdict computed), and Spearman's ρ of prediction against measurement over all runs."""
-    runs = _fragility(perturbation)
+    runs = frag.as_fragility(perturbation)
     families = _families(runs)
     keys = frag.ordered_keys(runs, regimes)
     lines = [_grid_text(runs), ""]
@@ -257,7 +249,7 @@ def perturbation_figure_caption(
 ) -> str:
     """Figure 7 of one task: per model and regime its seeds, unperturbed accuracy, log10 ε₅ of each family and the
     prediction; the task's paired comparisons with their verdicts; what the lines and bands are."""
-    runs = {k: v for k, v in _fragility(perturbation).items() if k[0] == task}
+    runs = {k: v for k, v in frag.as_fragility(perturbation).items() if k[0] == task}
     if not runs:
         return f"No perturbation runs of {task}.\n"
     families = _families(runs)
@@ -289,7 +281,7 @@ def prediction_figure_caption(
 ) -> str:
     """Figure 8: Spearman's ρ per family (censored handling and runs left out counted), and per regime the
     measured − predicted log10 ε over its uncensored runs."""
-    runs = _fragility(perturbation)
+    runs = frag.as_fragility(perturbation)
     families = _families(runs)
     keys = frag.ordered_keys(runs, regimes)
     lines = [_grid_text(runs), ""]

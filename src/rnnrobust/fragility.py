@@ -71,12 +71,14 @@ __all__ = [
     "RegimeComparison",
     "RunFragility",
     "Threshold",
+    "as_fragility",
     "censored_cell",
     "compare_regimes",
     "eps5",
     "load_fragility",
     "log10",
     "prediction_correlation",
+    "regime_order",
     "run_fragility",
 ]
 
@@ -272,6 +274,15 @@ def load_fragility(paths: Mapping[RunKey, PathLike], drop: float = DROP) -> dict
     return out
 
 
+def as_fragility(
+    perturbation: Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility], drop: float = DROP
+) -> dict[RunKey, RunFragility]:
+    """The runs' :class:`RunFragility`, given as they are or loaded from their perturbation files."""
+    if all(isinstance(v, RunFragility) for v in perturbation.values()):
+        return dict(perturbation)  # type: ignore[arg-type]
+    return load_fragility(perturbation, drop)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------------------------------
 # Cells of several runs.
 
@@ -349,10 +360,15 @@ def value_text(values: Iterable[float], unit: str = "") -> str:
     return f"{format_summary(s.mean, s.sd, s.ci_low, s.ci_high)}{unit} (n = {s.n})"
 
 
+def regime_order(keys: Iterable[RunKey], regimes: Sequence[str] | None = None) -> list[str]:
+    """Every regime of ``regimes``, then those of the runs that it does not list, in the order they first appear."""
+    return list(dict.fromkeys([*(regimes or ()), *(k[2] for k in keys)]))
+
+
 def ordered_keys(keys: Iterable[RunKey], regimes: Sequence[str] | None = None) -> list[RunKey]:
-    """Run keys in the order task, model (the project's), regime (``regimes``, else first named), seed."""
+    """Run keys in the order task, model (the project's), regime (:func:`regime_order`), seed."""
     keys = list(keys)
-    order = list(dict.fromkeys([*(regimes or ()), *(k[2] for k in keys)]))
+    order = regime_order(keys, regimes)
 
     def rank(value: str, canonical: Sequence[str]) -> tuple[int, str]:
         return (canonical.index(value) if value in canonical else len(canonical), value)

@@ -38,9 +38,10 @@ from .fragility import (
     FAMILIES,
     FAMILY_LABELS,
     RunFragility,
-    load_fragility,
+    as_fragility,
     ordered_keys,
     prediction_correlation,
+    regime_order,
     rho_text,
 )
 from .layout import CELLS, RunKey
@@ -53,18 +54,6 @@ _DROP_STYLE = dict(color="0.55", linewidth=2.2, alpha=0.5, zorder=1, label=f"{10
 _PREDICTED_STYLE = dict(linestyle=":", linewidth=1.3, zorder=2)
 _BAND_ALPHA = 0.18
 _DIAGONAL_STYLE = dict(color="0.4", linestyle=":", linewidth=1.0, zorder=1, label="ε₅ = predicted ε")
-
-
-def _runs(perturbation: Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility]) -> dict[RunKey, RunFragility]:
-    if all(isinstance(v, RunFragility) for v in perturbation.values()):
-        return dict(perturbation)  # type: ignore[arg-type]
-    return load_fragility(perturbation)  # type: ignore[arg-type]
-
-
-def _order(runs: Mapping[RunKey, RunFragility], regimes: Sequence[str] | None) -> list[str]:
-    """Every regime of ``regimes`` and then of the runs: styles come from the whole order, so that a regime keeps its
-    colour and line style in every figure."""
-    return list(dict.fromkeys([*(regimes or ()), *(k[2] for k in runs)]))
 
 
 def _plain_log(ax: Axes, which: str) -> None:
@@ -107,10 +96,10 @@ def build_perturbation_figure(
     regimes
         The regimes' order (the config's), which sets their colours and line styles.
     """
-    runs = {k: v for k, v in _runs(perturbation).items() if k[0] == task}
+    runs = {k: v for k, v in as_fragility(perturbation).items() if k[0] == task}
     if not runs:
         raise ValueError(f"no perturbation runs of task {task!r}")
-    order = _order(runs, regimes)
+    order = regime_order(runs, regimes)
     colours, styles = regime_colours(order), regime_styles(order)
     keys = ordered_keys(runs, order)
     models = list(dict.fromkeys(k[1] for k in keys))
@@ -206,10 +195,10 @@ def build_prediction_figure(
 
     Runs without a prediction (no stable block) or without ε₅ are not drawn; the caption counts them.
     """
-    runs = _runs(perturbation)
+    runs = as_fragility(perturbation)
     if not runs:
         raise ValueError("no perturbation runs")
-    order = _order(runs, regimes)
+    order = regime_order(runs, regimes)
     colours = regime_colours(order)
     keys = ordered_keys(runs, order)
     cells = list(dict.fromkeys([*(c for c in CELLS if any(k[1] == c for k in keys)), *(k[1] for k in keys)]))

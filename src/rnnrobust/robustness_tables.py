@@ -19,10 +19,10 @@ from .fragility import (
     DROP,
     FAMILIES,
     RunFragility,
+    as_fragility,
     censored_cell,
     family_summary,
     grid_bounds,
-    load_fragility,
     ordered_keys,
 )
 from .layout import RunKey
@@ -93,11 +93,7 @@ def table4_perturbation(
         ("unstable" where the layer's linear block has ρ > 1), ``grid_log10`` (smallest and largest level),
         ``random_samples`` and ``n_eval``.
     """
-    runs: Mapping[RunKey, RunFragility]
-    if all(isinstance(v, RunFragility) for v in perturbation.values()):
-        runs = perturbation  # type: ignore[assignment]
-    else:
-        runs = load_fragility(perturbation)  # type: ignore[arg-type]
+    runs = as_fragility(perturbation)
     keys = ordered_keys(runs, regimes)
     if regimes is not None:
         unknown = sorted({k[2] for k in keys} - set(regimes))
