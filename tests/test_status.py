@@ -66,3 +66,7 @@ def test_command_reads_the_config(tmp_path, capsys):
     assert main(["--base", str(tmp_path / "config.yaml"), str(overlay)]) == 0
     out = capsys.readouterr().out
     assert "mnist/gru/stabilized/seed0" in out and "6 runs: 6 pending; 0/1200 epochs" in out
+    longer = tmp_path / "longer.yaml"  # a regime that trains MNIST longer: its runs' epochs count
+    longer.write_text("tasks: [mnist]\nseeds: [0]\nregimes: {baseline: {}, longer: {train: {mnist: {epochs: 300}}}}\n")
+    assert main(["--base", str(tmp_path / "config.yaml"), str(longer)]) == 0
+    assert "9 runs: 9 pending; 0/2100 epochs" in capsys.readouterr().out  # 6 × 200 + 3 × 300

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, add_config_arguments, config_from_arguments
+from .config import ConfigError, TrainConfig, add_config_arguments, config_from_arguments
 from .layout import RunKey, run_stem
 from .progress import parse_progress
 from .runs import run_keys
@@ -77,8 +77,9 @@ def run_state(root: Path, results_dir: str, run: RunKey, epochs: int, now: float
 
 
 def config_runs(config: dict[str, Any]) -> list[tuple[RunKey, int]]:
-    """(run key, configured epochs) of every run of a checked config, in the workflow's order."""
-    return [(run, int(config["train"][run[0]]["epochs"])) for run in run_keys(config)]
+    """(run key, configured epochs) of every run of a checked config, in the workflow's order (a regime may
+    change a task's epochs)."""
+    return [(run, TrainConfig.for_run(config, run[0], run[1], run[3], run[2]).epochs) for run in run_keys(config)]
 
 
 def _duration(seconds: float | None) -> str:
