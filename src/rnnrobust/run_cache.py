@@ -136,6 +136,7 @@ def train_groups_cached(
     """:func:`train_group_cached` for several groups, whose missing runs train concurrently
     (``train.train_groups``). Returns each group's metrics, in order."""
     digests: dict[Path, str] = {}
+    arrays: dict[Path, dict] = {}  # the groups of a task share its data: read it once
     jobs, stores = [], []
     for group in groups:
         if group.data_path not in digests:
@@ -152,7 +153,9 @@ def train_groups_cached(
             logs = [group.logs[r] for r in todo]
             out_dirs = [group.out_dirs[r] for r in todo]
             run_hooks = [list(hooks(t)) for t in trains]
-            jobs.append(GroupJob(trains, load_prepared(group.data_path), out_dirs, logs, run_hooks))
+            if group.data_path not in arrays:
+                arrays[group.data_path] = load_prepared(group.data_path)
+            jobs.append(GroupJob(trains, arrays[group.data_path], out_dirs, logs, run_hooks))
             stores += [(group.out_dirs[r], cached[r]) for r in todo]
     if jobs:
         train_groups(jobs, code_digest=code_digest)
