@@ -1,4 +1,4 @@
-"""Cost of the perturbation stage (rnnrobust.perturb) against its run's training time, at the paper's settings.
+"""Cost of the perturbation stage (rnnrobust.robustness.perturbation.run) against its run's training time, at the paper's settings.
 
     python benchmarks/perturb.py [--tasks adding imdb mnist] [--models rnn lstm gru] [--train-samples 4096]
         [--configfile OVERLAY.yaml ...]
@@ -73,9 +73,9 @@ def run_case(args: argparse.Namespace) -> dict:
 
     from rnnrobust.config import TrainConfig, load_config
     from rnnrobust.io import read_json
-    from rnnrobust.perturb import PerturbationConfig, perturb_run
-    from rnnrobust.train import train_run
-    from rnnrobust.weights import load_state_dict
+    from rnnrobust.robustness.perturbation.run import PerturbationConfig, perturb_run
+    from rnnrobust.training.train import train_run
+    from rnnrobust.training.weights import load_state_dict
 
     torch.set_num_threads(1)
     task, cell = args.case

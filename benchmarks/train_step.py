@@ -7,7 +7,7 @@ embedding 20000 × 128, H 16/32/32, dropout 0.2/0.2 for the faithful cells), mni
     python benchmarks/train_step.py [--repeats 30] [--threads N] [--device cpu]
         faithful Keras cells versus PyTorch's fused cells (the costs in workflow/resources.yaml)
     python benchmarks/train_step.py --runs 3 [--rounds 5] [--steps 5] [--tasks imdb] [--models gru]
-        a run alone (train_run's path) versus a stack of one and a stack of R (rnnrobust.group), ms of
+        a run alone (train_run's path) versus a stack of one and a stack of R (rnnrobust.training.group), ms of
         CPU time per run-step, interleaved rounds, medians; kernel-launching ops per run-step (a GPU
         proxy); for Adam the optimizer implementations: per-tensor (torch's CPU default until now),
         foreach (what training uses, bitwise the same) and fused
@@ -35,10 +35,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from rnnrobust.config import TrainConfig, load_config
-from rnnrobust.group import RunGroup
 from rnnrobust.layout import CELLS, TASKS
-from rnnrobust.models import build_model
-from rnnrobust.train import loss_and_accuracy, make_optimizer
+from rnnrobust.training.group import RunGroup
+from rnnrobust.training.models import build_model
+from rnnrobust.training.train import loss_and_accuracy, make_optimizer
 
 # The paper's protocol: every shape and hyperparameter comes from the repository's config.yaml.
 PAPER = load_config(Path(__file__).resolve().parents[1] / "config.yaml")

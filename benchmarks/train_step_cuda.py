@@ -8,7 +8,7 @@ dataset is needed), a group of R = 3 runs stacked, ms per stacked step of
 
 - ``today``: ``train.train_one_epoch``'s step: the batch gathered on the host and copied, one sync per
   step for the losses, the foreach optimizer;
-- ``static``: ``rnnrobust.graphed.StaticStep`` run eagerly: data on the device, no sync, the capturable
+- ``static``: ``rnnrobust.training.graphed.StaticStep`` run eagerly: data on the device, no sync, the capturable
   optimizer (fused for Adam);
 - ``graphed``: the same step captured once and replayed as one CUDA graph (TF32 off);
 
@@ -36,10 +36,10 @@ from torch import Tensor
 from train_step import N_TRAIN, PAPER, batch  # the paper's config and data sizes (this script's folder)
 
 from rnnrobust.config import TrainConfig
-from rnnrobust.graphed import StaticStep
-from rnnrobust.group import RunGroup
 from rnnrobust.layout import CELLS, TASKS
-from rnnrobust.train import loss_and_accuracy, make_optimizer
+from rnnrobust.training.graphed import StaticStep
+from rnnrobust.training.group import RunGroup
+from rnnrobust.training.train import loss_and_accuracy, make_optimizer
 
 RUNS = 3
 #: Distinct batches of indices the timed steps cycle through.

@@ -5,6 +5,9 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# TEMPORARY (layout move): builders still imported across test modules
+for _sub in ("training", "workflow"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent / _sub))
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+#: A file path as the library takes it.
+PathLike = str | os.PathLike[str]
+
 
 class DataError(RuntimeError):
     """A data file is missing, unreadable, malformed, unsafe or has the wrong digest."""

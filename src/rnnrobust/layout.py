@@ -20,11 +20,13 @@ TASKS = ("adding", "imdb", "mnist")
 CELLS = ("rnn", "lstm", "gru")
 #: Training regimes: plain training and Algorithm 1 after every epoch.
 REGIMES = ("baseline", "stabilized")
+#: The regime every other is compared with, seed by seed (Tables 4 and 5).
+REFERENCE = REGIMES[0]
 #: Gate blocks of ``weight_hh``, top to bottom, in Keras' column order of ``recurrent_kernel``.
 GATES = {"rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
 #: Recurrent layers of each task's model, by attribute name.
 LAYERS = {"adding": ("encoder", "decoder"), "imdb": ("rnn",), "mnist": ("rnn",)}
-#: Outcome of a training run (see ``rnnrobust.train``).
+#: Outcome of a training run (see ``rnnrobust.training.train``).
 STATUSES = ("converged", "not_converged", "diverged")
 
 #: Path of one run below a stage's folder, as a Snakemake pattern.

@@ -1,8 +1,8 @@
 # The runs and files of the tables and figure rules (rnnrobust.runs): inputs and params from one list.
-from rnnrobust import paper
+from rnnrobust.reporting import paper
 from rnnrobust.runs import run_records
 
-# The paper's Figures 1–6 (rnnrobust.paper.FIGURES) that the configured tasks and regimes produce.
+# The paper's Figures 1–6 (rnnrobust.reporting.paper.FIGURES) that the configured tasks and regimes produce.
 FIGURES = {
     name: (task, regime)
     for name, (task, regime) in paper.FIGURES.items()

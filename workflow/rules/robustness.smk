@@ -1,4 +1,4 @@
-# What the perturbation stage measured (rnnrobust.fragility): Table 4, Figure 7 per task and Figure 8. Inputs and
+# What the perturbation stage measured (rnnrobust.robustness.perturbation.eps5): Table 4, Figure 7 per task and Figure 8. Inputs and
 # params of each rule come from one list of run records (perturbation_runs in report_inputs.smk), as in report.smk.
 
 

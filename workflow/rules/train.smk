@@ -1,7 +1,7 @@
 if config["train_grouping"] == "all":
 
     # train_grouping: all — one job trains every group of the config at once, each in its own thread and
-    # (on a GPU) CUDA stream, so that the groups' kernels overlap (rnnrobust.train.train_groups). It writes
+    # (on a GPU) CUDA stream, so that the groups' kernels overlap (rnnrobust.training.train.train_groups). It writes
     # the same per-run files as the per-group jobs, restores finished runs from the same cache, and logs
     # each group to the same file.
     rule train_all:
@@ -31,8 +31,8 @@ if config["train_grouping"] == "all":
 else:
 
     # One job per task × model × regime trains the runs of every configured seed together, as one stacked
-    # model (rnnrobust.group), and writes each run's files. A run finished earlier with the same settings,
-    # code and data is restored from the cache instead of retrained (rnnrobust.run_cache), so adding a
+    # model (rnnrobust.training.group), and writes each run's files. A run finished earlier with the same settings,
+    # code and data is restored from the cache instead of retrained (rnnrobust.training.run_cache), so adding a
     # seed trains only that seed.
     rule train:
         input:

@@ -1,8 +1,8 @@
 """Robustness scalars of every recurrent gate block of one run."""
 
-from rnnrobust.analysis import analyze_blocks
 from rnnrobust.io import load_npz, write_json
 from rnnrobust.job import start
+from rnnrobust.robustness.analysis import analyze_blocks
 
 sm = start(snakemake)
 

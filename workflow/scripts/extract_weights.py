@@ -2,7 +2,7 @@
 
 from rnnrobust.io import save_npz
 from rnnrobust.job import start
-from rnnrobust.weights import gate_blocks, load_state_dict
+from rnnrobust.training.weights import gate_blocks, load_state_dict
 
 sm = start(snakemake)
 

@@ -1,11 +1,11 @@
 """Figure 7 of one task: test accuracy change against the relative weight perturbation ε, random and worst-case
 directions, one line per regime (mean over seeds, min–max band), predicted thresholds and the 5-point drop marked."""
 
-from rnnrobust import captions
-from rnnrobust.fragility import load_fragility
 from rnnrobust.io import write_text
 from rnnrobust.job import start
-from rnnrobust.robustness_figures import plot_perturbation
+from rnnrobust.reporting import captions
+from rnnrobust.reporting.perturbation_figures import plot_perturbation
+from rnnrobust.robustness.perturbation.eps5 import load_fragility
 from rnnrobust.runs import files_by_run
 
 sm = start(snakemake)

@@ -1,11 +1,11 @@
 """Figure 8: measured ε₅ against the predicted threshold d/‖W‖₂ over every run, worst-case and random directions,
 with Spearman's ρ and its bootstrap interval; censored runs drawn open at the grid's end."""
 
-from rnnrobust import captions
-from rnnrobust.fragility import load_fragility
 from rnnrobust.io import write_text
 from rnnrobust.job import start
-from rnnrobust.robustness_figures import plot_prediction
+from rnnrobust.reporting import captions
+from rnnrobust.reporting.perturbation_figures import plot_prediction
+from rnnrobust.robustness.perturbation.eps5 import load_fragility
 from rnnrobust.runs import files_by_run
 
 sm = start(snakemake)

@@ -1,8 +1,8 @@
 """Eigenvalues of every recurrent gate block, one panel per model."""
 
-from rnnrobust import captions, figures
 from rnnrobust.io import write_text
 from rnnrobust.job import start
+from rnnrobust.reporting import captions, figures
 from rnnrobust.runs import files_by_run
 
 sm = start(snakemake)

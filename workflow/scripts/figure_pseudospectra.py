@@ -1,8 +1,8 @@
 """Figures 1–6: ε-pseudospectra of one recurrent matrix per model, EigTool style."""
 
-from rnnrobust import captions, figures
 from rnnrobust.io import write_text
 from rnnrobust.job import start
+from rnnrobust.reporting import captions, figures
 from rnnrobust.runs import files_by_run, run_key
 
 sm = start(snakemake)

@@ -1,9 +1,9 @@
 """Training curves of one task: every model and regime, the mean over seeds with a min–max band; diverged runs
 labelled."""
 
-from rnnrobust import captions, figures
 from rnnrobust.io import write_text
 from rnnrobust.job import start
+from rnnrobust.reporting import captions, figures
 from rnnrobust.runs import files_by_run
 
 sm = start(snakemake)

@@ -1,8 +1,8 @@
 """σ_min(zI − W) grids of every recurrent gate block of one run."""
 
-from rnnrobust.analysis import pseudospectrum_grids
 from rnnrobust.io import load_npz, save_npz
 from rnnrobust.job import start
+from rnnrobust.robustness.analysis import pseudospectrum_grids
 
 sm = start(snakemake)
 

@@ -4,11 +4,11 @@ CSV, Markdown, LaTeX and HTML, with its caption from the data."""
 
 from pathlib import Path
 
-from rnnrobust import captions, render
-from rnnrobust.fragility import load_fragility
 from rnnrobust.io import write_text
 from rnnrobust.job import start
-from rnnrobust.robustness_tables import table4_perturbation
+from rnnrobust.reporting import captions, render
+from rnnrobust.reporting.table4_perturbation import table4_perturbation
+from rnnrobust.robustness.perturbation.eps5 import load_fragility
 from rnnrobust.runs import files_by_run
 
 sm = start(snakemake)

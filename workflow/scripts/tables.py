@@ -4,9 +4,9 @@ the data."""
 
 from pathlib import Path
 
-from rnnrobust import captions, render, tables
 from rnnrobust.io import write_text
 from rnnrobust.job import start
+from rnnrobust.reporting import captions, render, tables
 from rnnrobust.runs import files_by_run
 
 sm = start(snakemake)

@@ -6,8 +6,8 @@ import torch
 
 from rnnrobust.config import TrainConfig
 from rnnrobust.job import start
-from rnnrobust.run_cache import train_group_cached
-from rnnrobust.stabilize import stabilization_hooks
+from rnnrobust.training.run_cache import train_group_cached
+from rnnrobust.training.stabilize import stabilization_hooks
 
 sm = start(snakemake)
 

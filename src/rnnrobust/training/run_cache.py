@@ -1,0 +1,174 @@
+"""Finished runs kept outside the workflow's outputs, so that a group's job trains only the runs it lacks.
+
+The workflow trains the runs of one task × model × regime (one per seed) in one job. Snakemake deletes
+every output of a job before it runs it, so adding a seed to the config would otherwise retrain the
+seeds already finished. Each finished run's ``model.pt``, ``metrics.json`` and ``history.csv`` are
+therefore also kept in ``<cache_root>/<task>/<model>/<regime>/seed<seed>/<key>/`` (hard links where the
+file system allows, else copies), where ``key`` digests everything a run's result depends on:
+
+- its hyperparameters (``TrainConfig.to_params()``, the regime's stabilization options included),
+- the digest of the training code (the workflow's ``code`` param) and the torch version,
+- the optimizer implementation, and the SHA-256 of the training data file.
+
+A run whose key is in the cache is restored into its output folder instead of trained; any other
+change gives another key and trains it anew. Keeping a run's files from the group it was first trained
+in is the one reproducibility caveat: ``metrics.json`` records that group (``group.seeds``), and on CPU
+a run trained in another group equals it bit for bit anyway (``tests/training/test_group.py``). Storing a run
+replaces the other keys of the same run, so the cache holds one version per run; deleting the cache
+folder is always safe (it costs retraining, nothing else).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rnnrobust.config import TrainConfig
+from rnnrobust.io import load_prepared, read_json
+from rnnrobust.layout import run_stem
+from rnnrobust.training.train import EpochEndHook, GroupJob, Log, optimizer_impl, params_digest, train_groups
+
+#: The files of a finished run, as ``train.write_outputs`` writes them.
+RUN_FILES = ("model.pt", "metrics.json", "history.csv")
+#: Written last into a cache entry: an entry without it is incomplete and ignored.
+COMPLETE = "complete"
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()
+
+
+def run_key(train: TrainConfig, code_digest: str, data_digest: str, *, fused: bool = False) -> str:
+    """The digest under which a finished run is cached (module docstring lists what it covers)."""
+    return params_digest(
+        {
+            "params": train.to_params(),
+            "code": code_digest,
+            "torch": str(torch.__version__),
+            "optimizer": optimizer_impl(train, fused),
+            "data": data_digest,
+        }
+    )[:16]
+
+
+def entry(cache_root: str | Path, train: TrainConfig, key: str) -> Path:
+    """The cache folder of one run under ``key``."""
+    return Path(cache_root) / run_stem(train.task, train.model, train.regime, train.seed) / key
+
+
+def restore(cached: Path, out_dir: Path) -> bool:
+    """Put a cached run's files into ``out_dir``; False (and nothing written) when ``cached`` is incomplete.
+
+    The restored files get the current time as their modification time, so that Snakemake's mtime
+    trigger sees them as newer than the job's inputs.
+    """
+    if not (cached / COMPLETE).exists() or not all((cached / name).exists() for name in RUN_FILES):
+        return False
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        _link_or_copy(cached / name, out_dir / name)
+        os.utime(out_dir / name)
+    return True
+
+
+def store(out_dir: Path, cached: Path) -> None:
+    """Keep a finished run's files as ``cached``, replacing the run's other cache entries."""
+    staging = cached.parent / f".{cached.name}.{uuid.uuid4().hex[:8]}.tmp"
+    staging.mkdir(parents=True)
+    for name in RUN_FILES:
+        _link_or_copy(out_dir / name, staging / name)
+    (staging / COMPLETE).touch()
+    for other in cached.parent.iterdir():
+        if other != staging:
+            shutil.rmtree(other, ignore_errors=True)
+    staging.rename(cached)
+
+
+def train_group_cached(
+    trains: Sequence[TrainConfig],
+    data_path: str | Path,
+    out_dirs: Sequence[str | Path],
+    cache_root: str | Path,
+    *,
+    code_digest: str,
+    hooks: Callable[[TrainConfig], Sequence[EpochEndHook]],
+    logs: Sequence[Log],
+) -> list[dict[str, Any]]:
+    """Restore the runs of a group that the cache holds, train the others as one group, cache them.
+
+    ``hooks(train)`` gives a run's epoch-end hooks (e.g. ``stabilize.stabilization_hooks``); ``logs``
+    one callable per run. Returns every run's ``metrics.json`` content, in the order of ``trains``.
+    """
+    group = CachedGroup(list(trains), Path(data_path), [Path(d) for d in out_dirs], list(logs))
+    return train_groups_cached([group], cache_root, code_digest=code_digest, hooks=hooks)[0]
+
+
+@dataclass(frozen=True)
+class CachedGroup:
+    """A group's runs, training data file, output folders and logs (one per run)."""
+
+    trains: list[TrainConfig]
+    data_path: Path
+    out_dirs: list[Path]
+    logs: list[Log]
+
+
+def train_groups_cached(
+    groups: Sequence[CachedGroup],
+    cache_root: str | Path,
+    *,
+    code_digest: str,
+    hooks: Callable[[TrainConfig], Sequence[EpochEndHook]],
+) -> list[list[dict[str, Any]]]:
+    """:func:`train_group_cached` for several groups, whose missing runs train concurrently
+    (``train.train_groups``). Returns each group's metrics, in order."""
+    digests: dict[Path, str] = {}
+    arrays: dict[Path, dict] = {}  # the groups of a task share its data: read it once
+    jobs, stores = [], []
+    for group in groups:
+        if group.data_path not in digests:
+            digests[group.data_path] = file_digest(group.data_path)
+        cached = [entry(cache_root, t, run_key(t, code_digest, digests[group.data_path])) for t in group.trains]
+        todo = []
+        for r, (out, cache) in enumerate(zip(group.out_dirs, cached, strict=True)):
+            if restore(cache, out):
+                group.logs[r](f"finished earlier with these settings; restored from {cache}, not retrained")
+            else:
+                todo.append(r)
+        if todo:
+            trains = [group.trains[r] for r in todo]
+            logs = [group.logs[r] for r in todo]
+            out_dirs = [group.out_dirs[r] for r in todo]
+            run_hooks = [list(hooks(t)) for t in trains]
+            if group.data_path not in arrays:
+                arrays[group.data_path] = load_prepared(group.data_path)
+            jobs.append(GroupJob(trains, arrays[group.data_path], out_dirs, logs, run_hooks))
+            stores += [(group.out_dirs[r], cached[r]) for r in todo]
+    if jobs:
+        train_groups(jobs, code_digest=code_digest)
+        for out, cache in stores:
+            store(out, cache)
+    return [[read_json(out / "metrics.json") for out in group.out_dirs] for group in groups]
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target`` becomes ``source``'s content, atomically: a hard link where possible, else a copy."""
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        os.link(source, tmp)
+    except OSError:  # another file system, or links not supported
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
