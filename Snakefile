@@ -18,7 +18,7 @@ include: "workflow/rules/analysis.smk"
 include: "workflow/rules/perturbation.smk"
 include: "workflow/rules/report_inputs.smk"
 include: "workflow/rules/report.smk"
-include: "workflow/rules/robustness.smk"
+include: "workflow/rules/report_perturbation.smk"
 
 
 rule all:

@@ -1,4 +1,4 @@
-"""Cost of the perturbation stage (rnnrobust.robustness.perturbation.run) against its run's training time, at the paper's settings.
+"""Cost of the perturbation stage (rnnrobust.robustness.perturbation) against its training time, paper settings.
 
     python benchmarks/perturb.py [--tasks adding imdb mnist] [--models rnn lstm gru] [--train-samples 4096]
         [--configfile OVERLAY.yaml ...]
@@ -71,10 +71,12 @@ def run_case(args: argparse.Namespace) -> dict:
 
     import torch
 
-    from rnnrobust.config import TrainConfig, load_config
+    from rnnrobust.config import TrainConfig
+    from rnnrobust.config.files import load_config
     from rnnrobust.io import read_json
-    from rnnrobust.robustness.perturbation.run import PerturbationConfig, perturb_run
-    from rnnrobust.training.train import train_run
+    from rnnrobust.robustness.perturbation.run import perturb_run
+    from rnnrobust.robustness.perturbation.settings import PerturbationConfig
+    from rnnrobust.training.loop import train_run
     from rnnrobust.training.weights import load_state_dict
 
     torch.set_num_threads(1)
@@ -111,7 +113,7 @@ def main() -> None:
     if args.case:
         print(json.dumps(run_case(args)))
         return
-    from rnnrobust.config import load_config
+    from rnnrobust.config.files import load_config
 
     config = load_config(ROOT / "config.yaml", *args.configfile)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}

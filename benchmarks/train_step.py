@@ -34,11 +34,13 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from rnnrobust.config import TrainConfig, load_config
+from rnnrobust.config import TrainConfig
+from rnnrobust.config.files import load_config
 from rnnrobust.layout import CELLS, TASKS
 from rnnrobust.training.group import RunGroup
 from rnnrobust.training.models import build_model
-from rnnrobust.training.train import loss_and_accuracy, make_optimizer
+from rnnrobust.training.optimizer import make_optimizer
+from rnnrobust.training.tasks import loss_and_accuracy
 
 # The paper's protocol: every shape and hyperparameter comes from the repository's config.yaml.
 PAPER = load_config(Path(__file__).resolve().parents[1] / "config.yaml")

@@ -6,7 +6,7 @@
 For each task × cell at the paper's shapes (config.yaml ``train.*``; random data of those shapes, so no
 dataset is needed), a group of R = 3 runs stacked, ms per stacked step of
 
-- ``today``: ``train.train_one_epoch``'s step: the batch gathered on the host and copied, one sync per
+- ``today``: ``epochs.train_one_epoch``'s step: the batch gathered on the host and copied, one sync per
   step for the losses, the foreach optimizer;
 - ``static``: ``rnnrobust.training.graphed.StaticStep`` run eagerly: data on the device, no sync, the capturable
   optimizer (fused for Adam);
@@ -39,7 +39,8 @@ from rnnrobust.config import TrainConfig
 from rnnrobust.layout import CELLS, TASKS
 from rnnrobust.training.graphed import StaticStep
 from rnnrobust.training.group import RunGroup
-from rnnrobust.training.train import loss_and_accuracy, make_optimizer
+from rnnrobust.training.optimizer import make_optimizer
+from rnnrobust.training.tasks import loss_and_accuracy
 
 RUNS = 3
 #: Distinct batches of indices the timed steps cycle through.
@@ -55,7 +56,7 @@ def trains_for(task: str, cell: str, device: torch.device) -> list[TrainConfig]:
 
 
 def random_data(train: TrainConfig, samples: int) -> tuple[Tensor, Tensor]:
-    """``samples`` random training samples of the task's shapes and dtypes (as ``train.load_tensors`` gives)."""
+    """``samples`` random training samples of the task's shapes and dtypes (as ``tasks.load_tensors`` gives)."""
     return batch(train.replace(batch_size=samples), torch.device("cpu"))
 
 

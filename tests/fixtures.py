@@ -1,10 +1,13 @@
-"""Small, byte-deterministic stand-ins for the MNIST and IMDB downloads, for tests and CI.
+"""Tiny data for the tests, one home for each builder: stand-ins for the downloads, and prepared arrays.
 
-The MNIST fixture is four gzip'd IDX files of seven-segment "digits"; the IMDB fixture is an
-``aclImdb`` tarball of short generated reviews whose sentiment is learnable from their words.
-Every archive is written with gzip mtime 0 and fixed tar headers, so the same arguments give the
-same bytes (given the same zlib); the returned digests are of the decompressed / labelled content
-and do not depend on the compressor at all.
+Shared by every test folder (``tests/conftest.py`` puts this folder on ``sys.path``; its ``fixture_mirror``
+and ``http_mirror`` fixtures serve :func:`write_fixture_mirror`).
+
+The stand-ins for the MNIST and IMDB downloads are small and byte-deterministic. The MNIST fixture is
+four gzip'd IDX files of seven-segment "digits"; the IMDB fixture is an ``aclImdb`` tarball of short
+generated reviews whose sentiment is learnable from their words. Every archive is written with gzip
+mtime 0 and fixed tar headers, so the same arguments give the same bytes (given the same zlib); the
+returned digests are of the decompressed / labelled content and do not depend on the compressor at all.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnrobust.config import TrainConfig
 from rnnrobust.io import atomic_path
 
 # Seven-segment layout on a 28x28 canvas: (row0, row1, col0, col1) of each segment, thickness 2.
@@ -227,3 +231,27 @@ def write_fixture_mirror(dir: str | os.PathLike[str]) -> dict:
     mnist = write_mnist_fixture(root / "mnist")
     digest = write_imdb_fixture(root / "imdb" / "aclImdb_labeled.tar.gz")
     return {"mnist_sha256": mnist, "imdb_digest": digest}
+
+
+# --------------------------------------------------------------------------------------------------
+# Tiny prepared data and settings of a training run (tests/training, tests/floor/test_status.py).
+
+
+def imdb_arrays(n_train: int = 96, n_test: int = 32, seed: int = 0) -> dict[str, np.ndarray]:
+    """Prepared IMDB-shaped arrays (12 word ids per review) whose label is learnable: the ids shift with it."""
+    rng = np.random.default_rng(seed)
+    y_train, y_test = rng.integers(0, 2, n_train), rng.integers(0, 2, n_test)
+    x_train = rng.integers(3, 50, (n_train, 12)) + 50 * y_train[:, None]
+    x_test = rng.integers(3, 50, (n_test, 12)) + 50 * y_test[:, None]
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def imdb_params(**overrides) -> TrainConfig:
+    """A tiny IMDB run on the CPU (4 epochs of an LSTM with 5 units, with dropout), for :func:`imdb_arrays`."""
+    params = {
+        "task": "imdb", "model": "lstm", "seed": 3, "regime": "baseline", "epochs": 4, "batch_size": 16,
+        "optimizer": "adam", "lr": 0.01, "hidden_size": 5, "vocab_size": 100, "embed_dim": 6,
+        "dropout": 0.2, "recurrent_dropout": 0.2, "device": "cpu", "cell_impl": "faithful",
+    }  # fmt: skip
+    params.update(overrides)
+    return TrainConfig(**params)

@@ -26,11 +26,25 @@ REFERENCE = REGIMES[0]
 GATES = {"rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
 #: Recurrent layers of each task's model, by attribute name.
 LAYERS = {"adding": ("encoder", "decoder"), "imdb": ("rnn",), "mnist": ("rnn",)}
-#: Outcome of a training run (see ``rnnrobust.training.train``).
+#: Families of weight perturbations of the perturbation stage, in the order tables and figures show them.
+FAMILIES = ("random", "worst")
+#: Outcome of a training run (see ``rnnrobust.training.outputs``).
 STATUSES = ("converged", "not_converged", "diverged")
 
 #: Path of one run below a stage's folder, as a Snakemake pattern.
 RUN_PATTERN = "{task}/{model}/{regime}/seed{seed}"
+
+#: Per-run files by kind, below a config's results folder (``results_dir``); ``{stem}`` is the run's
+#: :func:`run_stem`, or :data:`RUN_PATTERN` in the workflow's rules.
+RUN_FILES = {
+    "model": "models/{stem}/model.pt",
+    "metrics": "models/{stem}/metrics.json",
+    "history": "models/{stem}/history.csv",
+    "weights": "weights/{stem}.npz",
+    "analysis": "analysis/{stem}.json",
+    "grid": "pseudospectra/{stem}.npz",
+    "perturbation": "perturbation/{stem}.json",
+}
 
 #: A recurrent matrix counts as unstable when its spectral radius exceeds this (the threshold of the
 #: analysis' Kreiss bound); the tables and the report captions both mark runs by it.

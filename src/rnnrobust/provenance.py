@@ -151,7 +151,7 @@ class _Reader:
 
 
 def module_digest(module: str, src: str | Path) -> str:
-    """:func:`code_digest` of one library module (e.g. ``rnnrobust.training.train``) and what it imports."""
+    """:func:`code_digest` of one library module (e.g. ``rnnrobust.training.loop``) and what it imports."""
     file = _module_file(module, Path(src))
     if file is None:
         raise ValueError(f"no module {module!r} under {src}")

@@ -11,7 +11,7 @@ shapes, measured by ``benchmarks/train_step.py`` and kept with the date and mach
 ``workflow/resources.yaml`` (scaled up, never down, for a larger batch, hidden size, sequence or
 float64), and ``loop overhead`` what a real epoch costs beyond its steps (the test-set evaluation
 after every epoch, the stabilization rescale, the loop itself), measured once against whole epochs.
-Stacking gains up to 1.3× per run on a CPU (README), which the request does not count on.
+Stacking gains up to 1.3× per run on a CPU (docs/benchmarks.md), which the request does not count on.
 Memory is the task's measured peak for one run plus its measured cost of each further run of the
 group, times a safety factor. Both grow with each retry (``attempt``):
 a job that ran out of time or memory is resubmitted with twice, then three times, as much, and
@@ -48,8 +48,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .config import TrainConfig
-from .data.adding import train_size
+from rnnrobust.config import TrainConfig
+from rnnrobust.data.adding import train_size
 
 #: The measured costs kept in the repository, beside the workflow that uses them.
 COSTS_FILE = Path(__file__).resolve().parents[2] / "workflow" / "resources.yaml"
@@ -215,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     """Print the training requests of config.yaml with overlays layered over it."""
     import argparse
 
-    from .config import ConfigError, add_config_arguments, config_from_arguments
+    from rnnrobust.config import ConfigError
+    from rnnrobust.config.cli import add_config_arguments, config_from_arguments
 
     parser = argparse.ArgumentParser(prog="python -m rnnrobust.resources", description=main.__doc__)
     add_config_arguments(parser)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, TrainConfig, add_config_arguments, config_from_arguments
-from .layout import RunKey, run_stem
-from .progress import parse_progress
-from .runs import run_keys
+from rnnrobust.config import ConfigError, TrainConfig
+from rnnrobust.config.cli import add_config_arguments, config_from_arguments
+from rnnrobust.layout import RunKey, run_stem
+from rnnrobust.progress import parse_progress
+from rnnrobust.runs import run_keys
 
 #: A run whose log has not changed for this long, without a result, is shown as stopped.
 STALE_AFTER_S = 900.0

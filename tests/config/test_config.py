@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rnnrobust.config import ConfigError, Stabilization, TrainConfig, check_config, load_config, load_schema
+from rnnrobust.config import ConfigError, Stabilization, TrainConfig
+from rnnrobust.config.checks import check_config, load_schema
+from rnnrobust.config.cli import main
+from rnnrobust.config.files import deep_merge, load_config
 from rnnrobust.layout import REGIMES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,8 +81,6 @@ def test_paper_config_and_overlays_are_valid():
     ],
 )
 def test_invalid_values_give_one_short_message_naming_the_key(change, message):
-    from rnnrobust.config import deep_merge
-
     with pytest.raises(ConfigError) as err:
         check_config(deep_merge(paper(), change), SCHEMA)
     assert message in str(err.value)
@@ -120,8 +121,6 @@ def test_train_config_for_run_resolves_one_runs_slice():
 
 
 def test_command_line_check_names_file_and_line(tmp_path, capsys):
-    from rnnrobust.config import main
-
     bad = tmp_path / "overlay.yaml"
     bad.write_text("train:\n  imdb: {lr: 0.01\n")
     assert main(["--base", str(REPO / "config.yaml"), str(bad)]) == 1
@@ -132,8 +131,6 @@ def test_command_line_check_names_file_and_line(tmp_path, capsys):
 
 def test_regimes_are_named_settings():
     """The paper's list form still works; a mapping adds regimes that override stabilization and train options."""
-    from rnnrobust.config import deep_merge
-
     config = check_config(deep_merge(paper(), {"regimes": ["stabilized"]}), SCHEMA)
     assert config["regimes"] == {"stabilized": {"stabilization": {}}}
     with pytest.raises(ConfigError, match="'rescaled', which no config defines; give its settings as a mapping"):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
 import hashlib
-import http.server
 import json
 import re
 import socket
 import tarfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -615,39 +612,6 @@ def test_fetch_missing_everywhere_lists_tried_locations(tmp_path):
     assert not dest.exists()
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def do_GET(self):
-        if self.path == "/short.bin":  # promises 1000 bytes, sends 10, closes
-            self.send_response(200)
-            self.send_header("Content-Length", "1000")
-            self.end_headers()
-            self.wfile.write(b"x" * 10)
-            self.close_connection = True
-            return
-        super().do_GET()
-
-    def log_message(self, format, *args):
-        pass  # keep the test output quiet
-
-
-@pytest.fixture
-def http_mirror(tmp_path, monkeypatch):
-    for var in ("no_proxy", "NO_PROXY"):
-        monkeypatch.setenv(var, "127.0.0.1,localhost")
-    root = tmp_path / "served"
-    digests = write_fixture_mirror(root)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(root)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root, digests
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
 def test_fetch_over_http_from_mirror(http_mirror, tmp_path):
     url, root, digests = http_mirror
     out = tmp_path / "dl"
@@ -732,10 +696,9 @@ def test_check_mirror_names_each_missing_file(tmp_path):
     assert all(name in msg for name in IMDB_ARCHIVES) and "imdb/" in msg
 
 
-def test_check_mirror_accepts_subfolder_layout(tmp_path):
-    write_fixture_mirror(tmp_path)
-    check_mirror(str(tmp_path), TASKS)
-    check_mirror(tmp_path.as_uri(), ["imdb", "mnist"])  # a file:// URL is a local directory too
+def test_check_mirror_accepts_subfolder_layout(fixture_mirror):
+    check_mirror(fixture_mirror.url, TASKS)
+    check_mirror(fixture_mirror.root.as_uri(), ["imdb", "mnist"])  # a file:// URL is a local directory too
 
 
 def test_check_mirror_accepts_files_directly_in_the_mirror(tmp_path):
@@ -791,9 +754,9 @@ def test_fix_hint_by_source(tmp_path):
         assert not hint.startswith("Fix: delete")
 
 
-def test_mnist_bad_file_from_mirror_says_replace_it_there(tmp_path):
-    mirror = tmp_path / "mirror"
-    expected = write_fixture_mirror(mirror)["mnist_sha256"]
+def test_mnist_bad_file_from_mirror_says_replace_it_there(fixture_mirror, tmp_path):
+    mirror = fixture_mirror.root
+    expected = dict(fixture_mirror.digests["mnist_sha256"])
     bad = "t10k-images-idx3-ubyte"
     expected[bad] = "0" * 64
     cached, sources = {}, {}
@@ -810,9 +773,9 @@ def test_mnist_bad_file_from_mirror_says_replace_it_there(tmp_path):
     assert "Fix: delete" in str(info.value)
 
 
-def test_imdb_bad_archive_from_mirror_says_replace_it_there(tmp_path):
-    mirror = tmp_path / "mirror"
-    digest = write_fixture_mirror(mirror)["imdb_digest"]
+def test_imdb_bad_archive_from_mirror_says_replace_it_there(fixture_mirror, tmp_path):
+    mirror = fixture_mirror.root
+    digest = fixture_mirror.digests["imdb_digest"]
     source = str(mirror / "imdb" / "aclImdb_labeled.tar.gz")
     dest = tmp_path / "resources" / "aclImdb.tar.gz"
     assert fetch(candidate_sources(IMDB_ARCHIVES, [], str(mirror), "imdb"), dest) == source

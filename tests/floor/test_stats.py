@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from rnnrobust import stats as S
+from rnnrobust import stats
 
 
 def test_summarize_mean_and_sd_by_hand():
-    s = S.summarize([2.0, 4.0, 9.0])
+    s = stats.summarize([2.0, 4.0, 9.0])
     # mean (2 + 4 + 9) / 3 = 5; deviations −3, −1, 4: sd = √((9 + 1 + 16) / 2) = √13
     assert (s.n, s.mean) == (3, 5.0)
     assert s.sd == pytest.approx(math.sqrt(13.0), rel=1e-15)
@@ -22,18 +22,18 @@ def test_summarize_mean_and_sd_by_hand():
 
 def test_bootstrap_interval_of_two_and_three_values_is_the_exact_distribution():
     # Two values: resample means 0, ½, ½, 1; the 2.5 % quantile sits 0.025 · 3 = 0.075 of the way from 0 to ½.
-    s = S.summarize([0.0, 1.0])
+    s = stats.summarize([0.0, 1.0])
     assert (s.ci_low, s.ci_high) == (pytest.approx(0.0375), pytest.approx(0.9625))
     # Three values 1, 2, 3: 27 resamples; the lowest mean 1 (once), then 4/3 (three times): 1 + 0.65 · 1/3.
-    s = S.summarize([3.0, 1.0, 2.0])
+    s = stats.summarize([3.0, 1.0, 2.0])
     assert s.ci_low == pytest.approx(1 + 0.65 / 3) and s.ci_high == pytest.approx(3 - 0.65 / 3)
     # Enumerated (nⁿ ≤ 10 000): the seed plays no part.
-    assert S.summarize([1.0, 5.0, 2.0, 8.0, 3.0], seed=1) == S.summarize([1.0, 5.0, 2.0, 8.0, 3.0], seed=2)
+    assert stats.summarize([1.0, 5.0, 2.0, 8.0, 3.0], seed=1) == stats.summarize([1.0, 5.0, 2.0, 8.0, 3.0], seed=2)
 
 
 def test_bootstrap_interval_of_many_values_is_seeded():
     values = np.arange(12.0) ** 1.5
-    a, b = S.summarize(values, seed=3), S.summarize(values, seed=3)
+    a, b = stats.summarize(values, seed=3), stats.summarize(values, seed=3)
     assert a == b  # reproducible
     assert values.min() < a.ci_low < a.mean < a.ci_high < values.max()
     # Close to the normal-theory interval of the mean for 12 values.
@@ -43,75 +43,75 @@ def test_bootstrap_interval_of_many_values_is_seeded():
 
 def test_constant_one_empty_and_non_finite_data():
     for values in ([0.1] * 3, [2.5] * 7):  # enumerated and sampled
-        s = S.summarize(values)
+        s = stats.summarize(values)
         assert (s.mean, s.sd, s.ci_low, s.ci_high) == (values[0], 0.0, values[0], values[0])
-    one = S.summarize([7.0])  # one seed: no sd, no interval — never pretend
+    one = stats.summarize([7.0])  # one seed: no sd, no interval — never pretend
     assert one.n == 1 and one.mean == 7.0 and all(math.isnan(v) for v in (one.sd, one.ci_low, one.ci_high))
-    empty = S.summarize([])
+    empty = stats.summarize([])
     assert empty.n == 0 and all(math.isnan(v) for v in (empty.mean, empty.sd, empty.ci_low, empty.ci_high))
-    s = S.summarize([1.0, math.nan, 3.0])  # NaN: missing, not counted
+    s = stats.summarize([1.0, math.nan, 3.0])  # NaN: missing, not counted
     assert (s.n, s.mean) == (2, 2.0)
-    s = S.summarize([1.0, math.inf, 3.0])  # ∞ propagates to the mean; no finite spread
+    s = stats.summarize([1.0, math.inf, 3.0])  # ∞ propagates to the mean; no finite spread
     assert s.n == 3 and s.mean == math.inf and math.isnan(s.sd) and math.isnan(s.ci_low)
-    assert S.summarize([1.0, 2.0]).columns("acc") == {
+    assert stats.summarize([1.0, 2.0]).columns("acc") == {
         "acc_mean": 1.5, "acc_sd": pytest.approx(math.sqrt(0.5)), "acc_ci_low": pytest.approx(1.0375),
         "acc_ci_high": pytest.approx(1.9625), "acc_n": 2,
     }  # fmt: skip
     with pytest.raises(ValueError, match="confidence"):
-        S.summarize([1.0, 2.0], confidence=95)
+        stats.summarize([1.0, 2.0], confidence=95)
 
 
 def test_sign_flip_p_values_by_hand():
     # 3 pairs, all differences positive: 2 of the 2³ assignments (all +, all −) are as extreme.
-    d = S.paired_difference([3.0, 5.0, 4.0], [1.0, 2.0, 3.0])
-    assert (d.n, d.p_value) == (3, 0.25) and d.p_value == S.min_p_value(3)
+    d = stats.paired_difference([3.0, 5.0, 4.0], [1.0, 2.0, 3.0])
+    assert (d.n, d.p_value) == (3, 0.25) and d.p_value == stats.min_p_value(3)
     # Differences 1, 2, 3, −4 (sum 2): an assignment's sum is 10 − 2s for s the sum of the magnitudes it makes
     # negative; only s = 5 ({1, 4} and {2, 3}) gives |sum| < 2, so 14 of the 16 assignments are as extreme.
-    d = S.paired_difference([1.0, 2.0, 3.0, -4.0], [0.0, 0.0, 0.0, 0.0])
+    d = stats.paired_difference([1.0, 2.0, 3.0, -4.0], [0.0, 0.0, 0.0, 0.0])
     assert d.p_value == pytest.approx(14 / 16)
-    assert S.paired_difference([1.0, 2.0, 3.0, 4.0], [0.0] * 4).p_value == pytest.approx(2 / 16)
-    assert S.paired_difference([1.0, 1.0], [1.0, 1.0]).p_value == 1.0  # no difference at all
-    assert (S.min_p_value(5), S.min_p_value(6)) == (0.0625, 0.03125)
+    assert stats.paired_difference([1.0, 2.0, 3.0, 4.0], [0.0] * 4).p_value == pytest.approx(2 / 16)
+    assert stats.paired_difference([1.0, 1.0], [1.0, 1.0]).p_value == 1.0  # no difference at all
+    assert (stats.min_p_value(5), stats.min_p_value(6)) == (0.0625, 0.03125)
     # Beyond 16 pairs the assignments are sampled (seeded): (k + 1) / (draws + 1) with no draw as extreme.
-    many = S.paired_difference(np.ones(20), np.zeros(20), n_resamples=2000, seed=4)
+    many = stats.paired_difference(np.ones(20), np.zeros(20), n_resamples=2000, seed=4)
     assert many.p_value == pytest.approx(1 / 2001)
 
 
 def test_paired_difference_summary_by_hand_and_pairing_by_seed():
     regime = {0: 80.0, 1: 84.0, 2: 79.0, 5: 90.0}
     baseline = {0: 78.0, 1: 81.0, 2: 80.0, 3: 70.0, 4: math.nan}
-    d = S.paired_difference(regime, baseline)
+    d = stats.paired_difference(regime, baseline)
     # Seeds 0, 1, 2 pair: differences 2, 3, −1; mean 4/3; sd √(((2/3)² + (5/3)² + (7/3)²) / 2) = √(13/3).
     assert d.n == 3 and d.mean == pytest.approx(4 / 3) and d.sd == pytest.approx(math.sqrt(13 / 3))
-    assert d.summary() == S.summarize([2.0, 3.0, -1.0])
+    assert d.summary() == stats.summarize([2.0, 3.0, -1.0])
     assert d.only_a == (5,) and d.only_b == (3, 4)  # unpaired seeds are left out and named
     # Signs of 2, 3, −1 (sum 4): the 8 sums are ±4, ±6, ±0, ±2, so 4 of 8 are at least 4 away from 0.
     assert d.p_value == 0.5
-    assert d.test == S.PAIRED_TEST
+    assert d.test == stats.PAIRED_TEST
     with pytest.raises(ValueError, match="equal lengths"):
-        S.paired_difference([1.0, 2.0], [1.0])
+        stats.paired_difference([1.0, 2.0], [1.0])
     with pytest.raises(TypeError, match="both"):
-        S.paired_difference({0: 1.0}, [1.0])
-    none = S.paired_difference({0: 1.0}, {1: 1.0})
+        stats.paired_difference({0: 1.0}, [1.0])
+    none = stats.paired_difference({0: 1.0}, {1: 1.0})
     assert none.n == 0 and math.isnan(none.p_value) and math.isnan(none.mean)
 
 
 def test_spearman_by_hand():
-    res = S.spearman_ci([1, 2, 3, 4, 5, 6, 7, 8], np.exp([1, 2, 3, 4, 5, 6, 7, 8]))  # monotone: ρ = 1
+    res = stats.spearman_ci([1, 2, 3, 4, 5, 6, 7, 8], np.exp([1, 2, 3, 4, 5, 6, 7, 8]))  # monotone: ρ = 1
     assert (res.n, res.rho, res.ci_low, res.ci_high) == (8, 1.0, 1.0, 1.0)
-    assert S.spearman_ci([1, 2, 3], [9, 5, 1]).rho == -1.0
+    assert stats.spearman_ci([1, 2, 3], [9, 5, 1]).rho == -1.0
     # Ranks 1 2 3 4 against 1 3 2 4: Σd² = 2, ρ = 1 − 6 · 2 / (4 · 15) = 0.8.
-    res = S.spearman_ci([1.0, 2.0, 3.0, 4.0], [10.0, 30.0, 20.0, 40.0])
+    res = stats.spearman_ci([1.0, 2.0, 3.0, 4.0], [10.0, 30.0, 20.0, 40.0])
     assert res.rho == pytest.approx(0.8) and -1.0 <= res.ci_low <= res.rho <= res.ci_high <= 1.0
     rng = np.random.default_rng(0)
     x = rng.normal(size=40)
     y = x + rng.normal(size=40)
-    res = S.spearman_ci(x, y, seed=1)
+    res = stats.spearman_ci(x, y, seed=1)
     assert res.rho == pytest.approx(scipy_stats.spearmanr(x, y).statistic, rel=1e-12)
-    assert res.ci_low < res.rho < res.ci_high and res == S.spearman_ci(x, y, seed=1)
-    assert S.spearman_ci([1.0, math.nan, 3.0, 4.0], [1.0, 2.0, 2.0, 5.0]).n == 3  # the NaN pair is dropped
-    short = S.spearman_ci([1.0, 2.0], [2.0, 1.0])
+    assert res.ci_low < res.rho < res.ci_high and res == stats.spearman_ci(x, y, seed=1)
+    assert stats.spearman_ci([1.0, math.nan, 3.0, 4.0], [1.0, 2.0, 2.0, 5.0]).n == 3  # the NaN pair is dropped
+    short = stats.spearman_ci([1.0, 2.0], [2.0, 1.0])
     assert short.n == 2 and math.isnan(short.rho) and math.isnan(short.ci_low)
-    assert math.isnan(S.spearman_ci([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]).rho)  # constant: no ranks to correlate
+    assert math.isnan(stats.spearman_ci([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]).rho)  # constant: no ranks to correlate
     with pytest.raises(ValueError, match="equal length"):
-        S.spearman_ci([1.0, 2.0, 3.0], [1.0, 2.0])
+        stats.spearman_ci([1.0, 2.0, 3.0], [1.0, 2.0])

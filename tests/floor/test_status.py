@@ -6,11 +6,11 @@ import shutil
 import time
 from pathlib import Path
 
-from test_train import imdb_arrays, imdb_params
+from fixtures import imdb_arrays, imdb_params
 
 from rnnrobust.progress import parse_progress
 from rnnrobust.status import format_table, main, run_state
-from rnnrobust.training.train import train_run
+from rnnrobust.training.loop import train_run
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,19 +6,47 @@ multiples, and the PNG / PDF outputs."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.contour import ContourSet
 
-from rnnrobust import stats as S
 from rnnrobust.io import save_npz, write_json
 from rnnrobust.layout import REGIMES, block_keys
-from rnnrobust.reporting import captions
-from rnnrobust.reporting import figures as F
+from rnnrobust.reporting.figure_eigenvalues import (
+    _eigenvalue_rows,
+    build_eigenvalues_figure,
+    eigenvalues_caption,
+    eigenvalues_description,
+    plot_eigenvalues,
+)
+from rnnrobust.reporting.figure_pseudospectra import (
+    Panel,
+    build_pseudospectra_figure,
+    plot_pseudospectra,
+    pseudospectra_caption,
+    pseudospectra_description,
+)
+from rnnrobust.reporting.figure_style import (
+    LINE_STYLES,
+    colorbar_axes,
+    panel_axes,
+    panel_count,
+    regime_styles,
+    report_caption,
+)
+from rnnrobust.reporting.figure_training import (
+    build_training_curves_figure,
+    plot_training_curves,
+    training_caption,
+    training_description,
+)
 from rnnrobust.robustness.analysis import analyze_blocks, pseudospectrum_grids
+from rnnrobust.stats import summarize
 
+ROOT = Path(__file__).resolve().parents[2]
 N = 5
 # Contour levels log10 ε, as the config's analysis.eps_log10.
 EPS_LOG10 = (-3.0, -2.5, -2.0, -1.5, -1.0)
@@ -52,7 +80,7 @@ def run_files(tmp_path_factory):
 
 def _panels(run_files, regime="baseline", blocks=("rnn/i", "rnn/f", "rnn/c"), **kw):
     npz, _ = run_files[regime]
-    return [F.Panel("imdb", "lstm", regime, 0, b, npz, **kw) for b in blocks]
+    return [Panel("imdb", "lstm", regime, 0, b, npz, **kw) for b in blocks]
 
 
 def _contours(ax) -> ContourSet:
@@ -67,12 +95,12 @@ def _contours(ax) -> ContourSet:
 
 def test_pseudospectra_figure_has_one_panel_per_entry_a_colour_bar_and_titles(run_files):
     panels = _panels(run_files) + _panels(run_files, "stabilized", ("rnn/o",))
-    fig = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, title="IMDB, LSTM")
-    axes = F.panel_axes(fig)
-    assert F.panel_count(fig) == len(panels) == 4
+    fig = build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, title="IMDB, LSTM")
+    axes = panel_axes(fig)
+    assert panel_count(fig) == len(panels) == 4
     # Independent of the helper: every axes that is not a colour bar is a panel.
     assert sum(ax.get_label() != "<colorbar>" for ax in fig.axes) == 4
-    cbars = F.colorbar_axes(fig)
+    cbars = colorbar_axes(fig)
     assert len(cbars) == 1
     assert cbars[0].get_ylabel() == "log10 ε"
     np.testing.assert_allclose(cbars[0].get_yticks(), EPS_LOG10)
@@ -88,17 +116,17 @@ def test_pseudospectra_figure_has_one_panel_per_entry_a_colour_bar_and_titles(ru
 
 def test_pseudospectra_grid_keeps_the_panel_count(run_files):
     panels = _panels(run_files, blocks=("rnn/i", "rnn/f", "rnn/c", "rnn/o")) + _panels(run_files, "stabilized")
-    fig = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10)
-    assert F.panel_count(fig) == 7  # 2 rows of 4, the empty slot removed
+    fig = build_pseudospectra_figure(panels, eps_log10=EPS_LOG10)
+    assert panel_count(fig) == 7  # 2 rows of 4, the empty slot removed
     assert len(fig.axes) == 8  # 7 panels + 1 colour bar
-    fig = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, ncols=2, filled=True)
-    assert F.panel_count(fig) == 7
-    assert len({round(ax.get_position().x0, 3) for ax in F.panel_axes(fig)}) == 2
+    fig = build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, ncols=2, filled=True)
+    assert panel_count(fig) == 7
+    assert len({round(ax.get_position().x0, 3) for ax in panel_axes(fig)}) == 2
 
 
 def test_panels_show_eigenvalues_and_the_unit_circle(run_files):
-    fig = F.build_pseudospectra_figure(_panels(run_files, blocks=("rnn/f",)), eps_log10=EPS_LOG10)
-    (ax,) = F.panel_axes(fig)
+    fig = build_pseudospectra_figure(_panels(run_files, blocks=("rnn/f",)), eps_log10=EPS_LOG10)
+    (ax,) = panel_axes(fig)
     lines = {line.get_label(): line for line in ax.get_lines()}
     eigs = np.linalg.eigvals(_blocks()["rnn/f"])
     dots = lines["eigenvalues"]
@@ -115,8 +143,8 @@ def test_eigenvalue_markers_are_small_outlined_and_above_the_contours(run_files)
     """Small hollow markers drawn above the contour lines and the unit circle, so that the smallest ε contours
     around each eigenvalue stay visible; one legend for the figure names the markers and the circle."""
     for filled in (False, True):
-        fig = F.build_pseudospectra_figure(_panels(run_files), eps_log10=EPS_LOG10, filled=filled)
-        for ax in F.panel_axes(fig):
+        fig = build_pseudospectra_figure(_panels(run_files), eps_log10=EPS_LOG10, filled=filled)
+        for ax in panel_axes(fig):
             lines = {line.get_label(): line for line in ax.get_lines()}
             dots, circle = lines["eigenvalues"], lines["unit circle"]
             assert dots.get_markersize() <= 4 and dots.get_markerfacecolor() == "none"
@@ -133,13 +161,13 @@ def wide_grid(tmp_path_factory):
     """A block with ρ = 1.8, whose grid spans [−2.25, 2.25]² against the others' [−1.25, 1.25]²."""
     npz = tmp_path_factory.mktemp("wide") / "seed0.npz"
     save_npz(npz, pseudospectrum_grids({"rnn/i": 2.0 * _blocks()["rnn/i"]}, resolution=41, margin=0.25))
-    return F.Panel("imdb", "lstm", "stabilized", 0, "rnn/i", npz)
+    return Panel("imdb", "lstm", "stabilized", 0, "rnn/i", npz)
 
 
 def test_panels_share_one_axis_range_unless_zoomed(run_files, wide_grid):
     panels = [*_panels(run_files), wide_grid]
-    fig = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10)
-    axes = F.panel_axes(fig)
+    fig = build_pseudospectra_figure(panels, eps_log10=EPS_LOG10)
+    axes = panel_axes(fig)
     for ax in axes:
         np.testing.assert_allclose(ax.get_xlim(), (-2.25, 2.25))
         np.testing.assert_allclose(ax.get_ylim(), (-2.25, 2.25))
@@ -148,11 +176,11 @@ def test_panels_share_one_axis_range_unless_zoomed(run_files, wide_grid):
     assert [len(e) for e in edges] == [1, 1, 1, 0]
     np.testing.assert_allclose(np.abs(edges[0][0].get_xdata()).max(), 1.25)
     assert "edge of the computed grid" in [t.get_text() for t in fig.legends[0].get_texts()]
-    zoomed = F.build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, zoom_per_panel=True)
-    limits = [ax.get_xlim() for ax in F.panel_axes(zoomed)]
+    zoomed = build_pseudospectra_figure(panels, eps_log10=EPS_LOG10, zoom_per_panel=True)
+    limits = [ax.get_xlim() for ax in panel_axes(zoomed)]
     np.testing.assert_allclose(limits[0], (-1.25, 1.25))
     np.testing.assert_allclose(limits[-1], (-2.25, 2.25))
-    assert not any(line.get_label().startswith("edge") for ax in F.panel_axes(zoomed) for line in ax.get_lines())
+    assert not any(line.get_label().startswith("edge") for ax in panel_axes(zoomed) for line in ax.get_lines())
 
 
 def _contour_radii(ax, eigenvalues):
@@ -172,31 +200,31 @@ def test_contours_are_at_eps_absolute_or_relative_to_the_norm(run_files, relativ
     distance is ε·‖W‖₂ (here ‖W‖₂ = 0.5)."""
     levels = (-1.0, -0.7)
     npz, js = run_files["baseline"]
-    panel = F.Panel("imdb", "lstm", "baseline", 0, "rnn/c", npz, analysis_path=js)
-    fig = F.build_pseudospectra_figure([panel], eps_log10=levels, relative=relative)
-    (ax,) = F.panel_axes(fig)
+    panel = Panel("imdb", "lstm", "baseline", 0, "rnn/c", npz, analysis_path=js)
+    fig = build_pseudospectra_figure([panel], eps_log10=levels, relative=relative)
+    (ax,) = panel_axes(fig)
     eigs = np.diag(_blocks()["rnn/c"]).astype(complex)
     scale = 0.5 if relative else 1.0
     for level, radii in zip(levels, _contour_radii(ax, eigs), strict=True):
         assert radii.size > 10
         np.testing.assert_allclose(radii, scale * 10**level, atol=5e-3)
-    label = F.colorbar_axes(fig)[0].get_ylabel()
+    label = colorbar_axes(fig)[0].get_ylabel()
     assert label.startswith("log10 ε") and (("‖W‖₂" in label) == relative)
 
 
 def test_relative_levels_take_the_norm_from_the_field_or_the_analysis_file(run_files):
     npz, js = run_files["stabilized"]
     with pytest.raises(ValueError, match="spectral_norm"):
-        F.build_pseudospectra_figure(
-            [F.Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz)], eps_log10=EPS_LOG10, relative=True
+        build_pseudospectra_figure(
+            [Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz)], eps_log10=EPS_LOG10, relative=True
         )
-    from_file = F.Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz, analysis_path=js)
+    from_file = Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz, analysis_path=js)
     norm = 0.8 * np.linalg.norm(_blocks()["rnn/f"], 2)
     assert from_file.norm() == pytest.approx(norm, rel=1e-12)
-    given = F.Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz, spectral_norm=norm)
+    given = Panel("imdb", "lstm", "stabilized", 0, "rnn/f", npz, spectral_norm=norm)
     segs = []
     for panel in (from_file, given):
-        (ax,) = F.panel_axes(F.build_pseudospectra_figure([panel], eps_log10=EPS_LOG10, relative=True))
+        (ax,) = panel_axes(build_pseudospectra_figure([panel], eps_log10=EPS_LOG10, relative=True))
         segs.append(np.concatenate([p.vertices for p in _contours(ax).get_paths()]))
     np.testing.assert_allclose(segs[0], segs[1])
 
@@ -204,7 +232,7 @@ def test_relative_levels_take_the_norm_from_the_field_or_the_analysis_file(run_f
 def test_missing_block_names_the_file_and_its_blocks(run_files):
     npz, _ = run_files["baseline"]
     with pytest.raises(KeyError, match="rnn/h"):
-        F.build_pseudospectra_figure([F.Panel("imdb", "lstm", "baseline", 0, "rnn/h", npz)], eps_log10=EPS_LOG10)
+        build_pseudospectra_figure([Panel("imdb", "lstm", "baseline", 0, "rnn/h", npz)], eps_log10=EPS_LOG10)
 
 
 def _check_outputs(paths, stem):
@@ -217,7 +245,7 @@ def _check_outputs(paths, stem):
 
 def test_plot_pseudospectra_writes_png_and_pdf(run_files, tmp_path):
     stem = tmp_path / "figures" / "pseudospectra_imdb_baseline"
-    paths = F.plot_pseudospectra(_panels(run_files), stem, eps_log10=EPS_LOG10, title="IMDB")
+    paths = plot_pseudospectra(_panels(run_files), stem, eps_log10=EPS_LOG10, title="IMDB")
     _check_outputs(paths, stem)
 
 
@@ -260,8 +288,8 @@ STAB = ", before rescale"  # a stabilized curve is logged before each epoch's re
 
 
 def test_training_curves_panels_and_styles(histories, tmp_path):
-    fig = F.build_training_curves_figure(histories, task="imdb")
-    axes = F.panel_axes(fig)
+    fig = build_training_curves_figure(histories, task="imdb")
+    axes = panel_axes(fig)
     assert len(axes) == 2
     assert "accuracy" in axes[0].get_ylabel() and "loss" in axes[1].get_ylabel()
     rnn_b, rnn_s, gru_b, gru_s = (
@@ -296,9 +324,9 @@ def test_training_curves_panels_and_styles(histories, tmp_path):
     assert ys.min() == pytest.approx(100 * np.minimum(rnn[0], rnn[1]).min())
     assert ys.max() == pytest.approx(100 * np.maximum(rnn[0], rnn[1]).max())
     # The adding task adds the exact-match panel.
-    assert F.panel_count(F.build_training_curves_figure(histories, task="adding")) == 3
+    assert panel_count(build_training_curves_figure(histories, task="adding")) == 3
     stem = tmp_path / "curves"
-    _check_outputs(F.plot_training_curves(histories, stem, task="imdb"), stem)
+    _check_outputs(plot_training_curves(histories, stem, task="imdb"), stem)
 
 
 def _final_metrics(root, histories, chance=0.25):
@@ -326,8 +354,8 @@ def test_training_curves_mark_the_value_after_the_final_rescale(histories, tmp_p
     """The stabilized line is the accuracy logged before each rescale; a star at its last epoch is the accuracy
     after the final rescale (metrics.json "test", the number of Table 1)."""
     metrics = _final_metrics(tmp_path, histories)
-    fig = F.build_training_curves_figure(histories, task="adding", metrics=metrics)
-    acc, loss, exact = F.panel_axes(fig)
+    fig = build_training_curves_figure(histories, task="adding", metrics=metrics)
+    acc, loss, exact = panel_axes(fig)
     for ax, name, scale in ((acc, "accuracy", 100.0), (loss, "loss", 1.0), (exact, "exact_match", 100.0)):
         lines = {line.get_label(): line for line in ax.get_lines()}
         for model, n in (("RNN", " (n=2)"), ("GRU", "")):
@@ -355,9 +383,9 @@ def test_training_curves_mark_the_value_after_the_final_rescale(histories, tmp_p
     np.testing.assert_allclose(dots.get_xdata(), [5, 5])
     assert "GRU stabilized, after final rescale, per seed" not in {line.get_label() for line in acc.get_lines()}
     assert "RNN stabilized, after final rescale, per seed" not in texts  # the dots need no legend entry of their own
-    caption = captions.training_caption(metrics)
+    caption = training_caption(metrics)
     assert "(seeds 0, 1; 5 epochs)" in caption and "per seed" in caption and "minimum to maximum" in caption
-    s = S.summarize([100 * d["test"]["accuracy"] for d in data])
+    s = summarize([100 * d["test"]["accuracy"] for d in data])
     assert f"{s.mean:.2f} ± {s.sd:.2f} % [95 % CI {s.ci_low:.2f}, {s.ci_high:.2f}]" in caption
 
 
@@ -381,43 +409,93 @@ def test_training_curves_take_any_number_of_regimes(tmp_path):
         metrics["gru", regime] = tmp_path / f"{regime}.json"
         write_json(metrics["gru", regime], m)
     shuffled = {key: histories[key] for key in reversed(list(histories))}
-    fig = F.build_training_curves_figure(shuffled, task="imdb", metrics=metrics, regimes=regimes)
-    acc = F.panel_axes(fig)[0]
+    fig = build_training_curves_figure(shuffled, task="imdb", metrics=metrics, regimes=regimes)
+    acc = panel_axes(fig)[0]
     curves = [line for line in acc.get_lines() if line.get_marker() == "o" and line.get_linestyle() != "None"]
     rescaled = {stab, "stabilized_norm", "stabilized_exact"}
     assert [line.get_label() for line in curves] == [
         f"GRU {r}" + (STAB if r in rescaled else "") for r in regimes
     ]  # in the config's order
-    styles = F.regime_styles(regimes)
+    styles = regime_styles(regimes)
     assert len({str(styles[r]) for r in regimes}) == len(regimes)
     assert [styles[r] for r in regimes[:2]] == ["-", "--"]  # the paper's two regimes as before
     stars = [line.get_label() for line in acc.get_lines() if line.get_marker() == "*"]
     assert stars == [f"GRU {r}, after final rescale" for r in regimes if r in rescaled]
-    assert F.regime_styles([str(i) for i in range(8)])["6"] == F.LINE_STYLES[0]  # cycled
-    assert "One seed per curve" in captions.training_caption(metrics)
+    assert regime_styles([str(i) for i in range(8)])["6"] == LINE_STYLES[0]  # cycled
+    assert "One seed per curve" in training_caption(metrics)
 
 
 def test_single_seed_figures_say_so_in_their_captions(run_files):
     _, js = run_files["baseline"]
-    text = captions.pseudospectra_caption([(("imdb", "lstm", "baseline", 0), "rnn/f", js)])
+    text = pseudospectra_caption([(("imdb", "lstm", "baseline", 0), "rnn/f", js)])
     assert text.startswith("- imdb/lstm/baseline/seed0, matrix rnn/f:")  # the numbers come first
     assert text.rstrip().endswith("One seed by design (config ``figures.seed``): seed 0; every seed's numbers are in "
                                   "``table3_robustness``.")  # fmt: skip
-    assert "One seed by design" in captions.eigenvalues_caption({"lstm": js}, seed=0)
-    assert "One seed" not in captions.eigenvalues_caption({"lstm": js})
+    assert "One seed by design" in eigenvalues_caption({"lstm": js}, seed=0)
+    assert "One seed" not in eigenvalues_caption({"lstm": js})
+
+
+def _run_metrics(path, model, regime, seed, stabilization):
+    write_json(path, {"model": model, "regime": regime, "seed": seed, "status": "converged",
+                      "hyperparameters": {"regime": regime, "seed": seed, "stabilization": stabilization}})  # fmt: skip
+    return path
+
+
+def test_eigenvalue_captions_take_the_stabilization_from_the_runs_records(run_files, tmp_path):
+    """An ablation regime that rescales the spectral norm (``stabilized_norm`` overrides the config's top-level
+    ``stabilization.quantity``) is captioned with the quantity its runs recorded in metrics.json; a regime without a
+    rescale says so."""
+    norm = {"apply": "always", "estimator": "norm_ratio", "gamma": 1.0, "n_iter": 1, "quantity": "norm",
+            "scope": "per_gate_block", "vector": "persistent"}  # fmt: skip
+    metrics = [_run_metrics(tmp_path / f"{m}.json", m, "stabilized_norm", 0, norm) for m in ("lstm", "gru")]
+    text = eigenvalues_description(metrics, regime="stabilized_norm", seed=0)
+    assert "seed 0:" in text
+    assert (
+        "For the stabilized_norm regime these are the weights after the final rescale, whose target is spectral norm "
+        "γ = 1.0 per block as estimated by norm_ratio (1 power iteration(s))"
+    ) in text
+    exact = _run_metrics(tmp_path / "exact.json", "rnn", "stabilized_exact", 2, norm | {"quantity": "radius",
+                         "estimator": "exact"})  # fmt: skip
+    assert "spectral radius γ = 1.0 per block as estimated by exact" in eigenvalues_description(
+        [exact], regime="x", seed=2
+    )
+    baseline = _run_metrics(tmp_path / "baseline.json", "lstm", "baseline", 0, None)
+    text = eigenvalues_description([baseline], regime="baseline", seed=0)
+    assert "The baseline regime has no rescale" in text and "γ" not in text
+    # The job's whole caption: what the figure is, then this run's numbers.
+    _, js = run_files["baseline"]
+    whole = report_caption(eigenvalues_description(metrics, regime="stabilized_norm", seed=0),
+                           eigenvalues_caption({"lstm": js}, seed=0))  # fmt: skip
+    assert whole.index("spectral norm") < whole.index("This run:") < whole.index("- lstm: ρ per block")
+
+
+def test_figure_descriptions_read_the_data_not_the_config(run_files, histories, tmp_path):
+    """The seeds and levels a caption names are those of the runs and of the job's own drawing."""
+    runs = [("imdb", "lstm", "baseline", 3), ("imdb", "gru", "baseline", 3)]
+    text = pseudospectra_description(runs, eps_log10=[-3, -2.5, -2])
+    assert "seed 3:" in text and "log10 ε ∈ [-3, -2.5, -2] (colour bar)" in text
+    metrics = _final_metrics(tmp_path, histories)
+    assert "the mean over seeds [0, 1] with a band" in training_description(metrics)
+
+
+def test_figure_report_captions_are_the_jobs_own():
+    """Each figure's report caption is the file its job wrote, whole: no report .rst reads the live config."""
+    for name in ("pseudospectra", "training", "eigenvalues", "figure7_perturbation", "figure8_prediction"):
+        text = (ROOT / "workflow" / "report" / f"{name}.rst").read_text()
+        assert text == ".. include:: {{ snakemake.output.caption }}\n", name
 
 
 def test_training_epochs_are_integers_and_log_labels_plain(histories, tmp_path):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.ticker import MaxNLocator
 
-    fig = F.build_training_curves_figure(histories, task="imdb")
+    fig = build_training_curves_figure(histories, task="imdb")
     FigureCanvasAgg(fig).draw()
-    for ax in F.panel_axes(fig):
+    for ax in panel_axes(fig):
         assert isinstance(ax.xaxis.get_major_locator(), MaxNLocator)
         ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
         assert ticks and all(float(t).is_integer() for t in ticks)
-    loss = F.panel_axes(fig)[1]
+    loss = panel_axes(fig)[1]
     assert loss.get_yscale() == "log"
     labels = [t.get_text() for t in loss.yaxis.get_ticklabels(which="both") if t.get_text()]
     assert labels and not any("times" in x or "^" in x or "$" in x or "×" in x for x in labels), labels
@@ -427,9 +505,9 @@ def test_training_epochs_are_integers_and_log_labels_plain(histories, tmp_path):
     pd.DataFrame({"epoch": [0, 1, 2], "test_loss": [2.49, 2.46, 2.43], "test_accuracy": [0.1, 0.2, 0.3]}).to_csv(
         flat, index=False
     )
-    fig = F.build_training_curves_figure({("rnn", "baseline"): flat}, task="imdb")
+    fig = build_training_curves_figure({("rnn", "baseline"): flat}, task="imdb")
     FigureCanvasAgg(fig).draw()
-    ax = F.panel_axes(fig)[1]
+    ax = panel_axes(fig)[1]
     low, high = ax.get_ylim()
     shown = [
         (t.get_position()[1], t.get_text())
@@ -457,8 +535,8 @@ def test_a_run_that_diverged_in_epoch_1_shows_and_says_so(histories, tmp_path):
         ("gru", "baseline"): _metrics(tmp_path / "gru.json", "gru", "converged"),
         ("lstm", "stabilized"): _metrics(tmp_path / "lstm.json", "lstm", "diverged"),
     }
-    fig = F.build_training_curves_figure(curves, task="imdb", metrics=metrics)
-    for ax in F.panel_axes(fig):
+    fig = build_training_curves_figure(curves, task="imdb", metrics=metrics)
+    for ax in panel_axes(fig):
         lines = {line.get_label(): line for line in ax.get_lines()}
         # It never reached an epoch-end rescale (no radius_after columns, no accuracy before a final rescale).
         assert set(lines) == {"GRU baseline", "LSTM stabilized (diverged)"}
@@ -470,16 +548,16 @@ def test_a_run_that_diverged_in_epoch_1_shows_and_says_so(histories, tmp_path):
     # Several seeds of which some diverged: the count.
     seeds = {("lstm", "stabilized"): [one_row, histories["gru", "baseline"]]}
     both = [metrics["lstm", "stabilized"], _metrics(tmp_path / "lstm1.json", "lstm", "converged")]
-    fig = F.build_training_curves_figure(seeds, task="imdb", metrics={("lstm", "stabilized"): both})
-    labels = [line.get_label() for line in F.panel_axes(fig)[0].get_lines()]
+    fig = build_training_curves_figure(seeds, task="imdb", metrics={("lstm", "stabilized"): both})
+    labels = [line.get_label() for line in panel_axes(fig)[0].get_lines()]
     assert labels == ["LSTM stabilized (n=2) (1/2 diverged)"]
     # A metrics file of another model is refused; a curve without metrics too.
     with pytest.raises(ValueError, match="model 'gru'"):
-        F.build_training_curves_figure(
+        build_training_curves_figure(
             curves, task="imdb", metrics={**metrics, ("lstm", "stabilized"): metrics["gru", "baseline"]}
         )
     with pytest.raises(KeyError, match="no metrics"):
-        F.build_training_curves_figure(curves, task="imdb", metrics={("gru", "baseline"): metrics["gru", "baseline"]})
+        build_training_curves_figure(curves, task="imdb", metrics={("gru", "baseline"): metrics["gru", "baseline"]})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -492,8 +570,8 @@ def test_eigenvalue_small_multiples(run_files, tmp_path):
     _, baseline = run_files["baseline"]
     _, stabilized = run_files["stabilized"]
     analysis = {"lstm": baseline, "gru": stabilized}
-    fig = F.build_eigenvalues_figure(analysis, task="imdb", regime="baseline", seed=0)
-    axes = F.panel_axes(fig)
+    fig = build_eigenvalues_figure(analysis, task="imdb", regime="baseline", seed=0)
+    axes = panel_axes(fig)
     data = {"lstm": json.loads(baseline.read_text()), "gru": json.loads(stabilized.read_text())}
     # LSTM before GRU; within a model the blocks in gate order (the GRU here holds LSTM blocks: sorted by name).
     expected = [("lstm", b) for b in ("rnn/i", "rnn/f", "rnn/c", "rnn/o")]
@@ -516,15 +594,15 @@ def test_eigenvalue_small_multiples(run_files, tmp_path):
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert texts == ["eigenvalues (LSTM)", "eigenvalues (GRU)", "unit circle"]
     stem = tmp_path / "eig"
-    _check_outputs(F.plot_eigenvalues(analysis, stem, task="imdb", regime="baseline"), stem)
+    _check_outputs(plot_eigenvalues(analysis, stem, task="imdb", regime="baseline"), stem)
 
 
 def test_eigenvalue_rows_split_eight_blocks_by_layer():
     """The adding task's LSTM (8 blocks) and GRU (6) take one row per layer; 4 blocks or fewer share a row."""
-    assert F._eigenvalue_rows("adding", "lstm", block_keys("adding", "lstm")[::-1]) == [
+    assert _eigenvalue_rows("adding", "lstm", block_keys("adding", "lstm")[::-1]) == [
         list(block_keys("adding", "lstm")[:4]),
         list(block_keys("adding", "lstm")[4:]),
     ]
-    assert [len(r) for r in F._eigenvalue_rows("adding", "gru", block_keys("adding", "gru"))] == [3, 3]
-    assert F._eigenvalue_rows("adding", "rnn", block_keys("adding", "rnn")) == [list(block_keys("adding", "rnn"))]
-    assert F._eigenvalue_rows("imdb", "lstm", block_keys("imdb", "lstm")) == [list(block_keys("imdb", "lstm"))]
+    assert [len(r) for r in _eigenvalue_rows("adding", "gru", block_keys("adding", "gru"))] == [3, 3]
+    assert _eigenvalue_rows("adding", "rnn", block_keys("adding", "rnn")) == [list(block_keys("adding", "rnn"))]
+    assert _eigenvalue_rows("imdb", "lstm", block_keys("imdb", "lstm")) == [list(block_keys("imdb", "lstm"))]

@@ -1,6 +1,7 @@
 """Table 4 and Figures 7–8 from synthetic perturbation records: ε₅ against hand computations, censoring, the table's
 aggregates against rnnrobust.stats, paired verdicts, Spearman's ρ on the fixture's numbers, and the figures, files
-and captions (rnnrobust.robustness.perturbation.eps5, robustness_tables, robustness_figures, captions)."""
+and captions (rnnrobust.robustness.perturbation.eps5, rnnrobust.reporting.table4_perturbation,
+figure7_perturbation, figure8_prediction, captions)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,22 @@ import pytest
 from rnnrobust import runs
 from rnnrobust import stats as S
 from rnnrobust.io import write_json
-from rnnrobust.layout import CELLS, GATES, LAYERS, REGIMES, TASKS, run_stem
-from rnnrobust.reporting import captions
-from rnnrobust.reporting import perturbation_figures as RF
-from rnnrobust.reporting import render as R
-from rnnrobust.reporting.figures import panel_axes
-from rnnrobust.reporting.table4_perturbation import table4_perturbation
+from rnnrobust.layout import CELLS, FAMILIES, GATES, LAYERS, REGIMES, TASKS, run_stem
+from rnnrobust.reporting.figure7_perturbation import (
+    build_perturbation_figure,
+    perturbation_figure_caption,
+    perturbation_figure_description,
+    plot_perturbation,
+)
+from rnnrobust.reporting.figure8_prediction import build_prediction_figure, plot_prediction, prediction_figure_caption
+from rnnrobust.reporting.figure_style import panel_axes
+from rnnrobust.reporting.formatting import format_summary
+from rnnrobust.reporting.perturbation_text import comparison_sentence, family_text, rho_text
+from rnnrobust.reporting.render import write_table
+from rnnrobust.reporting.table4_perturbation import table4_perturbation, table4_perturbation_report_caption
+from rnnrobust.reporting.table_frame import display_frame, table_notes
 from rnnrobust.robustness.perturbation import eps5 as FR
+from rnnrobust.robustness.perturbation.comparisons import RegimeComparison, compare_regimes, prediction_correlation
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_TASKS = (TASKS[0], TASKS[2])  # two layers (the adding task's encoder and decoder), and one
@@ -221,7 +231,7 @@ def test_table4_columns_and_order(table):
     assert list(table[["task", "model", "regime"]].itertuples(index=False, name=None)) == [
         (t, m, r) for t in FIXTURE_TASKS for m in MODELS for r in REGIMES
     ]
-    shown, _ = R.display_frame(table)
+    shown, _ = display_frame(table)
     # n is printed once: in the header where a column's cells share it (the prediction misses one run: per cell)
     assert list(shown.columns) == [
         "task", "model", "regime", "unperturbed accuracy (%) (n=3)", "log10 ε₅, random (n=3)",
@@ -248,7 +258,7 @@ def test_table4_aggregates_equal_stats_of_the_hand_computed_runs(table):
 
 
 def test_table4_prints_censored_cells_as_bounds_with_counts(table):
-    shown, _ = R.display_frame(table)
+    shown, _ = display_frame(table)
     shown.index = [f"{t}/{m}/{r}" for t, m, r in table[["task", "model", "regime"]].itertuples(index=False)]
     t0, t1 = FIXTURE_TASKS
     # every seed censored: the bound, never a bare number at the grid's end
@@ -263,7 +273,7 @@ def test_table4_prints_censored_cells_as_bounds_with_counts(table):
     assert cell.startswith("≤ ") and cell.endswith("(1/3 below the grid)")
     # uncensored cells print the summary itself
     row = _row(table, t0, MODELS[0], STAB)
-    assert shown.loc[f"{t0}/{MODELS[0]}/{STAB}", "log10 ε₅, worst case (n=3)"] == R.format_summary(
+    assert shown.loc[f"{t0}/{MODELS[0]}/{STAB}", "log10 ε₅, worst case (n=3)"] == format_summary(
         row["eps5_worst_mean"], row["eps5_worst_sd"], row["eps5_worst_ci_low"], row["eps5_worst_ci_high"]
     )
     # the linear prediction of an unstable block is not printed as a number
@@ -273,7 +283,7 @@ def test_table4_prints_censored_cells_as_bounds_with_counts(table):
 
 
 def test_table4_files(table, tmp_path):
-    paths = R.write_table(table, tmp_path / "table4_perturbation", "Table 4")
+    paths = write_table(table, tmp_path / "table4_perturbation", "Table 4")
     assert [p.suffix for p in paths] == [".csv", ".md", ".tex", ".html"]
     md = paths[1].read_text()
     assert "> 0 (3/3 above the grid)" in md and "(n=2)" in md
@@ -283,7 +293,7 @@ def test_table4_files(table, tmp_path):
 @pytest.mark.latex
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
 def test_table4_latex_compiles_without_overfull_boxes(table, tmp_path):
-    R.write_table(table, tmp_path / "table4", "Table 4: 50% & x_y")
+    write_table(table, tmp_path / "table4", "Table 4: 50% & x_y")
     doc = tmp_path / "doc.tex"
     doc.write_text(
         "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[margin=1in]{geometry}\n"
@@ -306,7 +316,7 @@ def test_table4_refuses_a_regime_it_is_not_given(files):
 
 
 def test_paired_comparison_and_its_verdict(loaded):
-    comparisons = {c.task: c for c in FR.compare_regimes(loaded, regimes=list(REGIMES))}
+    comparisons = {c.task: c for c in compare_regimes(loaded, regimes=list(REGIMES))}
     assert list(comparisons) == list(FIXTURE_TASKS)
     t0, t1 = FIXTURE_TASKS
     # task 0: every worst-case difference is −0.9 and every random one −1.0, over 6 pairs: p = 2/2⁶ < 0.05
@@ -319,7 +329,7 @@ def test_paired_comparison_and_its_verdict(loaded):
     assert (
         "By these measurements stabilized runs are less robust than baseline runs (random: CI below 0, p < 0.05; "
         "worst case: CI below 0, p < 0.05)."
-    ) in c.sentence()
+    ) in comparison_sentence(c)
     # task 1: a left-censored worst case leaves 5 pairs (p ≥ 1/16); four censored baselines leave 2 random pairs
     c = comparisons[t1]
     assert c.censored == {"worst": 1, "random": 4} and c.differences["worst"].n == 5
@@ -333,7 +343,7 @@ def test_paired_comparison_and_its_verdict(loaded):
     assert (
         "By these measurements stabilized runs are shown neither less nor more robust than baseline runs (random: CI "
         "includes 0; worst case: CI below 0 but p ≥ 0.05 (the least p with 5 pairs is 0.062))."
-    ) in c.sentence()
+    ) in comparison_sentence(c)
 
 
 def test_verdicts_follow_the_intervals():
@@ -342,19 +352,21 @@ def test_verdicts_follow_the_intervals():
 
     def comparison(**families):
         diffs = {f: S.paired_difference(v, [0.0] * len(v)) for f, v in families.items()}
-        return FR.RegimeComparison("task", STAB, BASE, diffs)
+        return RegimeComparison("task", STAB, BASE, diffs)
 
     assert comparison(worst=up, random=up).verdict == "more robust"
     assert comparison(worst=down, random=down).verdict == "less robust"
     c = comparison(worst=flat, random=flat)
-    assert c.verdict == "not resolved" and "are shown neither less nor more robust than baseline runs" in c.sentence()
+    assert c.verdict == "not resolved"
+    assert "are shown neither less nor more robust than baseline runs" in comparison_sentence(c)
     c = comparison(worst=down, random=up)
     assert c.verdict == "mixed" and "are less robust under worst case perturbations but more robust under random" in (
-        c.sentence()
+        comparison_sentence(c)
     )
     assert comparison(worst=[0.5]).verdict == "not resolved"  # one pair: no interval
     c = comparison(worst=up[:3])  # the CI is above 0, but 3 pairs cannot give p < 0.05
-    assert c.verdict == "not resolved" and "CI above 0 but p ≥ 0.05 (the least p with 3 pairs is 0.25)" in c.sentence()
+    assert c.verdict == "not resolved"
+    assert "CI above 0 but p ≥ 0.05 (the least p with 3 pairs is 0.25)" in comparison_sentence(c)
 
 
 def test_spearman_on_the_fixture_numbers(loaded):
@@ -366,7 +378,7 @@ def test_spearman_on_the_fixture_numbers(loaded):
         x.append(want["predicted"])
         y.append(want["worst"])
         censored += design(*key)["worst"] in (ABOVE, BELOW)
-    corr = FR.prediction_correlation(loaded, "worst")
+    corr = prediction_correlation(loaded, "worst")
     assert corr.all == S.spearman_ci(x, y)
     assert (corr.censored, corr.unpredicted, corr.all.n) == (censored, 1, len(x)) and censored == 1
     measured = [(a, b) for a, b, k in zip(x, y, [k for k in loaded if not math.isnan(expected_run(k)["predicted"])],
@@ -381,9 +393,9 @@ def test_spearman_on_the_fixture_numbers(loaded):
 
 def test_figure7_lines_thresholds_and_files(loaded, tmp_path):
     task = FIXTURE_TASKS[1]
-    fig = RF.build_perturbation_figure(loaded, task=task, regimes=list(REGIMES))
+    fig = build_perturbation_figure(loaded, task=task, regimes=list(REGIMES))
     panels = panel_axes(fig)
-    assert [ax.get_label() for ax in panels] == [f"panel:{f}/{m}" for f in FR.FAMILIES for m in MODELS]
+    assert [ax.get_label() for ax in panels] == [f"panel:{f}/{m}" for f in FAMILIES for m in MODELS]
     for ax in panels:
         family, model = ax.get_label().removeprefix("panel:").split("/")
         assert ax.get_xscale() == "log"
@@ -402,12 +414,12 @@ def test_figure7_lines_thresholds_and_files(loaded, tmp_path):
             x = 10.0 ** np.nanmean(predicted)
             np.testing.assert_allclose(lines[f"predicted/{regime}"].get_xdata(), [x, x])
         assert len(ax.collections) == len(REGIMES)  # one min–max band per regime
-    paths = RF.plot_perturbation(loaded, tmp_path / f"figure7_perturbation_{task}", task=task, regimes=list(REGIMES))
+    paths = plot_perturbation(loaded, tmp_path / f"figure7_perturbation_{task}", task=task, regimes=list(REGIMES))
     assert [p.read_bytes()[:4] for p in paths] == [b"\x89PNG", b"%PDF"]
 
 
 def test_figure8_panels_markers_and_rho(loaded, tmp_path):
-    fig = RF.build_prediction_figure(loaded, regimes=list(REGIMES))
+    fig = build_prediction_figure(loaded, regimes=list(REGIMES))
     panels = panel_axes(fig)
     assert [ax.get_label() for ax in panels] == ["panel:worst", "panel:random"]
     for ax in panels:
@@ -418,47 +430,55 @@ def test_figure8_panels_markers_and_rho(loaded, tmp_path):
         censored = [line for line in markers if line.get_gid().startswith("censored/")]
         assert all(line.get_markerfacecolor() == "none" for line in censored)
         assert len(censored) == sum(bool(loaded[k].eps5[family].censored) for k in drawn)
-        corr = FR.prediction_correlation(loaded, family)
-        assert FR.rho_text(corr.all) in ax.get_title() and ax.get_xscale() == ax.get_yscale() == "log"
-    paths = RF.plot_prediction(loaded, tmp_path / "figure8_prediction", regimes=list(REGIMES))
+        corr = prediction_correlation(loaded, family)
+        assert rho_text(corr.all) in ax.get_title() and ax.get_xscale() == ax.get_yscale() == "log"
+    paths = plot_prediction(loaded, tmp_path / "figure8_prediction", regimes=list(REGIMES))
     assert [p.read_bytes()[:4] for p in paths] == [b"\x89PNG", b"%PDF"]
 
 
 def test_captions_give_the_numbers_and_a_computed_verdict(loaded, table):
     t0, t1 = FIXTURE_TASKS
-    text = captions.perturbation_table_caption(loaded, regimes=list(REGIMES))
-    assert text.startswith("24 runs (seeds 0, 1, 2); ε grid 10^-3 … 10^0 (4 levels); 2 random direction(s)")
+    text = table4_perturbation_report_caption(loaded, regimes=list(REGIMES))
+    # What the table is, with the grid and random directions its runs recorded (not the config's), then the numbers.
+    assert text.startswith("Table 4 (``table4_perturbation`` rule;")
+    assert "on the grid log10 ε ∈ [-3, -2, -1, 0], for random directions (the mean over 2 per run)" in text
+    assert "Every cell: mean ± sd [95 % bootstrap CI] over 3 seeds (0, 1, 2)." in text
+    assert "\n\nThis run:\n\n24 runs (seeds 0, 1, 2); ε grid 10^-3 … 10^0 (4 levels); 2 random direction(s)" in text
     assert "stabilized runs are less robust than baseline runs" in text
     assert "stabilized runs are shown neither less nor more robust than baseline runs" in text
-    assert f"worst case: Spearman {FR.rho_text(FR.prediction_correlation(loaded, 'worst').all)}" in text
+    assert f"worst case: Spearman {rho_text(prediction_correlation(loaded, 'worst').all)}" in text
     pooled = [loaded[k] for k in loaded if k[0] == t0 and k[2] == STAB]
-    assert f"log10 ε₅ worst case: {BASE} " in text and f"; {STAB} {FR.family_text(pooled, 'worst')}" in text
+    assert f"log10 ε₅ worst case: {BASE} " in text and f"; {STAB} {family_text(pooled, 'worst')}" in text
 
-    figure = captions.perturbation_figure_caption(loaded, task=t1, regimes=list(REGIMES))
+    figure = perturbation_figure_caption(loaded, task=t1, regimes=list(REGIMES))
     row = _row(table, t1, MODELS[0], BASE)
-    worst = R.format_summary(row["eps5_worst_mean"], row["eps5_worst_sd"], row["eps5_worst_ci_low"],
+    worst = format_summary(row["eps5_worst_mean"], row["eps5_worst_sd"], row["eps5_worst_ci_low"],
                              row["eps5_worst_ci_high"])  # fmt: skip
     assert f"- {MODELS[0].upper()}, {BASE} (seeds 0, 1, 2)" in figure and f"{worst} (n = 3)" in figure
     assert f"{t1}, {STAB} − {BASE} paired by model and seed" in figure and "bands: minimum to maximum" in figure
     assert t0 not in figure.split("\n", 1)[1]
 
-    prediction = captions.prediction_figure_caption(loaded, regimes=list(REGIMES))
+    prediction = prediction_figure_caption(loaded, regimes=list(REGIMES))
     assert "1 run without a stable block left out" in prediction and "ranked as ties beyond the grid" in prediction
+    # What Figure 7 is, with the number of test examples its runs recorded (not the config's perturbation.n_eval).
+    assert "perturbed − unperturbed, on 64 test examples)" in perturbation_figure_description(loaded, task=t1)
 
 
 def test_workflow_rules_follow_the_report_pattern():
-    text = (ROOT / "workflow/rules/robustness.smk").read_text()
+    text = (ROOT / "workflow/rules/report_perturbation.smk").read_text()
     rules = re.findall(r"^rule (\w+):", text, flags=re.M)
     assert rules == ["table4_perturbation", "figure7_perturbation", "figure8_prediction"]
     for rule in rules:
         body = text.split(f"rule {rule}:", 1)[1].split("\nrule ", 1)[0]
         assert f'code=CODE["{rule}"]' in body and f'"../scripts/{rule}.py"' in body
         assert "localrule: True" in body and 'regimes=list(config["regimes"])' in body
-        assert 'category="6. Robustness"' in body and 'caption="../report/robustness.rst"' in body
+        # one report section per stage; each item's report caption is the whole caption its job wrote
+        assert 'category="6. Perturbation"' in body and f'caption="../report/{rule}.rst"' in body
+        caption = (ROOT / f"workflow/report/{rule}.rst").read_text()
+        assert caption == ".. include:: {{ snakemake.output.caption }}\n"
         script = (ROOT / f"workflow/scripts/{rule}.py").read_text()
         assert "sm = start(snakemake)" in script
         assert 'results("logs/' in body and 'results("benchmarks/' in body
-    assert ".. include:: {{ snakemake.output.caption }}" in (ROOT / "workflow/report/robustness.rst").read_text()
 
 
 def test_runs_without_random_samples_or_state_measurements(tmp_path):
@@ -473,12 +493,15 @@ def test_runs_without_random_samples_or_state_measurements(tmp_path):
         write_json(files[(task, model, BASE, seed)], data)
     df = table4_perturbation(files)
     assert not any(c.startswith("eps5_random") for c in df.columns) and math.isnan(df["amplification_mean"][0])
-    shown, _ = R.display_frame(df)
-    assert "log10 ε₅, worst case" in shown.columns and "n = 1 in every cell" in R.table_notes(df)[-1]
+    shown, _ = display_frame(df)
+    assert "log10 ε₅, worst case" in shown.columns and "n = 1 in every cell" in table_notes(df)[-1]
     assert shown["log10 state amplification (measured)"][0] == ""
-    fig = RF.build_perturbation_figure(files, task=task)
+    caption = table4_perturbation_report_caption(files)
+    assert "for the worst-case direction towards instability (no random directions)" in caption
+    assert "Every cell: one seed (0): no spread." in caption and "This run:" in caption
+    fig = build_perturbation_figure(files, task=task)
     assert [ax.get_label() for ax in panel_axes(fig)] == [f"panel:worst/{model}"]
-    assert [ax.get_label() for ax in panel_axes(RF.build_prediction_figure(files))] == ["panel:worst"]
-    text = captions.perturbation_figure_caption(files, task=task)
+    assert [ax.get_label() for ax in panel_axes(build_prediction_figure(files))] == ["panel:worst"]
+    text = perturbation_figure_caption(files, task=task)
     assert f"only {BASE} runs, so no regime is compared" in text
-    assert "ρ undefined (1 run;" in captions.prediction_figure_caption(files)
+    assert "ρ undefined (1 run;" in prediction_figure_caption(files)

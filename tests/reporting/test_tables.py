@@ -1,6 +1,7 @@
-"""Tables 1–3 against synthetic per-run files: values equal the JSON they come from, the paper's numbers sit
-beside ours (rnnrobust.reporting.paper), outcome and status cells count the seeds, unstable matrices print as such, and the
-CSV / markdown / booktabs outputs (rnnrobust.reporting.render) are well formed and fit a page."""
+"""Tables 1–3 and 5 against synthetic per-run files: values equal the JSON they come from, the paper's numbers sit
+beside ours (rnnrobust.reporting.paper), outcome and status cells count the seeds, unstable matrices print as such,
+the CSV / markdown / booktabs outputs (rnnrobust.reporting.render, .latex) are well formed and fit a page, and the
+captions come from the data."""
 
 from __future__ import annotations
 
@@ -10,21 +11,42 @@ import math
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from rnnrobust import layout
-from rnnrobust import stats as S
+from rnnrobust import layout, stats
 from rnnrobust.io import write_json
 from rnnrobust.layout import REGIMES, block_keys, eps_key, run_stem
-from rnnrobust.reporting import captions
-from rnnrobust.reporting import paper as P
-from rnnrobust.reporting import render as R
-from rnnrobust.reporting import tables as T
+from rnnrobust.reporting.formatting import format_eps, format_mean_std, format_summary, format_value
+from rnnrobust.reporting.latex import (
+    LATEX_COLUMN_SEP_PT,
+    LATEX_TEXT_WIDTH_PT,
+    LATEX_WRAP_PT,
+    latex_escape,
+    latex_font,
+    latex_layout,
+    to_latex,
+)
+from rnnrobust.reporting.outcomes import OUTCOME_RULE, outcome_cell, run_outcome, status_cell
+from rnnrobust.reporting.paper import FIGURES, PAPER_TABLE1, PAPER_TABLE2, paper_blocks, paper_henrici
+from rnnrobust.reporting.render import write_table
+from rnnrobust.reporting.table1_accuracy import table1_accuracy, table1_accuracy_caption, table1_accuracy_report_caption
+from rnnrobust.reporting.table1_detail import table1_detail, table1_detail_caption, table1_detail_report_caption
+from rnnrobust.reporting.table2_henrici import table2_henrici, table2_henrici_caption, table2_henrici_report_caption
+from rnnrobust.reporting.table3_robustness import (
+    table3_robustness,
+    table3_robustness_caption,
+    table3_robustness_report_caption,
+)
+from rnnrobust.reporting.table5_paired import table5_paired, table5_paired_caption, table5_paired_report_caption
+from rnnrobust.reporting.table_common import unstable_text
+from rnnrobust.reporting.table_frame import display_frame, table_frame, table_notes
 from rnnrobust.robustness.analysis import analyze_blocks
 
+ROOT = Path(__file__).resolve().parents[2]
 TASKS = ("adding", "mnist")
 MODELS = ("rnn", "lstm")
 SEEDS = (0, 1)
@@ -43,7 +65,7 @@ STATUS = {
 
 def _blocks(task: str, model: str, regime: str, seed: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     blocks = {}
-    for i, key in enumerate(P.paper_blocks(task, model)):
+    for i, key in enumerate(paper_blocks(task, model)):
         if i == 0:  # a Jordan block: defective, strongly non-normal
             w = np.diag(np.full(N, 0.8 + 0.05 * seed)) + np.diag(np.ones(N - 1), 1)
         else:
@@ -122,40 +144,40 @@ def test_paper_table1_holds_the_published_accuracies():
         ("imdb", "gru"): 85.96,
         ("mnist", "rnn"): 26.11,
     }
-    assert set(P.PAPER_TABLE1) == {(t, m) for t in layout.TASKS for m in layout.CELLS}
+    assert set(PAPER_TABLE1) == {(t, m) for t in layout.TASKS for m in layout.CELLS}
     for key, value in printed.items():
-        assert P.PAPER_TABLE1[key].values == (value,)
-        assert P.PAPER_TABLE1[key].display == f"{value:.2f}%"
-    assert P.PAPER_TABLE1["mnist", "lstm"].display == "non-convergence (3 seeds)"
-    assert P.PAPER_TABLE1["mnist", "lstm"].values == ()
-    assert P.PAPER_TABLE1["mnist", "gru"].display == "19.37–22.47%"
-    assert P.PAPER_TABLE1["mnist", "gru"].values == (19.37, 22.47)
+        assert PAPER_TABLE1[key].values == (value,)
+        assert PAPER_TABLE1[key].display == f"{value:.2f}%"
+    assert PAPER_TABLE1["mnist", "lstm"].display == "non-convergence (3 seeds)"
+    assert PAPER_TABLE1["mnist", "lstm"].values == ()
+    assert PAPER_TABLE1["mnist", "gru"].display == "19.37–22.47%"
+    assert PAPER_TABLE1["mnist", "gru"].values == (19.37, 22.47)
 
 
 def test_paper_table2_holds_the_published_henrici_values_per_gate():
-    assert P.PAPER_TABLE2["imdb", "rnn"].values == (0.2,)
-    assert P.PAPER_TABLE2["imdb", "lstm"].values == (2.6, 3.8, 1.2, 2.4)
-    assert P.PAPER_TABLE2["imdb", "gru"].values == (0.9, 1.8, 0.8)
-    assert P.PAPER_TABLE2["mnist", "rnn"].values == (1.8,)
-    assert P.PAPER_TABLE2["mnist", "gru"].values == (4.7, 5.9, 6.0)
+    assert PAPER_TABLE2["imdb", "rnn"].values == (0.2,)
+    assert PAPER_TABLE2["imdb", "lstm"].values == (2.6, 3.8, 1.2, 2.4)
+    assert PAPER_TABLE2["imdb", "gru"].values == (0.9, 1.8, 0.8)
+    assert PAPER_TABLE2["mnist", "rnn"].values == (1.8,)
+    assert PAPER_TABLE2["mnist", "gru"].values == (4.7, 5.9, 6.0)
     # Lost cells are marked missing, one entry per matrix (2 layers × 4 / 3 gates).
-    assert P.PAPER_TABLE2["adding", "lstm"].values == (None,) * 8
-    assert P.PAPER_TABLE2["adding", "gru"].values == (None,) * 6
-    assert P.PAPER_TABLE2["mnist", "lstm"].display == "non-convergence"
+    assert PAPER_TABLE2["adding", "lstm"].values == (None,) * 8
+    assert PAPER_TABLE2["adding", "gru"].values == (None,) * 6
+    assert PAPER_TABLE2["mnist", "lstm"].display == "non-convergence"
     # The adding RNN pair is assigned to encoder, decoder, and the note says that this is an inference.
-    assert P.paper_henrici("adding", "rnn", "encoder/h")[:2] == (1.6, "1.6")
-    assert P.paper_henrici("adding", "rnn", "decoder/h")[:2] == (2.3, "2.3")
-    assert "[I]" in P.PAPER_TABLE2["adding", "rnn"].note
-    assert P.paper_henrici("imdb", "lstm", "rnn/f")[0] == 3.8
-    assert P.paper_henrici("mnist", "gru", "rnn/h")[0] == 6.0
-    assert P.paper_henrici("adding", "lstm", "decoder/o")[:2] == (None, "not reported")
-    assert P.paper_henrici("mnist", "lstm", "rnn/i")[:2] == (None, "non-convergence")
-    for (task, model), cell in P.PAPER_TABLE2.items():
-        assert len(cell.values) == len(P.paper_blocks(task, model))
+    assert paper_henrici("adding", "rnn", "encoder/h")[:2] == (1.6, "1.6")
+    assert paper_henrici("adding", "rnn", "decoder/h")[:2] == (2.3, "2.3")
+    assert "[I]" in PAPER_TABLE2["adding", "rnn"].note
+    assert paper_henrici("imdb", "lstm", "rnn/f")[0] == 3.8
+    assert paper_henrici("mnist", "gru", "rnn/h")[0] == 6.0
+    assert paper_henrici("adding", "lstm", "decoder/o")[:2] == (None, "not reported")
+    assert paper_henrici("mnist", "lstm", "rnn/i")[:2] == (None, "non-convergence")
+    for (task, model), cell in PAPER_TABLE2.items():
+        assert len(cell.values) == len(paper_blocks(task, model))
 
 
 def test_paper_figures_are_numbered_baseline_then_stabilized_in_task_order():
-    assert list(P.FIGURES.items()) == [
+    assert list(FIGURES.items()) == [
         ("figure1_adding", ("adding", "baseline")),
         ("figure2_imdb", ("imdb", "baseline")),
         ("figure3_mnist", ("mnist", "baseline")),
@@ -173,7 +195,7 @@ def test_table1_values_equal_the_metrics_files(runs):
     """The main table: the accuracy after the final rescale (metrics.json "test"), mean ± sd [95 % CI] over seeds."""
     metrics, _ = runs
     data = _load(metrics)
-    df = T.table1_accuracy(metrics)
+    df = table1_accuracy(metrics)
     assert list(df[["task", "model"]].itertuples(index=False, name=None)) == [
         ("adding", "rnn"),
         ("adding", "lstm"),
@@ -191,7 +213,7 @@ def test_table1_values_equal_the_metrics_files(runs):
                 assert row[f"{regime}_n"] == len(SEEDS)
     # The paper's layout: details live in table1_detail.
     assert not any(c.startswith(("baseline_before", "baseline_exact", "stabilized_before")) for c in df.columns)
-    shown, _ = R.display_frame(df)
+    shown, _ = display_frame(df)
     assert list(shown.columns) == [
         "task", "model", "paper", "baseline (%)", "baseline outcome",
         "stabilized, after final rescale (%)", "stabilized outcome",
@@ -203,7 +225,7 @@ def test_table1_detail_values_equal_the_metrics_files(runs):
     metrics, analysis = runs
     data = _load(metrics)
     radii = _load(analysis)
-    df = T.table1_detail(metrics, analysis=analysis)
+    df = table1_detail(metrics, analysis=analysis)
     assert list(df[["task", "model", "regime"]].itertuples(index=False, name=None)) == [
         (t, m, r) for t in TASKS for m in MODELS for r in REGIMES
     ]
@@ -235,23 +257,23 @@ def test_table1_detail_values_equal_the_metrics_files(runs):
                 assert row["before_rescale_accuracy_per_seed"] == dict(zip(SEEDS, before, strict=True))
                 rho = [max(b["spectral_radius"] for b in radii[task, model, regime, s].values()) for s in SEEDS]
                 assert row["radius_after_rescale_mean"] == pytest.approx(np.mean(rho), rel=1e-12)
-    shown, _ = R.display_frame(df)
+    shown, _ = display_frame(df)
     assert {"accuracy after final rescale", "accuracy before final rescale"} <= set(shown.columns)
     assert "ρ after final rescale (max)" in shown.columns
     assert "status" not in shown.columns and "status" in df.columns  # the training status: CSV only
     # Without the analysis files there is no ρ column.
-    assert "radius_after_rescale_mean" not in T.table1_detail(metrics).columns
+    assert "radius_after_rescale_mean" not in table1_detail(metrics).columns
 
 
 def test_table1_outcome_cells(runs):
     metrics, _ = runs
     data = _load(metrics)
-    df = T.table1_accuracy(metrics)
-    detail = T.table1_detail(metrics)
+    df = table1_accuracy(metrics)
+    detail = table1_detail(metrics)
     for task in TASKS:
         for model in MODELS:
             for regime in REGIMES:
-                expected = T.outcome_cell([T.run_outcome(data[task, model, regime, s]) for s in SEEDS])
+                expected = outcome_cell([run_outcome(data[task, model, regime, s]) for s in SEEDS])
                 assert _row(df, task=task, model=model)[f"{regime}_outcome"] == expected
                 assert _row(detail, task=task, model=model, regime=regime)["outcome"] == expected
     assert "diverged" in _row(df, task="mnist", model="lstm")["stabilized_outcome"]
@@ -259,7 +281,7 @@ def test_table1_outcome_cells(runs):
 
 def test_table1_detail_keeps_the_status_training_wrote(runs):
     metrics, _ = runs
-    df = T.table1_detail(metrics)
+    df = table1_detail(metrics)
     assert _row(df, task="mnist", model="lstm", regime="baseline")["status"] == "non-convergence (2/2 not converged)"
     assert (
         _row(df, task="mnist", model="lstm", regime="stabilized")["status"]
@@ -282,41 +304,41 @@ def test_run_outcome_rule():
     """learned: at least half the way from chance to 100 %; near chance: below chance + margin (training's
     not_converged); collapsed at rescale: the final rescale cost more than 10 points; diverged first."""
     # 38 % on the adding task (chance 33 %): "converged" for training, not "learned" for a reader.
-    assert T.run_outcome(_metrics(0.38, chance=0.33)) == "above chance"
-    assert T.run_outcome(_metrics(0.37, chance=0.33)) == "near chance"
-    assert T.run_outcome(_metrics(0.37, chance=0.33, margin=0.02)) == "above chance"  # the run's own margin
-    assert T.run_outcome(_metrics(0.75 - 1e-9, chance=0.5)) == "above chance"
-    assert T.run_outcome(_metrics(0.75, chance=0.5)) == "learned"
-    assert T.run_outcome(_metrics(0.8311, chance=0.5)) == "learned"  # the paper's IMDB accuracies
-    assert T.run_outcome(_metrics(0.2611, chance=0.1135)) == "above chance"  # the paper's MNIST RNN
-    assert T.run_outcome(_metrics(0.9, before=0.99)) == "learned"  # lost 9 points: not a collapse
-    assert T.run_outcome(_metrics(0.6, before=0.99)) == "collapsed at rescale"
-    assert T.run_outcome(_metrics(0.99, status="diverged", before=0.1)) == "diverged"
+    assert run_outcome(_metrics(0.38, chance=0.33)) == "above chance"
+    assert run_outcome(_metrics(0.37, chance=0.33)) == "near chance"
+    assert run_outcome(_metrics(0.37, chance=0.33, margin=0.02)) == "above chance"  # the run's own margin
+    assert run_outcome(_metrics(0.75 - 1e-9, chance=0.5)) == "above chance"
+    assert run_outcome(_metrics(0.75, chance=0.5)) == "learned"
+    assert run_outcome(_metrics(0.8311, chance=0.5)) == "learned"  # the paper's IMDB accuracies
+    assert run_outcome(_metrics(0.2611, chance=0.1135)) == "above chance"  # the paper's MNIST RNN
+    assert run_outcome(_metrics(0.9, before=0.99)) == "learned"  # lost 9 points: not a collapse
+    assert run_outcome(_metrics(0.6, before=0.99)) == "collapsed at rescale"
+    assert run_outcome(_metrics(0.99, status="diverged", before=0.1)) == "diverged"
     # Training's status and the outcome agree on "near chance".
-    assert T.run_outcome(_metrics(0.2, status="not_converged")) == "near chance"
+    assert run_outcome(_metrics(0.2, status="not_converged")) == "near chance"
     with pytest.raises(ValueError, match="unknown run status"):
-        T.run_outcome(_metrics(0.5, status="exploded"))
+        run_outcome(_metrics(0.5, status="exploded"))
 
 
 def test_outcome_cell():
-    assert T.outcome_cell(["learned"] * 3) == "3/3 learned"
-    assert T.outcome_cell(["near chance", "learned", "diverged"]) == "1/3 learned, 1/3 near chance, 1/3 diverged"
-    assert T.outcome_cell([]) == ""
+    assert outcome_cell(["learned"] * 3) == "3/3 learned"
+    assert outcome_cell(["near chance", "learned", "diverged"]) == "1/3 learned, 1/3 near chance, 1/3 diverged"
+    assert outcome_cell([]) == ""
     with pytest.raises(ValueError, match="unknown outcome"):
-        T.outcome_cell(["converged"])
+        outcome_cell(["converged"])
 
 
 def test_status_cell():
-    assert T.status_cell(["converged"] * 3) == "converged"
-    assert T.status_cell(["converged", "not_converged", "diverged"]) == "1/3 not converged, 1/3 diverged"
-    assert T.status_cell(["diverged", "diverged", "diverged"]) == "non-convergence (3/3 diverged)"
+    assert status_cell(["converged"] * 3) == "converged"
+    assert status_cell(["converged", "not_converged", "diverged"]) == "1/3 not converged, 1/3 diverged"
+    assert status_cell(["diverged", "diverged", "diverged"]) == "non-convergence (3/3 diverged)"
     with pytest.raises(ValueError, match="unknown run status"):
-        T.status_cell(["exploded"])
+        status_cell(["exploded"])
 
 
 def test_table1_paper_columns(runs):
     metrics, _ = runs
-    df = T.table1_accuracy(metrics)
+    df = table1_accuracy(metrics)
     row = _row(df, task="adding", model="rnn")
     assert row["paper_accuracy"] == "99.73%"
     assert row["paper_accuracy_low"] == row["paper_accuracy_high"] == 99.73
@@ -331,10 +353,10 @@ def test_table1_rejects_a_run_key_that_does_not_match_its_file(runs, tmp_path):
     metrics, _ = runs
     wrong = {("mnist", "gru", "baseline", 0): metrics["mnist", "rnn", "baseline", 0]}
     with pytest.raises(ValueError, match="run key"):
-        T.table1_accuracy(wrong)
+        table1_accuracy(wrong)
     wrong = {("mnist", "rnn", "stabilized", 0): metrics["mnist", "rnn", "baseline", 0]}
     with pytest.raises(ValueError, match="regime"):
-        T.table1_accuracy(wrong)
+        table1_accuracy(wrong)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -344,9 +366,9 @@ def test_table1_rejects_a_run_key_that_does_not_match_its_file(runs, tmp_path):
 def test_table2_values_equal_the_analysis_files(runs):
     metrics, analysis = runs
     data = _load(analysis)
-    df = T.table2_henrici(analysis, metrics=metrics)
+    df = table2_henrici(analysis, metrics=metrics)
     # One row per task × model × matrix, layers encoder before decoder, gates in the cell's order.
-    expected_rows = [(t, m, b) for t in TASKS for m in MODELS for b in P.paper_blocks(t, m)]
+    expected_rows = [(t, m, b) for t in TASKS for m in MODELS for b in paper_blocks(t, m)]
     assert list(df[["task", "model", "matrix"]].itertuples(index=False, name=None)) == expected_rows
     for task, model, block in expected_rows:
         row = _row(df, task=task, model=model, matrix=block)
@@ -362,7 +384,7 @@ def test_table2_values_equal_the_analysis_files(runs):
 
 def test_table2_paper_column(runs):
     _, analysis = runs
-    df = T.table2_henrici(analysis)
+    df = table2_henrici(analysis)
     row = _row(df, task="adding", model="rnn", matrix="encoder/h")
     assert (row["paper_henrici"], row["paper_henrici_value"]) == ("1.6", 1.6)
     assert "[I]" in row["paper_note"]
@@ -382,7 +404,7 @@ def test_table2_paper_column(runs):
 def test_table3_aggregates_blocks_then_seeds(runs, eps_log10):
     _, analysis = runs
     data = _load(analysis)
-    df = T.table3_robustness(analysis, eps_log10)
+    df = table3_robustness(analysis, eps_log10)
     assert len(df) == len(TASKS) * len(MODELS) * len(REGIMES)
     for task in TASKS:
         for model in MODELS:
@@ -390,7 +412,7 @@ def test_table3_aggregates_blocks_then_seeds(runs, eps_log10):
                 row = _row(df, task=task, model=model, regime=regime)
                 per_seed = [data[task, model, regime, s] for s in SEEDS]
                 assert row["n"] == len(SEEDS)
-                assert row["n_blocks"] == len(P.paper_blocks(task, model))
+                assert row["n_blocks"] == len(paper_blocks(task, model))
                 expected = {
                     "spectral_radius": [max(b["spectral_radius"] for b in run.values()) for run in per_seed],
                     "spectral_norm": [max(b["spectral_norm"] for b in run.values()) for run in per_seed],
@@ -419,7 +441,7 @@ def test_table3_min_and_max_differ_from_the_mean_over_blocks(runs):
     """The aggregation is max (min) over blocks, not the mean: guards against a silent change."""
     _, analysis = runs
     data = _load(analysis)
-    row = _row(T.table3_robustness(analysis, -1), task="adding", model="lstm", regime="baseline")
+    row = _row(table3_robustness(analysis, -1), task="adding", model="lstm", regime="baseline")
     means = [np.mean([b["spectral_norm"] for b in data["adding", "lstm", "baseline", s].values()]) for s in SEEDS]
     assert row["spectral_norm_mean"] > np.mean(means)
 
@@ -427,23 +449,23 @@ def test_table3_min_and_max_differ_from_the_mean_over_blocks(runs):
 def test_table3_unknown_eps_raises_naming_the_levels(runs):
     _, analysis = runs
     with pytest.raises(KeyError, match=r"eps = -1\.3.*'-1\.0', '-2\.0'"):
-        T.table3_robustness(analysis, -1.3)
+        table3_robustness(analysis, -1.3)
 
 
 def test_table3_header_shows_eps(runs):
     _, analysis = runs
-    shown, _ = R.display_frame(T.table3_robustness(analysis, -2))
+    shown, _ = display_frame(table3_robustness(analysis, -2))
     assert "ρ_ε, ε = 0.01 (max)" in shown.columns
     assert "eps log10" not in shown.columns  # hidden: kept in the CSV only
 
 
 def test_table3_status_with_metrics(runs):
     metrics, analysis = runs
-    df = T.table3_robustness(analysis, -2, metrics=metrics)
+    df = table3_robustness(analysis, -2, metrics=metrics)
     assert _row(df, task="mnist", model="lstm", regime="baseline")["status"].startswith("non-convergence")
     assert _row(df, task="adding", model="lstm", regime="stabilized")["status"] == "1/2 not converged"
     assert _row(df, task="mnist", model="lstm", regime="stabilized")["outcome"].endswith("1/2 diverged")
-    shown, _ = R.display_frame(df)
+    shown, _ = display_frame(df)
     assert "status" not in shown.columns and "outcome" not in shown.columns  # Table 1 shows them
 
 
@@ -451,7 +473,7 @@ def test_table3_prints_unstable_runs_as_such(runs, tmp_path):
     """Stabilized blocks here have ρ = 1.05: the CSV keeps ∞ and the numbers, the markdown says "unstable"."""
     _, analysis = runs
     data = _load(analysis)
-    df = T.table3_robustness(analysis, -2)
+    df = table3_robustness(analysis, -2)
     for row in df.itertuples():
         radii = [max(b["spectral_radius"] for b in data[row.task, row.model, row.regime, s].values()) for s in SEEDS]
         unstable = sum(r > 1 for r in radii)
@@ -461,13 +483,13 @@ def test_table3_prints_unstable_runs_as_such(runs, tmp_path):
     stabilized = df["regime"] == "stabilized"
     assert df.loc[stabilized, "unstable"].all()
     assert (df["n_unstable"] == 0).any()  # stable rows exist too
-    shown, _ = R.display_frame(df)
+    shown, _ = display_frame(df)
     for quantity in ("Kreiss bound (max)", "transient peak ‖Wᵏ‖ (max)"):
         assert (shown.loc[stabilized.to_numpy(), quantity] == "unstable").all()
         stable = (df["n_unstable"] == 0).to_numpy()
         assert not shown.loc[stable, quantity].str.contains("unstable").any()
     assert "∞" not in shown.to_string()
-    csv = pd.read_csv(R.write_table(df, tmp_path / "t3", "T3")[0])
+    csv = pd.read_csv(write_table(df, tmp_path / "t3", "T3")[0])
     assert np.isinf(csv.loc[stabilized.to_numpy(), "kreiss_lower_bound_mean"]).all()
     assert csv["unstable"].dtype == bool
     assert all(text.endswith("unstable") for text in csv["unstable_text"].dropna())
@@ -476,9 +498,12 @@ def test_table3_prints_unstable_runs_as_such(runs, tmp_path):
 
 
 def test_table3_counts_unstable_seeds():
-    assert T._unstable_text([1.0, 0.9]) == ""  # ρ = 1 is not unstable
-    assert T._unstable_text([1.0 + 1e-9, 0.9, 0.8]) == "1/3 unstable"
-    assert T._unstable_text([1.43]) == "unstable"
+    def text(radii):
+        return unstable_text([r > layout.UNSTABLE_RADIUS for r in radii])
+
+    assert text([1.0, 0.9]) == ""  # ρ = 1 is not unstable
+    assert text([1.0 + 1e-9, 0.9, 0.8]) == "1/3 unstable"
+    assert text([1.43]) == "unstable"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -488,9 +513,9 @@ def test_table3_counts_unstable_seeds():
 def test_every_aggregate_carries_sd_ci_and_n_of_rnnrobust_stats(runs):
     metrics, analysis = runs
     data = _load(metrics)
-    row = _row(T.table1_accuracy(metrics), task="mnist", model="rnn")
+    row = _row(table1_accuracy(metrics), task="mnist", model="rnn")
     for regime in REGIMES:
-        expected = S.summarize([100 * data["mnist", "rnn", regime, s]["test"]["accuracy"] for s in SEEDS])
+        expected = stats.summarize([100 * data["mnist", "rnn", regime, s]["test"]["accuracy"] for s in SEEDS])
         got = {f"x_{p}": row[f"{regime}_accuracy_{p}"] for p in ("mean", "sd", "ci_low", "ci_high", "n")}
         assert got == pytest.approx(expected.columns("x"), rel=1e-12)
     for df in _tables(metrics, analysis).values():
@@ -545,11 +570,11 @@ def test_regimes_follow_the_runs_or_the_given_order(regime_runs):
     metrics, analysis = regime_runs
     base, stab = REGIMES
     first_seen = [EXTRA, stab, base, RESCALED]
-    assert list(T.table1_detail(metrics)["regime"]) == first_seen
+    assert list(table1_detail(metrics)["regime"]) == first_seen
     config = [base, stab, RESCALED, EXTRA]
-    assert list(T.table1_detail(metrics, regimes=config)["regime"]) == config
-    df = T.table1_accuracy(metrics, regimes=config)
-    shown, _ = R.display_frame(df)
+    assert list(table1_detail(metrics, regimes=config)["regime"]) == config
+    df = table1_accuracy(metrics, regimes=config)
+    shown, _ = display_frame(df)
     # The paper's columns for baseline and stabilized, then one column group per extra regime; a regime "has a
     # final rescale" by its metrics, whatever its name.
     # The n of each column is in its header: 4 seeds of REGIMES[1], 3 of the others.
@@ -559,17 +584,17 @@ def test_regimes_follow_the_runs_or_the_given_order(regime_runs):
         f"{RESCALED} outcome", f"{EXTRA} (%) (n=3)", f"{EXTRA} outcome",
     ]  # fmt: skip
     assert _row(df, task="imdb", model="lstm")[f"{stab}_accuracy_n"] == 4
-    table2 = T.table2_henrici(analysis, regimes=config)
+    table2 = table2_henrici(analysis, regimes=config)
     assert [c.removesuffix("_henrici_mean") for c in table2.columns if c.endswith("_henrici_mean")] == config
     with pytest.raises(ValueError, match="not among the regimes given"):
-        T.table1_accuracy(metrics, regimes=[base, stab])
+        table1_accuracy(metrics, regimes=[base, stab])
 
 
 def test_table5_pairs_each_regime_with_the_baseline_by_seed(regime_runs, tmp_path):
     metrics, analysis = regime_runs
     base, stab = REGIMES
     config = [base, stab, RESCALED, EXTRA]
-    df = T.table5_paired(metrics, analysis, regimes=config)
+    df = table5_paired(metrics, analysis, regimes=config)
     assert list(df[["task", "model", "regime"]].itertuples(index=False, name=None)) == [
         ("imdb", "lstm", r) for r in config[1:]
     ]
@@ -578,7 +603,7 @@ def test_table5_pairs_each_regime_with_the_baseline_by_seed(regime_runs, tmp_pat
     assert row["n"] == 3 and row["accuracy_diff_n"] == 3
     assert row["accuracy_diff_mean"] == pytest.approx(-11.0) and row["accuracy_diff_sd"] == pytest.approx(1.0)
     assert row["accuracy_p"] == 0.25  # 3 pairs of one sign: the smallest p the exact test can give
-    expected = S.summarize([-10.0, -11.0, -12.0])
+    expected = stats.summarize([-10.0, -11.0, -12.0])
     assert (row["accuracy_diff_ci_low"], row["accuracy_diff_ci_high"]) == (
         pytest.approx(expected.ci_low), pytest.approx(expected.ci_high))  # fmt: skip
     # Henrici / ‖W‖_F: the max over blocks differs by +0.2 in every seed; the distance to instability: the min
@@ -586,7 +611,7 @@ def test_table5_pairs_each_regime_with_the_baseline_by_seed(regime_runs, tmp_pat
     assert row["henrici_relative_diff_mean"] == pytest.approx(0.2) and row["henrici_relative_diff_sd"] < 1e-12
     assert row["distance_to_instability_diff_mean"] == pytest.approx(0.04)
     assert row["distance_to_instability_diff_sd"] == pytest.approx(0.02)
-    assert row["test"] == S.PAIRED_TEST
+    assert row["test"] == stats.PAIRED_TEST
     assert row["excluded"] == f"{stab} seeds 3: no {base} run of the seed"
     assert any(note.startswith("Left out") and "imdb/lstm" in note for note in df.attrs["notes"])
     assert any("0.25 with 3 seeds" in note for note in df.attrs["notes"])
@@ -594,63 +619,92 @@ def test_table5_pairs_each_regime_with_the_baseline_by_seed(regime_runs, tmp_pat
     assert extra["accuracy_diff_mean"] == pytest.approx(1 / 3) and extra["excluded"] == ""
     # Signs of 1, −2, 2 (sum 1): the 8 sums are ±5, ±1, ±1, ±3, all at least 1 away from 0.
     assert extra["accuracy_p"] == 1.0
-    shown, _ = R.display_frame(df)
+    shown, _ = display_frame(df)
     assert list(shown.columns) == [
         "task", "model", "regime", "Δ test accuracy (points)", "p (accuracy)", "Δ Henrici / ‖W‖_F (max)",
         "p (Henrici)", "Δ distance to instability (min)", "p (distance)",
     ]  # fmt: skip
     assert shown.iloc[0, 4] == "0.25" and "[" in shown.iloc[0, 3]
-    R.write_table(df, tmp_path / "t5", "Table 5")
+    write_table(df, tmp_path / "t5", "Table 5")
     csv = pd.read_csv(tmp_path / "t5.csv")
     assert {"accuracy_diff_mean", "accuracy_diff_sd", "accuracy_diff_ci_low", "accuracy_diff_ci_high",
             "accuracy_diff_n", "accuracy_p", "test", "excluded"} <= set(csv.columns)  # fmt: skip
 
 
 def test_table5_caption_counts_the_pairs(regime_runs):
-    metrics, analysis = regime_runs
-    text = captions.table_caption("table5_paired", metrics, analysis)
+    metrics, _ = regime_runs
+    text = table5_paired_report_caption(metrics)
     # 4 + 3 + 3 runs of the other regimes; seed 3 of REGIMES[1] has no baseline partner.
-    assert text.startswith("13 runs (seeds 0, 1, 2, 3)")
+    assert "\n\nThis run:\n\n13 runs (seeds 0, 1, 2, 3)" in text
     assert f"9 runs of other regimes have a {REGIMES[0]} run of the same seed" in text and "want of one: 1." in text
+
+
+def test_captions_come_from_the_runs_and_the_jobs_params(runs):
+    """The caption of a table's files and its report caption: seeds from the run keys, ε from the job's param."""
+    metrics, analysis = runs
+    one = {k: v for k, v in metrics.items() if k[3] == 0}
+    assert table1_accuracy_caption(metrics) == (
+        "Test accuracy (%), mean ± sd [95 % bootstrap CI] over 2 seeds (0, 1), with the paper's Table 1; rescaled "
+        "regimes: after the final rescale."
+    )
+    assert "one seed (0): no spread" in table1_detail_caption(one) and "seed" in table2_henrici_caption(one)
+    assert table3_robustness_caption(metrics, -2.5).startswith("Robustness scalars (ε = 0.00316;")
+    assert table5_paired_caption().startswith(f"Each regime − {REGIMES[0]}, paired by seed")
+    text = table3_robustness_report_caption(metrics, analysis, -1)
+    description, this_run = text.split("\n\nThis run:\n\n")
+    assert "ρ_ε at log10 ε = -1, Kreiss" in description and "over 2 seeds (0, 1)" in description
+    assert this_run.startswith("16 runs (seeds 0, 1): 11 converged, 1 diverged, 4 not_converged. 11 of 16 runs have")
+    assert OUTCOME_RULE in table1_accuracy_report_caption(metrics) and OUTCOME_RULE in table1_detail_report_caption(one)
+    assert "16 runs (seeds 0, 1): 11 converged, 1 diverged, 4 not_converged." in table2_henrici_report_caption(
+        metrics, analysis
+    )
+
+
+def test_table_report_captions_are_the_jobs_own():
+    """The report caption of every table is the file its job wrote, whole: no report .rst reads the live config."""
+    for name in ("tables", "table4_perturbation"):
+        text = (ROOT / "workflow" / "report" / f"{name}.rst").read_text()
+        assert text == ".. include:: {{ snakemake.output.caption }}\n", name
+    assert "snakemake.config" not in (ROOT / "workflow" / "report" / "table_files.rst").read_text()
 
 
 def test_table5_without_the_baseline_has_no_rows_and_says_so(regime_runs):
     metrics, analysis = regime_runs
     base = REGIMES[0]
     keep = {k: v for k, v in metrics.items() if k[2] != base}
-    df = T.table5_paired(keep, {k: v for k, v in analysis.items() if k[2] != base})
+    df = table5_paired(keep, {k: v for k, v in analysis.items() if k[2] != base})
     assert df.empty and any(f"No run has a {base} partner" in note for note in df.attrs["notes"])
     assert any(f"{EXTRA} seeds 0, 1, 2: no {base} run" in note for note in df.attrs["notes"])
 
 
 def test_n_is_stated_once_per_table_per_column_or_per_cell():
     def frame(ns):
-        rows = [{"x": str(i), **S.summarize(np.arange(n) + i).columns("a"), **S.summarize([1.0, 2.0]).columns("b")}
-                for i, n in enumerate(ns)]  # fmt: skip
-        return R.table_frame(rows, list(rows[0]))
+        b = stats.summarize([1.0, 2.0]).columns("b")
+        rows = [{"x": str(i), **stats.summarize(np.arange(n) + i).columns("a"), **b} for i, n in enumerate(ns)]
+        return table_frame(rows, list(rows[0]))
 
     uniform = frame([2, 2])
-    shown, _ = R.display_frame(uniform)
-    assert list(shown.columns) == ["x", "a", "b"] and R.table_notes(uniform)[-1].endswith("n = 2 in every cell.")
+    shown, _ = display_frame(uniform)
+    assert list(shown.columns) == ["x", "a", "b"] and table_notes(uniform)[-1].endswith("n = 2 in every cell.")
     per_column = frame([3, 3])
-    shown, _ = R.display_frame(per_column)
-    assert list(shown.columns) == ["x", "a (n=3)", "b (n=2)"] and not R.table_notes(per_column)
+    shown, _ = display_frame(per_column)
+    assert list(shown.columns) == ["x", "a (n=3)", "b (n=2)"] and not table_notes(per_column)
     per_cell = frame([3, 1])
-    shown, _ = R.display_frame(per_cell)
-    assert list(shown.columns) == ["x", "a", "b (n=2)"] and not R.table_notes(per_cell)
-    s = S.summarize([0.0, 1.0, 2.0])
-    assert shown["a"][0] == R.format_summary(s.mean, s.sd, s.ci_low, s.ci_high) + " (n=3)"
+    shown, _ = display_frame(per_cell)
+    assert list(shown.columns) == ["x", "a", "b (n=2)"] and not table_notes(per_cell)
+    s = stats.summarize([0.0, 1.0, 2.0])
+    assert shown["a"][0] == format_summary(s.mean, s.sd, s.ci_low, s.ci_high) + " (n=3)"
     assert shown["a"][1] == "1 (n=1)"  # one seed: its value, no sd, no interval
 
 
 def test_a_single_seed_shows_its_value_and_no_interval(regime_runs):
     metrics, _ = regime_runs
     one = {k: v for k, v in metrics.items() if k[3] == 0}
-    df = T.table1_detail(one)
+    df = table1_detail(one)
     assert (df["accuracy_n"] == 1).all() and df["accuracy_sd"].isna().all() and df["accuracy_ci_low"].isna().all()
-    shown, _ = R.display_frame(df)
+    shown, _ = display_frame(df)
     assert not shown["accuracy after final rescale"].str.contains("±|\\[").any()
-    assert R.table_notes(df)[-1].endswith("n = 1 in every cell.")
+    assert table_notes(df)[-1].endswith("n = 1 in every cell.")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -665,11 +719,11 @@ def _md_cells(line: str) -> list[str]:
 def _tables(metrics, analysis):
     """Every table as the workflow writes it (workflow/scripts/tables.py)."""
     return {
-        "table1": T.table1_accuracy(metrics),
-        "table1_detail": T.table1_detail(metrics, analysis=analysis),
-        "table2": T.table2_henrici(analysis, metrics=metrics),
-        "table3": T.table3_robustness(analysis, -2, metrics=metrics),
-        "table5_paired": T.table5_paired(metrics, analysis),
+        "table1": table1_accuracy(metrics),
+        "table1_detail": table1_detail(metrics, analysis=analysis),
+        "table2": table2_henrici(analysis, metrics=metrics),
+        "table3": table3_robustness(analysis, -2, metrics=metrics),
+        "table5_paired": table5_paired(metrics, analysis),
     }
 
 
@@ -678,7 +732,7 @@ def test_write_table_outputs(runs, tmp_path, which):
     metrics, analysis = runs
     df = _tables(metrics, analysis)[which]
     caption = "Test 50% & x_y {ok}"
-    paths = R.write_table(df, tmp_path / "out" / which, caption)
+    paths = write_table(df, tmp_path / "out" / which, caption)
     assert [p.name for p in paths] == [f"{which}.csv", f"{which}.md", f"{which}.tex", f"{which}.html"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)  # no temp files
 
@@ -695,7 +749,7 @@ def test_write_table_outputs(runs, tmp_path, which):
     header = _md_cells(lines[2])
     assert re.fullmatch(r"\|(-{3,}:?\|)+", lines[3]) and lines[3].count("|") == len(header) + 1
     body = lines[4 : 4 + len(df)]
-    notes = R.table_notes(df)
+    notes = table_notes(df)
     assert notes and lines[4 + len(df) :] == [x for note in notes for x in ("", note)]
     assert all(len(_md_cells(line)) == len(header) for line in body)
     assert not any(h.endswith(("mean", "sd", "ci low", "ci high", " n")) for h in header)  # one "mean ± sd [lo, hi]"
@@ -711,7 +765,7 @@ def test_write_table_outputs(runs, tmp_path, which):
     assert "\\label{tab:" + which + "}" in tex
     rows = tex[i[1] : i[2]].strip().splitlines()[1:]
     assert len(rows) == len(df)
-    assert f"\\{R.latex_font(df)}\n" in tex and R.latex_escape(notes[0]) in tex
+    assert f"\\{latex_font(df)}\n" in tex and latex_escape(notes[0]) in tex
     assert "±" not in tex and "$\\pm$" in tex
     assert "$$" not in tex
     ncols = re.search(r"\\begin\{tabular\}\{([lr]+)\}", tex).group(1)
@@ -726,15 +780,15 @@ def test_write_table_outputs(runs, tmp_path, which):
 
 def test_table1_markdown_shows_mean_sd_ci_and_paper(runs, tmp_path):
     metrics, _ = runs
-    df = T.table1_accuracy(metrics)
-    md = R.write_table(df, tmp_path / "t1", "Table 1")[1].read_text()
+    df = table1_accuracy(metrics)
+    md = write_table(df, tmp_path / "t1", "Table 1")[1].read_text()
     row = _row(df, task="adding", model="rnn")
-    cell = R.format_summary(*(row[f"baseline_accuracy_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")))
+    cell = format_summary(*(row[f"baseline_accuracy_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")))
     assert f"| {cell} |" in md and re.search(r"\| \d+(\.\d+)? ± \d+(\.\d+)? \[\d+(\.\d+)?, \d+(\.\d+)?\] \|", md)
     assert "n = 2 in every cell" in md  # n stated once: every cell has both seeds
     assert "non-convergence (3 seeds)" in md and "99.73%" in md
     assert "| baseline (%) |" in md and "| stabilized, after final rescale (%) |" in md
-    assert T.OUTCOME_RULE in md
+    assert OUTCOME_RULE in md
 
 
 def test_latex_tables_fit_a_page(runs):
@@ -743,23 +797,23 @@ def test_latex_tables_fit_a_page(runs):
     no \\resizebox needed."""
     metrics, analysis = runs
     for name, df in _tables(metrics, analysis).items():
-        layout = R.latex_layout(df)
+        layout = latex_layout(df)
         assert len(layout) <= 9, (name, [h for _, h, _ in layout])
-        width = sum(w + R.LATEX_COLUMN_SEP_PT for _, _, w in layout)
-        assert width <= R.LATEX_TEXT_WIDTH_PT, (name, width, [(" ".join(h), w) for _, h, w in layout])
+        width = sum(w + LATEX_COLUMN_SEP_PT for _, _, w in layout)
+        assert width <= LATEX_TEXT_WIDTH_PT, (name, width, [(" ".join(h), w) for _, h, w in layout])
         assert all(len(lines) <= 4 for _, lines, _ in layout), name  # headers of at most 4 lines
-        assert "resizebox" not in R.to_latex(df)
+        assert "resizebox" not in to_latex(df)
 
 
 def test_latex_stacks_mean_and_std_only_when_one_line_is_too_wide():
     row = {"x": "a", **{f"q{i}_mean": 1.23456 for i in range(3)}, **{f"q{i}_sd": 0.0123 for i in range(3)}}
-    narrow = R.table_frame([row], list(row))
-    assert "\\begin{tabular}[t]" not in R.to_latex(narrow) and "1.235 $\\pm$ 0.012" in R.to_latex(narrow)
+    narrow = table_frame([row], list(row))
+    assert "\\begin{tabular}[t]" not in to_latex(narrow) and "1.235 $\\pm$ 0.012" in to_latex(narrow)
     row = {"x": "a", **{f"q{i}_mean": 1.23456 for i in range(9)}, **{f"q{i}_sd": 0.0123 for i in range(9)}}
-    wide = R.table_frame([row], list(row))
-    tex = R.to_latex(wide)
+    wide = table_frame([row], list(row))
+    tex = to_latex(wide)
     assert "\\begin{tabular}[t]{@{}r@{}}1.235 \\\\ $\\pm$ 0.012\\end{tabular}" in tex
-    assert sum(w + R.LATEX_COLUMN_SEP_PT for _, _, w in R.latex_layout(wide)) <= R.LATEX_TEXT_WIDTH_PT
+    assert sum(w + LATEX_COLUMN_SEP_PT for _, _, w in latex_layout(wide)) <= LATEX_TEXT_WIDTH_PT
 
 
 @pytest.mark.latex
@@ -768,7 +822,7 @@ def test_latex_tables_compile_without_overfull_boxes(runs, tmp_path):
     metrics, analysis = runs
     inputs = []
     for name, df in _tables(metrics, analysis).items():
-        R.write_table(df, tmp_path / name, f"{name}: 50% & x_y")
+        write_table(df, tmp_path / name, f"{name}: 50% & x_y")
         inputs.append(f"\\input{{{name}.tex}}")
     doc = tmp_path / "doc.tex"
     doc.write_text(
@@ -785,27 +839,27 @@ def test_latex_tables_compile_without_overfull_boxes(runs, tmp_path):
 
 
 def test_latex_escape():
-    assert R.latex_escape("a_b & 50% $ # {x} ~ ^ \\") == (
+    assert latex_escape("a_b & 50% $ # {x} ~ ^ \\") == (
         "a\\_b \\& 50\\% \\$ \\# \\{x\\} \\textasciitilde{} \\textasciicircum{} \\textbackslash{}"
     )
-    assert R.latex_escape("‖W‖₂") == "$\\|$W$\\| _2$"
-    assert R.latex_escape("−∞ ± 1") == "$- \\infty$ $\\pm$ 1"
-    assert R.latex_escape("19.37–22.47%") == "19.37--22.47\\%"
+    assert latex_escape("‖W‖₂") == "$\\|$W$\\| _2$"
+    assert latex_escape("−∞ ± 1") == "$- \\infty$ $\\pm$ 1"
+    assert latex_escape("19.37–22.47%") == "19.37--22.47\\%"
     # Sub- and superscripts after a symbol; identifiers keep their underscores.
-    assert R.latex_escape("ρ_ε") == "$\\rho _{\\varepsilon}$"
-    assert R.latex_escape("‖W‖_F") == "$\\|$W$\\| _{F}$"
-    assert R.latex_escape("‖Wᵏ‖") == "$\\|$W$^{k} \\|$"
-    assert R.latex_escape("test_before_final_rescale") == "test\\_before\\_final\\_rescale"
+    assert latex_escape("ρ_ε") == "$\\rho _{\\varepsilon}$"
+    assert latex_escape("‖W‖_F") == "$\\|$W$\\| _{F}$"
+    assert latex_escape("‖Wᵏ‖") == "$\\|$W$^{k} \\|$"
+    assert latex_escape("test_before_final_rescale") == "test\\_before\\_final\\_rescale"
 
 
 def test_text_overrides_and_notes_in_every_format(tmp_path):
     rows = [{"x": "a", "v_mean": 1.5, "v_sd": 0.25, "v_text": ""}, {"x": "b", "v_mean": math.inf, "v_sd": math.nan,
             "v_text": "unstable"}]  # fmt: skip
-    df = R.table_frame(rows, ["x", "v_mean", "v_sd", "v_text"], text={"v": "v_text"}, notes=["A note."])
-    shown, numeric = R.display_frame(df)
+    df = table_frame(rows, ["x", "v_mean", "v_sd", "v_text"], text={"v": "v_text"}, notes=["A note."])
+    shown, numeric = display_frame(df)
     assert list(shown.columns) == ["x", "v"] and numeric == [False, True]
     assert list(shown["v"]) == ["1.50 ± 0.25", "unstable"]
-    csv, md, tex, page = (p.read_text() for p in R.write_table(df, tmp_path / "t", "cap"))
+    csv, md, tex, page = (p.read_text() for p in write_table(df, tmp_path / "t", "cap"))
     assert '<td>b</td><td class="num">unstable</td>' in page and '<p class="note">A note.</p>' in page
     assert "inf" in csv and "v_text" in csv and "unstable" in csv
     assert md.endswith("\nA note.\n") and "| b | unstable |" in md
@@ -814,26 +868,26 @@ def test_text_overrides_and_notes_in_every_format(tmp_path):
 
 def test_long_headers_and_text_cells_wrap_in_latex():
     rows = [{"name": "a long text cell that needs more than one line", "value": 1.0}]
-    df = R.table_frame(rows, ["name", "value"], headers={"value": "a header of several words"})
-    (_, name_lines, name_width), (_, lines, _) = R.latex_layout(df)
-    assert name_width == R.LATEX_WRAP_PT and name_lines == ["name"]
+    df = table_frame(rows, ["name", "value"], headers={"value": "a header of several words"})
+    (_, name_lines, name_width), (_, lines, _) = latex_layout(df)
+    assert name_width == LATEX_WRAP_PT and name_lines == ["name"]
     assert len(lines) > 1
-    tex = R.to_latex(df)
+    tex = to_latex(df)
     assert "\\parbox[t]" in tex and "\\begin{tabular}[b]{@{}r@{}}a header" in tex
 
 
 def test_format_value_and_eps():
-    assert R.format_value(3.14159) == "3.142"
-    assert (R.format_value(math.inf), R.format_value(-math.inf), R.format_value(math.nan)) == ("∞", "−∞", "")
-    assert R.format_value({0: 0.5, 1: 2}) == "0: 0.5; 1: 2"
-    assert R.format_mean_std(1.0, 0.25) == "1.00 ± 0.25" and R.format_mean_std(1.0, math.nan) == "1"
+    assert format_value(3.14159) == "3.142"
+    assert (format_value(math.inf), format_value(-math.inf), format_value(math.nan)) == ("∞", "−∞", "")
+    assert format_value({0: 0.5, 1: 2}) == "0: 0.5; 1: 2"
+    assert format_mean_std(1.0, 0.25) == "1.00 ± 0.25" and format_mean_std(1.0, math.nan) == "1"
     # The sd to 2 significant digits, the mean (and the interval) to the same decimal place.
-    assert R.format_mean_std(99.7312, 0.01234) == "99.731 ± 0.012"
-    assert R.format_mean_std(0.002345, 0.0011) == "0.0023 ± 0.0011"
-    assert R.format_mean_std(1444779.6, 30000.0) == "1.445e+06 ± 3e+04"
-    assert R.format_mean_std(math.inf, math.nan) == "∞" and R.format_mean_std(2.0, 0.0) == "2 ± 0"
-    assert (R.format_eps(-2), R.format_eps(-2.5), R.format_eps(-3)) == ("0.01", "0.00316", "0.001")
-    assert R.format_mean_std(284.9, 187.0) == "280 ± 190"  # an sd of hundreds: rounded to tens
-    assert R.format_summary(99.7312, 0.01234, 99.7201, 99.7432) == "99.731 ± 0.012 [99.720, 99.743]"
-    assert R.format_summary(1.0, math.nan, math.nan, math.nan) == "1"  # one seed: no sd, no interval
-    assert R.format_summary(2.0, 0.0, 2.0, 2.0) == "2 ± 0"  # constant: the interval is [2, 2], said by the sd
+    assert format_mean_std(99.7312, 0.01234) == "99.731 ± 0.012"
+    assert format_mean_std(0.002345, 0.0011) == "0.0023 ± 0.0011"
+    assert format_mean_std(1444779.6, 30000.0) == "1.445e+06 ± 3e+04"
+    assert format_mean_std(math.inf, math.nan) == "∞" and format_mean_std(2.0, 0.0) == "2 ± 0"
+    assert (format_eps(-2), format_eps(-2.5), format_eps(-3)) == ("0.01", "0.00316", "0.001")
+    assert format_mean_std(284.9, 187.0) == "280 ± 190"  # an sd of hundreds: rounded to tens
+    assert format_summary(99.7312, 0.01234, 99.7201, 99.7432) == "99.731 ± 0.012 [99.720, 99.743]"
+    assert format_summary(1.0, math.nan, math.nan, math.nan) == "1"  # one seed: no sd, no interval
+    assert format_summary(2.0, 0.0, 2.0, 2.0) == "2 ± 0"  # constant: the interval is [2, 2], said by the sd

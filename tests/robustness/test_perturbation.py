@@ -10,25 +10,20 @@ import pytest
 import torch
 
 from rnnrobust import spectra
-from rnnrobust.config import ConfigError, TrainConfig, check_config, deep_merge, load_config, load_schema, load_yaml
+from rnnrobust.config import ConfigError, TrainConfig
+from rnnrobust.config.checks import check_config, load_schema
+from rnnrobust.config.files import deep_merge, load_config, load_yaml
 from rnnrobust.data.adding import generate_adding
 from rnnrobust.io import read_json, write_json
 from rnnrobust.layout import CELLS, GATES, TASKS, block_keys
-from rnnrobust.robustness.perturbation.run import (
-    PerturbationConfig,
-    block_robustness,
-    evaluate_copies,
-    perturb_run,
-    perturbed_blocks,
-    random_directions,
-    state_amplification,
-    state_gate,
-    state_jacobians,
-    worst_case,
-)
-from rnnrobust.training import train as training
+from rnnrobust.robustness.perturbation.copies import evaluate_copies
+from rnnrobust.robustness.perturbation.directions import perturbed_blocks, random_directions, worst_case
+from rnnrobust.robustness.perturbation.run import block_robustness, perturb_run
+from rnnrobust.robustness.perturbation.settings import PerturbationConfig
+from rnnrobust.robustness.perturbation.state import state_amplification, state_gate, state_jacobians
+from rnnrobust.training import evaluation
 from rnnrobust.training.models import build_model, recurrent_layers
-from rnnrobust.training.train import load_tensors
+from rnnrobust.training.tasks import load_tensors
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -157,7 +152,7 @@ def test_stacked_evaluation_of_copies_equals_each_copy_alone(task, cell):
         alone = tiny_model(train)
         for name, layer in recurrent_layers(alone).items():
             layer.weight_hh.data.copy_(weights[name])
-        expected = training.test_metrics(task, alone, x, y, 12, torch.device("cpu"))
+        expected = evaluation.test_metrics(task, alone, x, y, 12, torch.device("cpu"))
         assert result.keys() == expected.keys()
         for key in expected:
             assert result[key] == pytest.approx(expected[key], rel=1e-6, abs=1e-6), key
@@ -238,7 +233,7 @@ def test_eps_zero_reproduces_the_unperturbed_accuracy():
     arrays = tiny_arrays("adding")
     index = np.sort(np.random.default_rng([0, 0]).choice(len(arrays["y_test"]), size=24, replace=False))
     data = load_tensors("adding", {"x_test": arrays["x_test"][index], "y_test": arrays["y_test"][index]})
-    expected = training.test_metrics("adding", model, data["x_test"], data["y_test"], 1024, torch.device("cpu"))
+    expected = evaluation.test_metrics("adding", model, data["x_test"], data["y_test"], 1024, torch.device("cpu"))
     for key, value in expected.items():
         assert record["reference"][key] == pytest.approx(value, rel=1e-6), key
     # a level that float32 rounds away (ε = 1e-12) is the unperturbed model again

@@ -14,15 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_group import SEEDS, arrays_for, history, model_bytes, quiet, run_params
-from test_train import Kill, KillAfter
+from tiny_runs import SEEDS, Kill, KillAfter, arrays_for, history, model_bytes, quiet, run_params
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from rnnrobust.layout import CELLS, TASKS
 from rnnrobust.training import models
 from rnnrobust.training.graphed import StaticStep, check_graphable
 from rnnrobust.training.group import RunGroup
-from rnnrobust.training.train import load_tensors, loss_and_accuracy, make_optimizer, optimizer_impl, train_group
+from rnnrobust.training.loop import train_group
+from rnnrobust.training.optimizer import make_optimizer, optimizer_impl
+from rnnrobust.training.tasks import load_tensors, loss_and_accuracy
 from rnnrobust.training.weights import load_state_dict
 
 # One torch thread, the workflow's setting for training (tests/conftest.py).

@@ -6,57 +6,32 @@ with more threads MKL may split a single product differently from the same produ
 
 import shutil
 
-import numpy as np
 import pytest
 import torch
-from test_stabilize import stabilized_params, toy_imdb
-from test_train import Kill, KillAfter, imdb_arrays, imdb_params
+from tiny_runs import (
+    SEEDS,
+    Kill,
+    KillAfter,
+    arrays_for,
+    history,
+    model_bytes,
+    quiet,
+    run_params,
+    stabilized_params,
+    toy_imdb,
+)
 
-from rnnrobust.config import TrainConfig
-from rnnrobust.data.adding import generate_adding
 from rnnrobust.layout import CELLS, TASKS
+from rnnrobust.training.checkpoint import save_state_dict
 from rnnrobust.training.group import RunGroup
+from rnnrobust.training.loop import GroupJob, train_group, train_groups, train_run
 from rnnrobust.training.models import build_model, stack_models
 from rnnrobust.training.stabilize import stabilization_hooks
-from rnnrobust.training.train import GroupJob, loss_and_accuracy, save_state_dict, train_group, train_groups, train_run
+from rnnrobust.training.tasks import loss_and_accuracy
 from rnnrobust.training.weights import load_state_dict
 
 # One torch thread, the workflow's setting for training (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
-SEEDS = (3, 4, 5)
-quiet = lambda message: None  # noqa: E731
-
-
-def mnist_arrays(n_train=48, n_test=24):
-    rng = np.random.default_rng(1)
-    return {
-        "x_train": rng.integers(0, 256, (n_train, 28, 28)).astype(np.uint8),
-        "y_train": rng.integers(0, 10, n_train),
-        "x_test": rng.integers(0, 256, (n_test, 28, 28)).astype(np.uint8),
-        "y_test": rng.integers(0, 10, n_test),
-    }
-
-
-def run_params(task, **overrides):
-    """A tiny run of ``task`` whose training is three optimizer steps (one epoch of three batches)."""
-    base = {"seed": 0, "regime": "baseline", "epochs": 1, "batch_size": 16, "device": "cpu"}
-    if task == "imdb":
-        return imdb_params(**{**base, "model": "gru", "hidden_size": 8, "embed_dim": 8, "dropout": 0.0,
-                              "recurrent_dropout": 0.0, **overrides})  # fmt: skip
-    if task == "adding":
-        params = {"task": "adding", "model": "lstm", "optimizer": "adam", "lr": 0.01, "hidden_size": 8}
-    else:
-        params = {"task": "mnist", "model": "rnn", "optimizer": "rmsprop", "lr": 1e-3, "hidden_size": 12,
-                  "rnn_activation": "relu"}  # fmt: skip
-    return TrainConfig(**{**base, **params, **overrides})
-
-
-def arrays_for(task):
-    if task == "imdb":
-        return imdb_arrays(n_train=48)
-    if task == "adding":
-        return generate_adding(n_samples=60, digits=3, val_fraction=0.2, seed=0)  # 48 training questions
-    return mnist_arrays()
 
 
 def singles_and_group(tmp_path, trains, arrays, hooks=None, **group_options):
@@ -67,17 +42,6 @@ def singles_and_group(tmp_path, trains, arrays, hooks=None, **group_options):
     dirs = [tmp_path / f"group/seed{t.seed}" for t in trains]
     metrics = train_group(trains, arrays, dirs, log=quiet, hooks=group_hooks, **group_options)
     return metrics
-
-
-def model_bytes(tmp_path, kind, seed):
-    return (tmp_path / f"{kind}/seed{seed}/model.pt").read_bytes()
-
-
-def history(tmp_path, kind, seed):
-    rows = (tmp_path / f"{kind}/seed{seed}/history.csv").read_text().splitlines()
-    header = rows[0].split(",")
-    keep = [i for i, name in enumerate(header) if name != "seconds"]
-    return [[row.split(",")[i] for i in keep] for row in rows]
 
 
 @pytest.mark.parametrize(

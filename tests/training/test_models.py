@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnrobust.config import TrainConfig, load_config
+from rnnrobust.config import TrainConfig
+from rnnrobust.config.files import load_config
 from rnnrobust.layout import CELLS, GATES, block_keys, split_gates
 from rnnrobust.training.models import KerasRecurrent, build_model, recurrent_layers
 from rnnrobust.training.recurrence import KerasRecurrence

@@ -1,7 +1,7 @@
 """The cache of finished runs: what its key covers, and that only runs it lacks are trained."""
 
 import numpy as np
-from test_train import imdb_arrays, imdb_params
+from fixtures import imdb_arrays, imdb_params
 
 from rnnrobust.io import save_prepared
 from rnnrobust.training.run_cache import (

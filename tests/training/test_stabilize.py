@@ -7,12 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from tiny_runs import Kill, KillAfter, stabilized_params, toy_imdb
 
 from rnnrobust.config import Stabilization, TrainConfig
 from rnnrobust.layout import split_gates
+from rnnrobust.training.loop import train_run
 from rnnrobust.training.models import build_model
 from rnnrobust.training.stabilize import SpectralStabilizer, estimate, stabilization_hooks
-from rnnrobust.training.train import train_run
 from rnnrobust.training.weights import gate_blocks, load_state_dict
 
 
@@ -114,25 +115,6 @@ def test_if_greater_only_shrinks_and_stacked_norm():
     assert float(torch.linalg.matrix_norm(model.rnn.weight_hh.detach(), ord=2)) == pytest.approx(1.0, rel=1e-12)
 
 
-def toy_imdb(n_train, length, seed):
-    """Random word ids; the test labels repeat the first training labels."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n_train)
-    x_train, x_test = rng.integers(3, 30, (n_train, length)), rng.integers(3, 30, (16, length))
-    return {"x_train": x_train, "y_train": y, "x_test": x_test, "y_test": y[:16]}
-
-
-def stabilized_params(model, seed, epochs, estimator, **extra):
-    """A tiny imdb run of the stabilized regime with Algorithm 1's default options but ``estimator``."""
-    stabilization = {"quantity": "radius", "estimator": estimator, "n_iter": 1, "vector": "persistent",
-                     "apply": "always", "gamma": 1.0, "scope": "per_gate_block"}  # fmt: skip
-    return TrainConfig.from_params({
-        "task": "imdb", "model": model, "seed": seed, "regime": "stabilized", "epochs": epochs, "batch_size": 16,
-        "optimizer": "adam", "lr": 0.01, "hidden_size": 5, "vocab_size": 30, "embed_dim": 4, "device": "cpu",
-        "stabilization": stabilization, **extra,
-    })  # fmt: skip
-
-
 def test_stabilized_training_with_exact_estimator_ends_on_the_unit_circle(tmp_path):
     arrays = toy_imdb(64, 10, seed=0)
     params = stabilized_params("gru", seed=0, epochs=3, estimator="exact", dtype="float64")
@@ -153,17 +135,9 @@ def test_killed_stabilized_run_resumes_with_its_power_iteration_vectors(tmp_path
     arrays = toy_imdb(48, 8, seed=1)
     params = stabilized_params("lstm", seed=2, epochs=4, estimator="norm_ratio")
 
-    class Kill(Exception):
-        pass
-
-    def kill_after_two(model, epoch):
-        if epoch == 2:
-            raise Kill
-        return {}
-
     train_run(params, arrays, tmp_path / "full", log=lambda s: None, hooks=stabilization_hooks(params))
     with pytest.raises(Kill):
-        hooks = [*stabilization_hooks(params), kill_after_two]
+        hooks = [*stabilization_hooks(params), KillAfter(2)]
         train_run(params, arrays, tmp_path / "resumed", log=lambda s: None, hooks=hooks)
     train_run(params, arrays, tmp_path / "resumed", log=lambda s: None, hooks=stabilization_hooks(params))
     full, resumed = load_state_dict(tmp_path / "full/model.pt"), load_state_dict(tmp_path / "resumed/model.pt")

@@ -6,36 +6,24 @@ model was built, which is where a run alone drew them before: the results did no
 """
 
 import csv
+import importlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from fixtures import imdb_arrays, imdb_params
+from tiny_runs import Kill, KillAfter
 
+from rnnrobust import provenance
 from rnnrobust.config import TrainConfig
 from rnnrobust.data.adding import generate_adding
 from rnnrobust.layout import block_keys
-from rnnrobust.training.train import train_run
+from rnnrobust.training import loop
+from rnnrobust.training.loop import train_run
 from rnnrobust.training.weights import gate_blocks, load_state_dict
-
-
-def imdb_arrays(n_train=96, n_test=32, seed=0):
-    rng = np.random.default_rng(seed)
-    y_train, y_test = rng.integers(0, 2, n_train), rng.integers(0, 2, n_test)
-    x_train = rng.integers(3, 50, (n_train, 12)) + 50 * y_train[:, None]  # learnable: ids shift with the label
-    x_test = rng.integers(3, 50, (n_test, 12)) + 50 * y_test[:, None]
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-
-
-def imdb_params(**overrides):
-    params = {
-        "task": "imdb", "model": "lstm", "seed": 3, "regime": "baseline", "epochs": 4, "batch_size": 16,
-        "optimizer": "adam", "lr": 0.01, "hidden_size": 5, "vocab_size": 100, "embed_dim": 6,
-        "dropout": 0.2, "recurrent_dropout": 0.2, "device": "cpu", "cell_impl": "faithful",
-    }  # fmt: skip
-    params.update(overrides)
-    return TrainConfig(**params)
 
 
 def state(path):
@@ -46,22 +34,6 @@ def assert_same_weights(a, b):
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
-
-
-class Kill(Exception):
-    pass
-
-
-class KillAfter:
-    """An epoch-end hook that simulates the job being killed once ``epoch`` is done."""
-
-    def __init__(self, epoch):
-        self.epoch = epoch
-
-    def __call__(self, model, epoch):
-        if epoch == self.epoch:
-            raise Kill
-        return {}
 
 
 def test_same_seed_gives_bitwise_identical_weights(tmp_path):
@@ -166,18 +138,24 @@ def test_checkpoint_of_other_code_is_set_aside(tmp_path):
 
 
 def test_default_code_digest_follows_the_training_modules():
-    from rnnrobust import provenance
-    from rnnrobust.training import train
-
-    src = Path(train.__file__).parents[2]
-    modules = provenance.library_modules(train.__file__, src, "rnnrobust.training.train")
-    assert {"rnnrobust.training.models", "rnnrobust.training.recurrence", "rnnrobust.config", "rnnrobust.io"} <= set(
-        modules
-    )
+    src = Path(loop.__file__).parents[2]
+    modules = provenance.library_modules(loop.__file__, src, "rnnrobust.training.loop")
+    parts = ("tasks", "evaluation", "optimizer", "checkpoint", "session", "epochs", "outputs", "group", "graphed")
+    expected = {f"rnnrobust.training.{part}" for part in (*parts, "models", "recurrence")}
+    assert expected | {"rnnrobust.config", "rnnrobust.io"} <= set(modules)
     assert "rnnrobust.spectra" not in modules
+    assert not any(name.startswith("rnnrobust.config.") for name in modules)  # the checks, files and CLI
+    assert loop.default_code_digest() == provenance.module_digest("rnnrobust.training.loop", src)
 
 
 def test_a_run_alone_records_its_group_of_one(tmp_path):
     metrics = train_run(imdb_params(epochs=1), imdb_arrays(), tmp_path, log=lambda s: None)
     assert metrics["group"] == {"seeds": [3], "index": 0, "stacked": False, "optimizer": "foreach"}
     assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_the_old_import_path_still_works_and_warns():
+    sys.modules.pop("rnnrobust.train", None)
+    with pytest.warns(DeprecationWarning, match=r"rnnrobust\.training\.loop"):
+        old = importlib.import_module("rnnrobust.train")
+    assert (old.train_run, old.train_group, old.train_groups) == (loop.train_run, loop.train_group, loop.train_groups)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_workflow import copy_workflow, snakemake
+from workflow_runs import copy_workflow, snakemake, write_overlay
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("RNNROBUST_SLURM") != "1" or shutil.which("sbatch") is None,
@@ -36,9 +36,9 @@ def run_on_slurm(workdir: Path, *args: str) -> tuple[subprocess.CompletedProcess
 
     The flags are the README's for a test cluster: the profile as it is, job states polled from 2 s on.
     """
-    (workdir / "one_run.yaml").write_text(yaml.safe_dump(ONE_RUN))
+    one_run = write_overlay(workdir / "one_run.yaml", ONE_RUN)
     flags = ("--workflow-profile", "workflow/profiles/slurm", "--slurm-init-seconds-before-status-checks", "2")
-    proc = snakemake(workdir, *flags, *args, overlays=("one_run.yaml",), check=False)
+    proc = snakemake(workdir, *flags, *args, overlays=(one_run,), check=False)
     return proc, proc.stdout + proc.stderr
 
 

@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import csv
-import functools
-import http.server
-import io
 import itertools
 import json
 import os
@@ -20,103 +16,22 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
-from fixtures import write_fixture_mirror
+from workflow_runs import copy_workflow, job_environment, pending, planned, snakemake, snakemake_command, write_overlay
 
 from rnnrobust.layout import CELLS as MODELS
 from rnnrobust.layout import GATES, LAYERS, REGIMES, TASKS, block_keys
 
-REPO = Path(__file__).resolve().parents[2]
-TINY = REPO / "tests" / "config" / "config.yaml"
 AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues", "all"}
 AGGREGATES |= {"table4_perturbation", "figure7_perturbation", "figure8_prediction"}
 PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra", "perturb"}
 HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
 HIDDEN |= {("imdb", "rnn"): 4, ("imdb", "lstm"): 6, ("imdb", "gru"): 6}
-
-
-def copy_workflow(dest: Path) -> Path:
-    """A copy of the workflow and its library, as a user's checkout would hold it."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(REPO / name, dest / name)
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
-    for name in ("workflow", "src", "envs", "tests", "profiles"):
-        shutil.copytree(REPO / name, dest / name, ignore=ignore)
-    return dest
-
-
-def snakemake(workdir: Path, *args: str, overlays: tuple[str, ...] = (), check: bool = True):
-    """Run snakemake on the tiny config (plus overlay config files) in ``workdir``."""
-    configfiles = ("tests/config/config.yaml", *overlays)
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args, "--configfile", *configfiles]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=900)
-    if check and proc.returncode != 0:
-        output = f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
-        raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{output}")
-    return proc
-
-
-def pending(workdir: Path, *args: str, overlays: tuple[str, ...] = ()) -> dict[str, set[str]]:
-    """Outputs that a run would (re)create, by rule, from `snakemake --summary`."""
-    proc = snakemake(workdir, "--summary", *args, overlays=overlays)
-    rows = csv.DictReader(io.StringIO(proc.stdout), delimiter="\t")
-    out: dict[str, set[str]] = {}
-    for row in rows:
-        if row["plan"] == "update pending":
-            out.setdefault(row["rule"], set()).add(row["output_file"])
-    return out
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def http_mirror(tmp_path_factory):
-    root = tmp_path_factory.mktemp("served")
-    write_fixture_mirror(root)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=root))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, http_mirror):
-    """The tiny config run end to end, fetching its data from a loopback HTTP mirror."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("run"))
-    snakemake(workdir, "--config", f"data_mirror={http_mirror}")
-    return workdir, http_mirror
-
-
-def planned(workdir: Path, *args: str, overlays: tuple[str, ...] = ()) -> dict[str, int]:
-    """Jobs per rule that `snakemake -n` plans (empty when there is nothing to do)."""
-    proc = snakemake(workdir, "-n", *args, overlays=overlays)
-    if "Nothing to be done" in proc.stdout + proc.stderr:
-        return {}
-    counts = {}
-    in_stats = False
-    for line in proc.stdout.splitlines():
-        if line.startswith("job ") and "count" in line:
-            in_stats = True
-        elif in_stats and line.split() and line.split()[0] == "total":
-            break
-        elif in_stats and len(line.split()) == 2 and line.split()[1].isdigit():
-            counts[line.split()[0]] = int(line.split()[1])
-    return counts
 
 
 def document_again(module: Path) -> None:
@@ -158,7 +73,7 @@ def test_code_changes_rerun_by_meaning(finished_run, tmp_path):
         document_again(module)
     assert planned(moved, *args) == {}
 
-    recurrence = moved / "src/rnnrobust/recurrence.py"
+    recurrence = moved / "src/rnnrobust/training/recurrence.py"
     original = recurrence.read_text()
     recurrence.write_text(original + "\nSTEP_LIMIT = 10_000\n")
     todo = planned(moved, *args)
@@ -166,14 +81,14 @@ def test_code_changes_rerun_by_meaning(finished_run, tmp_path):
     recurrence.write_text(original)
     assert planned(moved, *args) == {}
 
-    tables = moved / "src/rnnrobust/tables.py"
-    tables.write_text(tables.read_text() + "\nTABLE_LIMIT = 3\n")
-    assert set(planned(moved, *args)) - {"all"} == {"tables", "table4_perturbation"}  # the table builders
+    table1 = moved / "src/rnnrobust/reporting/table1_accuracy.py"
+    table1.write_text(table1.read_text() + "\nTABLE_LIMIT = 3\n")
+    assert set(planned(moved, *args)) - {"all"} == {"tables"}  # Table 1's builder: not Table 4's job, no figure
 
 
 def test_editing_a_library_module_reruns_only_its_users(finished_run):
     workdir, mirror = finished_run
-    weights_py = workdir / "src/rnnrobust/weights.py"
+    weights_py = workdir / "src/rnnrobust/training/weights.py"
     original = weights_py.read_text()
     try:
         weights_py.write_text(original + "\nBLOCK_LIMIT = 1\n")
@@ -204,20 +119,16 @@ def test_missing_mirror_stops_before_any_job(tmp_path):
     assert not (workdir / "results").exists() and not (workdir / "logs").exists()
 
 
-def test_kill_mid_training_then_rerun_after_a_code_change(tmp_path):
-    """kill -9 of Snakemake while a run trains, a behaviour change in train.py, the README's rerun command."""
-    mirror = tmp_path / "mirror"
-    write_fixture_mirror(mirror)
-    overlay = tmp_path / "one_run.yaml"
-    overlay.write_text(yaml.safe_dump({"tasks": ["adding"], "models": ["rnn"], "regimes": ["baseline"],
-                                       "train": {"adding": {"epochs": 400}}}))  # fmt: skip
-    args = ("--config", f"data_mirror={mirror}")
+def test_kill_mid_training_then_rerun_after_a_code_change(tmp_path, fixture_mirror):
+    """kill -9 of Snakemake while a run trains, a behaviour change in the training code, the README's rerun
+    command."""
+    one_run = {"tasks": ["adding"], "models": ["rnn"], "regimes": ["baseline"], "train": {"adding": {"epochs": 400}}}
+    overlay = write_overlay(tmp_path / "one_run.yaml", one_run)
+    args = ("--config", f"data_mirror={fixture_mirror.url}")
     target = "results/tiny/models/adding/rnn/baseline/seed0/model.pt"
     workdir = copy_workflow(tmp_path / "wf")
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", target, *args,
-           "--configfile", "tests/config/config.yaml", str(overlay)]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.Popen(cmd, cwd=workdir, env=env, start_new_session=True,
+    command = snakemake_command(target, *args, overlays=(overlay,))
+    proc = subprocess.Popen(command, cwd=workdir, env=job_environment(), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     checkpoint = workdir / "results/tiny/models/adding/rnn/baseline/seed0/checkpoint.pt"
     deadline = time.time() + 300
@@ -231,20 +142,20 @@ def test_kill_mid_training_then_rerun_after_a_code_change(tmp_path):
     data = workdir / "results/tiny/data/adding/data.npz"
     data_mtime = data.stat().st_mtime_ns
 
-    train_py = workdir / "src/rnnrobust/train.py"
-    changed = train_py.read_text().replace("seed * 1_000_003 + epoch", "seed * 1_000_003 + 2 * epoch")
-    assert changed != train_py.read_text()
-    train_py.write_text(changed)
+    epochs_py = "src/rnnrobust/training/epochs.py"  # another order of the examples in each epoch
+    changed = (workdir / epochs_py).read_text().replace("seed * 1_000_003 + epoch", "seed * 1_000_003 + 2 * epoch")
+    assert changed != (workdir / epochs_py).read_text()
+    (workdir / epochs_py).write_text(changed)
     fresh = copy_workflow(tmp_path / "fresh")
-    (fresh / "src/rnnrobust/train.py").write_text(changed)
+    (fresh / epochs_py).write_text(changed)
 
-    snakemake(workdir, "--unlock", overlays=(str(overlay),))  # the README's recovery: unlock, then the same command
-    snakemake(workdir, target, *args, overlays=(str(overlay),))
+    snakemake(workdir, "--unlock", overlays=(overlay,))  # the README's recovery: unlock, then the same command
+    snakemake(workdir, target, *args, overlays=(overlay,))
     text = log.read_text()
     assert "setting checkpoint.pt aside" in text and "it was written with other training code" in text
     assert "resuming" not in text
     assert data.stat().st_mtime_ns == data_mtime
-    snakemake(fresh, target, *args, overlays=(str(overlay),))
+    snakemake(fresh, target, *args, overlays=(overlay,))
     assert (workdir / target).read_bytes() == (fresh / target).read_bytes()
 
 
@@ -259,8 +170,7 @@ def test_kill_mid_training_then_rerun_after_a_code_change(tmp_path):
 )
 def test_config_errors_are_one_readable_line(tmp_path, overlay, expected):
     workdir = copy_workflow(tmp_path / "wf")
-    (workdir / "bad.yaml").write_text(yaml.safe_dump(overlay))
-    proc = snakemake(workdir, "-n", overlays=("bad.yaml",), check=False)
+    proc = snakemake(workdir, "-n", overlays=(write_overlay(workdir / "bad.yaml", overlay),), check=False)
     message = proc.stdout + proc.stderr
     assert proc.returncode != 0 and expected in message, message
     assert len(message.splitlines()) < 15
@@ -275,19 +185,17 @@ def test_config_yaml_syntax_error_names_file_and_line(tmp_path):
     assert proc.returncode != 0 and "config.yaml, line " in message and "invalid YAML" in message, message
 
 
-def test_list_values_on_the_command_line(tmp_path):
+def test_list_values_on_the_command_line(tmp_path, fixture_mirror):
     workdir = copy_workflow(tmp_path / "wf")
-    write_fixture_mirror(tmp_path / "mirror")
-    todo = planned(workdir, "--config", "seeds=[0,1]", f"data_mirror={tmp_path / 'mirror'}")
+    todo = planned(workdir, "--config", "seeds=[0,1]", f"data_mirror={fixture_mirror.url}")
     assert todo["train"] == 18 and todo["extract_weights"] == 36  # a training job per group of seeds
 
 
-def test_lint_and_dry_run(tmp_path):
+def test_lint_and_dry_run(tmp_path, fixture_mirror):
     workdir = copy_workflow(tmp_path / "wf")
-    write_fixture_mirror(tmp_path / "mirror")
     lint = snakemake(workdir, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    dry = snakemake(workdir, "-n", "--config", f"data_mirror={tmp_path / 'mirror'}")
+    dry = snakemake(workdir, "-n", "--config", f"data_mirror={fixture_mirror.url}")
     expected = [("train", 18), ("extract_weights", 18), ("analyze", 18), ("pseudospectra", 18), ("download_mnist", 1)]
     for rule, count in expected:
         assert any(line.split()[:2] == [rule, str(count)] for line in dry.stdout.splitlines()), (rule, dry.stdout)
@@ -363,54 +271,47 @@ def test_tiny_config_end_to_end(finished_run):
     assert "Nothing to be done" in snakemake(workdir, "-n").stdout
 
 
-def test_adding_a_seed_trains_only_that_seed(tmp_path):
+def test_adding_a_seed_trains_only_that_seed(tmp_path, fixture_mirror):
     """A finished group of seeds [0] gets seed 1: seed 0 is restored from the run cache, not retrained; seeds
     [0, 1] from scratch train both together, and seed 1 is the same there as when it was added."""
-    mirror = tmp_path / "mirror"
-    write_fixture_mirror(mirror)
-    one = tmp_path / "one.yaml"
-    one.write_text(yaml.safe_dump({"tasks": ["adding"], "models": ["gru"], "regimes": ["stabilized"]}))
-    two = tmp_path / "two.yaml"
-    two.write_text(yaml.safe_dump({"seeds": [0, 1]}))
+    one = write_overlay(tmp_path / "one.yaml", {"tasks": ["adding"], "models": ["gru"], "regimes": ["stabilized"]})
+    two = write_overlay(tmp_path / "two.yaml", {"seeds": [0, 1]})
     run = "results/tiny/models/adding/gru/stabilized/seed{}/model.pt"
     targets = (run.format(0), run.format(1))
-    args = ("--config", f"data_mirror={mirror}")
+    args = ("--config", f"data_mirror={fixture_mirror.url}")
     workdir = copy_workflow(tmp_path / "wf")
-    snakemake(workdir, targets[0], *args, overlays=(str(one),))
+    snakemake(workdir, targets[0], *args, overlays=(one,))
     seed0 = (workdir / run.format(0)).read_bytes()
 
-    snakemake(workdir, *targets, *args, overlays=(str(one), str(two)))
+    snakemake(workdir, *targets, *args, overlays=(one, two))
     log = (workdir / "results/tiny/logs/train/adding/gru/stabilized.log").read_text()
     assert "seed 0: finished earlier with these settings; restored from" in log and "seed 0: epoch" not in log
     assert "seed 1: epoch 2/2" in log
     assert (workdir / run.format(0)).read_bytes() == seed0
     metrics = [json.loads((workdir / run.format(s)).with_name("metrics.json").read_text()) for s in (0, 1)]
     assert [m["group"]["seeds"] for m in metrics] == [[0], [1]]
-    assert planned(workdir, *targets, *args, overlays=(str(one), str(two))) == {}
+    assert planned(workdir, *targets, *args, overlays=(one, two)) == {}
 
     fresh = copy_workflow(tmp_path / "fresh")
-    snakemake(fresh, *targets, *args, overlays=(str(one), str(two)))
+    snakemake(fresh, *targets, *args, overlays=(one, two))
     assert json.loads((fresh / run.format(1)).with_name("metrics.json").read_text())["group"]["seeds"] == [0, 1]
     for s in (0, 1):  # on CPU a run trained in a group equals the run trained alone, bit for bit
         assert (fresh / run.format(s)).read_bytes() == (workdir / run.format(s)).read_bytes()
 
 
-def test_one_job_trains_every_group_as_the_group_jobs_do(tmp_path):
+def test_one_job_trains_every_group_as_the_group_jobs_do(tmp_path, fixture_mirror):
     """train_grouping: all trains the groups concurrently in one job: the same files, logs and cache as per group."""
-    mirror = tmp_path / "mirror"
-    write_fixture_mirror(mirror)
-    few = tmp_path / "few.yaml"
-    few.write_text(yaml.safe_dump({"tasks": ["adding", "mnist"], "models": ["rnn", "gru"], "regimes": ["stabilized"]}))
-    every = tmp_path / "all.yaml"
-    every.write_text(yaml.safe_dump({"train_grouping": "all"}))
+    few_runs = {"tasks": ["adding", "mnist"], "models": ["rnn", "gru"], "regimes": ["stabilized"]}
+    few = write_overlay(tmp_path / "few.yaml", few_runs)
+    every = write_overlay(tmp_path / "all.yaml", {"train_grouping": "all"})
     runs = [
         f"results/tiny/models/{t}/{m}/stabilized/seed0/model.pt" for t in ("adding", "mnist") for m in ("rnn", "gru")
     ]
-    args = ("--config", f"data_mirror={mirror}")
+    args = ("--config", f"data_mirror={fixture_mirror.url}")
     per_group, together = copy_workflow(tmp_path / "per_group"), copy_workflow(tmp_path / "all")
-    snakemake(per_group, *runs, *args, overlays=(str(few),))
-    assert planned(together, *runs, *args, overlays=(str(few), str(every))).get("train_all") == 1
-    snakemake(together, *runs, *args, overlays=(str(few), str(every)))
+    snakemake(per_group, *runs, *args, overlays=(few,))
+    assert planned(together, *runs, *args, overlays=(few, every)).get("train_all") == 1
+    snakemake(together, *runs, *args, overlays=(few, every))
     for run in runs:
         assert (together / run).read_bytes() == (per_group / run).read_bytes(), run
     log = (together / "results/tiny/logs/train/mnist/gru/stabilized.log").read_text()
@@ -420,9 +321,8 @@ def test_one_job_trains_every_group_as_the_group_jobs_do(tmp_path):
 
 def test_changing_one_task_reruns_only_that_task(finished_run):
     workdir, mirror = finished_run
-    override = workdir / "lr.yaml"
-    override.write_text(yaml.safe_dump({"train": {"imdb": {"lr": 0.002}}}))
-    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
+    override = write_overlay(workdir / "lr.yaml", {"train": {"imdb": {"lr": 0.002}}})
+    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(override,))
     assert PER_RUN <= set(todo)
     assert set(todo) - PER_RUN <= AGGREGATES
     assert todo["train"] == {f"results/tiny/models/imdb/{m}/{r}/seed0/{f}" for m in MODELS for r in REGIMES
@@ -433,17 +333,15 @@ def test_changing_one_task_reruns_only_that_task(finished_run):
 
 def test_changing_grid_settings_reruns_only_pseudospectra(finished_run):
     workdir, mirror = finished_run
-    override = workdir / "grid.yaml"
-    override.write_text(yaml.safe_dump({"pseudospectra": {"resolution": 30}}))
-    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
+    override = write_overlay(workdir / "grid.yaml", {"pseudospectra": {"resolution": 30}})
+    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(override,))
     assert set(todo) - {"all"} == {"pseudospectra", "figure_pseudospectra"} and len(todo["pseudospectra"]) == 18
 
 
 def test_changing_a_stabilization_option_never_retrains_baseline(finished_run):
     workdir, mirror = finished_run
-    override = workdir / "stab.yaml"
-    override.write_text(yaml.safe_dump({"stabilization": {"n_iter": 3}}))
-    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
+    override = write_overlay(workdir / "stab.yaml", {"stabilization": {"n_iter": 3}})
+    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(override,))
     assert set(todo) - AGGREGATES == PER_RUN
     for outputs in (todo["train"], todo["extract_weights"], todo["analyze"], todo["pseudospectra"]):
         assert all("/stabilized/" in path for path in outputs) and len(outputs) >= 9
@@ -451,27 +349,26 @@ def test_changing_a_stabilization_option_never_retrains_baseline(finished_run):
 
 def test_adding_a_regime_reruns_no_existing_run(finished_run):
     workdir, mirror = finished_run
-    override = workdir / "ablation.yaml"
-    override.write_text(yaml.safe_dump({"regimes": {"stabilized_norm": {"stabilization": {"quantity": "norm"}}}}))
-    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(str(override),))
+    override = write_overlay(
+        workdir / "ablation.yaml", {"regimes": {"stabilized_norm": {"stabilization": {"quantity": "norm"}}}}
+    )
+    todo = pending(workdir, "--config", f"data_mirror={mirror}", overlays=(override,))
     assert set(todo) - AGGREGATES == PER_RUN
     for outputs in (todo["train"], todo["extract_weights"], todo["analyze"], todo["pseudospectra"]):
         assert all("/stabilized_norm/" in path for path in outputs) and len(outputs) >= 9
 
 
-def test_directory_mirror_and_bad_digest(tmp_path):
+def test_directory_mirror_and_bad_digest(tmp_path, fixture_mirror):
     workdir = copy_workflow(tmp_path / "wf")
-    mirror = tmp_path / "mirror"
-    write_fixture_mirror(mirror)
+    mirror = fixture_mirror.url
     snakemake(workdir, "download_mnist", "download_imdb", "--config", f"data_mirror={mirror}")
     assert len(list((workdir / "resources/imdb").glob("*/aclImdb.tar.gz"))) == 1
     assert len(list((workdir / "resources/mnist").glob("*/*.gz"))) == 4
 
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"sources": {"imdb": {"digest": "0" * 64}}}))
+    bad = write_overlay(tmp_path / "bad.yaml", {"sources": {"imdb": {"digest": "0" * 64}}})
     shutil.rmtree(workdir / "resources")
     args = ("download_imdb", "--config", f"data_mirror={mirror}")
-    proc = snakemake(workdir, *args, overlays=(str(bad),), check=False)
+    proc = snakemake(workdir, *args, overlays=(bad,), check=False)
     assert proc.returncode != 0
     log = (workdir / "results/tiny/logs/download_imdb.log").read_text()
     assert "0" * 64 in log and "data_mirror" in log
@@ -496,17 +393,17 @@ def test_report_shows_tables_figures_and_captions_from_the_data(finished_run):
         assert f"{name}.png" in page and f"{name}.pdf" in page, name
     # each PNG, PDF and HTML table has its caption, and Table 4's CSV, Markdown and LaTeX files too
     assert page.count("This run:") == 2 * len(figures) + 6 + 3
-    assert "6. Robustness" in page
+    assert "6. Perturbation" in page
     caption = (workdir / "results/tiny/figures/figure1_adding.caption.rst").read_text()
     assert caption.count("matrix encoder/") == 3 and "eigenvalues outside the unit circle" in caption
-    assert json.dumps(caption.splitlines()[0][2:], ensure_ascii=True)[1:-1] in page  # the numbers, in the report
+    numbers = next(line for line in caption.splitlines() if line.startswith("- "))  # after what the figure is
+    assert json.dumps(numbers[2:], ensure_ascii=True)[1:-1] in page  # the numbers, in the report
 
 
 def test_configs_keep_their_results_apart(finished_run):
     """After a tiny run, the paper config's dry run plans nothing that touches the tiny config's results."""
     workdir, _ = finished_run
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "-n"]
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=300)
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "-n"]  # the default config, not the tiny one
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=job_environment(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "results/paper/models/" in proc.stdout and "results/tiny" not in proc.stdout

@@ -2,11 +2,11 @@ rule analyze:
     input:
         weights=rules.extract_weights.output[0],
     output:
-        results("analysis/{task}/{model}/{regime}/seed{seed}.json"),
+        run_file("analysis"),
     log:
-        results("logs/analyze/{task}/{model}/{regime}/seed{seed}.log"),
+        run_log("analyze"),
     benchmark:
-        results("benchmarks/analyze/{task}/{model}/{regime}/seed{seed}.tsv")
+        run_benchmark("analyze")
     conda:
         ENV
     threads: 1
@@ -24,11 +24,11 @@ rule pseudospectra:
     input:
         weights=rules.extract_weights.output[0],
     output:
-        results("pseudospectra/{task}/{model}/{regime}/seed{seed}.npz"),
+        run_file("grid"),
     log:
-        results("logs/pseudospectra/{task}/{model}/{regime}/seed{seed}.log"),
+        run_log("pseudospectra"),
     benchmark:
-        results("benchmarks/pseudospectra/{task}/{model}/{regime}/seed{seed}.tsv")
+        run_benchmark("pseudospectra")
     conda:
         ENV
     threads: 1

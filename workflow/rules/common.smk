@@ -1,4 +1,5 @@
 # Config checks and the helpers that rules share. Logic lives in src/rnnrobust.
+import os
 import sys
 from pathlib import Path
 
@@ -13,19 +14,21 @@ from rnnrobust.job import use_checkout_library  # noqa: E402
 use_checkout_library(SRC)
 
 from rnnrobust import config as rr_config, provenance  # noqa: E402
+from rnnrobust.config import checks as rr_checks, files as rr_files  # noqa: E402
 from rnnrobust.data.mirror import check_mirror  # noqa: E402
+from rnnrobust.layout import RUN_FILES, RUN_PATTERN, run_stem  # noqa: E402
 from rnnrobust.runs import run_keys  # noqa: E402
 
 # config.yaml lies beneath --configfile files and --config values, as with Snakemake's configfile:
 # directive, but is read here so that a YAML error names its file and line. The files are layered
-# again here (rnnrobust.config.layer_configs) so that a list of regime names selects regimes that a
+# again here (rnnrobust.config.files.layer_configs) so that a list of regime names selects regimes that a
 # file below defines; Snakemake's own merge replaces a mapping by a list.
-_layered = rr_config.load_yaml(REPO / "config.yaml")
+_layered = rr_files.load_yaml(REPO / "config.yaml")
 for _path in workflow.overwrite_configfiles:
-    _layered = rr_config.layer_configs(_layered, rr_config.load_yaml(_path))
-_checked = rr_config.check_config(
-    rr_config.layer_configs(_layered, config),
-    rr_config.load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml"),
+    _layered = rr_files.layer_configs(_layered, rr_files.load_yaml(_path))
+_checked = rr_checks.check_config(
+    rr_files.layer_configs(_layered, config),
+    rr_checks.load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml"),
 )
 config.clear()
 config.update(_checked)
@@ -38,6 +41,26 @@ ENV = "../../envs/rnnrobust.yaml"
 def results(path):
     """``path`` below this config's results folder (``results_dir``), so configs never share outputs."""
     return f"{config['results_dir']}/{path}"
+
+
+def run_file(kind):
+    """A run's file of ``kind`` (``rnnrobust.layout.RUN_FILES``), as a pattern over the run wildcards."""
+    return results(RUN_FILES[kind].format(stem=RUN_PATTERN))
+
+
+def run_folder(task, model, regime, seed):
+    """The folder of one run's training outputs (model, metrics, history)."""
+    return os.path.dirname(results(RUN_FILES["model"].format(stem=run_stem(task, model, regime, seed))))
+
+
+def run_log(rule):
+    """The log of a per-run job of ``rule``."""
+    return results(f"logs/{rule}/{RUN_PATTERN}.log")
+
+
+def run_benchmark(rule):
+    """The benchmark file of a per-run job of ``rule``."""
+    return results(f"benchmarks/{rule}/{RUN_PATTERN}.tsv")
 
 
 # Each rule reruns when the meaning of its script or of a library module the script imports changes
@@ -73,7 +96,7 @@ def all_train_groups(wildcards):
         groups.append(
             {
                 "data": results(f"data/{task}/data.npz"),
-                "out_dirs": [results(f"models/{stem}/seed{seed}") for seed in config["seeds"]],
+                "out_dirs": [run_folder(task, model, regime, seed) for seed in config["seeds"]],
                 "log": results(f"logs/train/{stem}.log"),
                 "runs": group_run_settings(task, model, regime),
             }
@@ -104,10 +127,10 @@ def per_run_keys():
 
 def final_targets():
     return [
-        *per_run(results("weights/{task}/{model}/{regime}/seed{seed}.npz")),
-        *per_run(results("analysis/{task}/{model}/{regime}/seed{seed}.json")),
-        *per_run(results("pseudospectra/{task}/{model}/{regime}/seed{seed}.npz")),
-        *per_run(results("perturbation/{task}/{model}/{regime}/seed{seed}.json")),
+        *per_run(run_file("weights")),
+        *per_run(run_file("analysis")),
+        *per_run(run_file("grid")),
+        *per_run(run_file("perturbation")),
         *expand(results("tables/{table}.{ext}"), table=TABLES, ext=["html", "csv", "md", "tex"]),
         *expand(results("tables/table4_perturbation.{ext}"), ext=["html", "csv", "md", "tex"]),
         *expand(results("figures/figure7_perturbation_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),

@@ -1,14 +1,14 @@
 rule perturb:
     input:
-        model=results("models/{task}/{model}/{regime}/seed{seed}/model.pt"),
-        metrics=results("models/{task}/{model}/{regime}/seed{seed}/metrics.json"),
+        model=run_file("model"),
+        metrics=run_file("metrics"),
         data=results("data/{task}/data.npz"),
     output:
-        results("perturbation/{task}/{model}/{regime}/seed{seed}.json"),
+        run_file("perturbation"),
     log:
-        results("logs/perturb/{task}/{model}/{regime}/seed{seed}.log"),
+        run_log("perturb"),
     benchmark:
-        results("benchmarks/perturb/{task}/{model}/{regime}/seed{seed}.tsv")
+        run_benchmark("perturb")
     conda:
         ENV
     threads: 1

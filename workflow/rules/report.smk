@@ -97,6 +97,7 @@ rule figure_training:
 rule figure_eigenvalues:
     input:
         analysis=record_files(eigenvalue_runs, "analysis"),
+        metrics=record_files(eigenvalue_runs, "metrics"),
     output:
         report(
             multiext(results("figures/eigenvalues_{task}_{regime}"), ".png", ".pdf"),

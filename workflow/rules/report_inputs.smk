@@ -42,10 +42,10 @@ def training_runs(wildcards):
 
 
 def eigenvalue_runs(wildcards):
-    """Every model of a task × regime at the figures' seed, with its analysis file."""
+    """Every model of a task × regime at the figures' seed, with its analysis and metrics files."""
     seed = config["figures"]["seed"]
     keys = [(wildcards.task, m, wildcards.regime, seed) for m in config["models"]]
-    return run_records(config["results_dir"], keys, "analysis")
+    return run_records(config["results_dir"], keys, "analysis", "metrics")
 
 
 def perturbation_runs(wildcards):

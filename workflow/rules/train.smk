@@ -1,16 +1,16 @@
 if config["train_grouping"] == "all":
 
     # train_grouping: all — one job trains every group of the config at once, each in its own thread and
-    # (on a GPU) CUDA stream, so that the groups' kernels overlap (rnnrobust.training.train.train_groups). It writes
+    # (on a GPU) CUDA stream, so that the groups' kernels overlap (rnnrobust.training.loop.train_groups). It writes
     # the same per-run files as the per-group jobs, restores finished runs from the same cache, and logs
     # each group to the same file.
     rule train_all:
         input:
             data=expand(results("data/{task}/data.npz"), task=config["tasks"]),
         output:
-            models=per_run(results("models/{task}/{model}/{regime}/seed{seed}/model.pt")),
-            metrics=per_run(results("models/{task}/{model}/{regime}/seed{seed}/metrics.json")),
-            histories=per_run(results("models/{task}/{model}/{regime}/seed{seed}/history.csv")),
+            models=per_run(run_file("model")),
+            metrics=per_run(run_file("metrics")),
+            histories=per_run(run_file("history")),
         log:
             results("logs/train/all.log"),
         benchmark:
@@ -38,9 +38,9 @@ else:
         input:
             data=results("data/{task}/data.npz"),
         output:
-            models=per_seed(results("models/{task}/{model}/{regime}/seed{seed}/model.pt")),
-            metrics=per_seed(results("models/{task}/{model}/{regime}/seed{seed}/metrics.json")),
-            histories=per_seed(results("models/{task}/{model}/{regime}/seed{seed}/history.csv")),
+            models=per_seed(run_file("model")),
+            metrics=per_seed(run_file("metrics")),
+            histories=per_seed(run_file("history")),
         log:
             results("logs/train/{task}/{model}/{regime}.log"),
         benchmark:
@@ -66,13 +66,13 @@ else:
 
 rule extract_weights:
     input:
-        model=results("models/{task}/{model}/{regime}/seed{seed}/model.pt"),
+        model=run_file("model"),
     output:
-        results("weights/{task}/{model}/{regime}/seed{seed}.npz"),
+        run_file("weights"),
     log:
-        results("logs/extract_weights/{task}/{model}/{regime}/seed{seed}.log"),
+        run_log("extract_weights"),
     benchmark:
-        results("benchmarks/extract_weights/{task}/{model}/{regime}/seed{seed}.tsv")
+        run_benchmark("extract_weights")
     conda:
         ENV
     params:

@@ -3,7 +3,8 @@ labelled."""
 
 from rnnrobust.io import write_text
 from rnnrobust.job import start
-from rnnrobust.reporting import captions, figures
+from rnnrobust.reporting.figure_style import report_caption
+from rnnrobust.reporting.figure_training import plot_training_curves, training_caption, training_description
 from rnnrobust.runs import files_by_run
 
 sm = start(snakemake)
@@ -21,6 +22,6 @@ histories = by_curve("history", sm.input.histories)
 metrics = by_curve("metrics", sm.input.metrics)
 regimes = sm.params.regimes  # the config's order
 stem = sm.output[0].removesuffix(".png")
-written = figures.plot_training_curves(histories, stem, task=sm.wildcards.task, metrics=metrics, regimes=regimes)
-write_text(sm.output.caption, captions.training_caption(metrics))
+written = plot_training_curves(histories, stem, task=sm.wildcards.task, metrics=metrics, regimes=regimes)
+write_text(sm.output.caption, report_caption(training_description(metrics), training_caption(metrics)))
 print("wrote", *written, sm.output.caption)

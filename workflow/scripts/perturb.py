@@ -4,7 +4,8 @@ import torch
 
 from rnnrobust.io import load_prepared, read_json, write_json
 from rnnrobust.job import start
-from rnnrobust.robustness.perturbation.run import PerturbationConfig, perturb_run
+from rnnrobust.robustness.perturbation.run import perturb_run
+from rnnrobust.robustness.perturbation.settings import PerturbationConfig
 from rnnrobust.training.weights import load_state_dict
 
 sm = start(snakemake)

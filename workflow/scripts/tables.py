@@ -6,7 +6,20 @@ from pathlib import Path
 
 from rnnrobust.io import write_text
 from rnnrobust.job import start
-from rnnrobust.reporting import captions, render, tables
+from rnnrobust.reporting.render import write_table
+from rnnrobust.reporting.table1_accuracy import (
+    table1_accuracy,
+    table1_accuracy_caption,
+    table1_accuracy_report_caption,
+)
+from rnnrobust.reporting.table1_detail import table1_detail, table1_detail_caption, table1_detail_report_caption
+from rnnrobust.reporting.table2_henrici import table2_henrici, table2_henrici_caption, table2_henrici_report_caption
+from rnnrobust.reporting.table3_robustness import (
+    table3_robustness,
+    table3_robustness_caption,
+    table3_robustness_report_caption,
+)
+from rnnrobust.reporting.table5_paired import table5_paired, table5_paired_caption, table5_paired_report_caption
 from rnnrobust.runs import files_by_run
 
 sm = start(snakemake)
@@ -16,36 +29,35 @@ metrics = files_by_run(sm.params.runs, "metrics", sm.input.metrics)
 analysis = files_by_run(sm.params.runs, "analysis", sm.input.analysis)
 eps_log10 = float(sm.params.eps_log10)
 regimes = sm.params.regimes  # the config's order
-seeds = sorted({key[3] for key in metrics})
-if len(seeds) > 1:
-    over = f"mean ± sd [95 % bootstrap CI] over {len(seeds)} seeds ({', '.join(map(str, seeds))})"
-else:
-    over = f"one seed ({seeds[0]}): no spread"
-builders = {
+# Per table: (the table, the caption of its files, its caption in the report).
+tables = {
     "table1_accuracy": lambda: (
-        tables.table1_accuracy(metrics, regimes=regimes),
-        f"Test accuracy (%), {over}, with the paper's Table 1; rescaled regimes: after the final rescale.",
+        table1_accuracy(metrics, regimes=regimes),
+        table1_accuracy_caption(metrics),
+        table1_accuracy_report_caption(metrics),
     ),
     "table1_detail": lambda: (
-        tables.table1_detail(metrics, analysis=analysis, regimes=regimes),
-        f"Table 1 in detail: test accuracy after and before the final rescale (%), {over}; outcome per seed.",
+        table1_detail(metrics, analysis=analysis, regimes=regimes),
+        table1_detail_caption(metrics),
+        table1_detail_report_caption(metrics),
     ),
     "table2_henrici": lambda: (
-        tables.table2_henrici(analysis, metrics=metrics, regimes=regimes),
-        f"Henrici departure from normality per recurrent matrix, {over}, with the paper's Table 2.",
+        table2_henrici(analysis, metrics=metrics, regimes=regimes),
+        table2_henrici_caption(metrics),
+        table2_henrici_report_caption(metrics, analysis),
     ),
     "table3_robustness": lambda: (
-        tables.table3_robustness(analysis, eps_log10, metrics=metrics, regimes=regimes),
-        f"Robustness scalars (ε = {render.format_eps(eps_log10)}; worst matrix per run), {over}.",
+        table3_robustness(analysis, eps_log10, metrics=metrics, regimes=regimes),
+        table3_robustness_caption(metrics, eps_log10),
+        table3_robustness_report_caption(metrics, analysis, eps_log10),
     ),
     "table5_paired": lambda: (
-        tables.table5_paired(metrics, analysis, regimes=regimes),
-        f"Each regime − {tables.REFERENCE}, paired by seed: test accuracy, Henrici / ‖W‖_F and distance to "
-        f"instability; mean ± sd [95 % bootstrap CI] of the differences and the {tables.PAIRED_TEST}.",
+        table5_paired(metrics, analysis, regimes=regimes),
+        table5_paired_caption(),
+        table5_paired_report_caption(metrics),
     ),
 }
-name = sm.wildcards.table
-frame, caption = builders[name]()
-for path in render.write_table(frame, Path(sm.output[0]).with_suffix(""), caption):
+frame, caption, report_caption = tables[sm.wildcards.table]()
+for path in write_table(frame, Path(sm.output[0]).with_suffix(""), caption):
     print("wrote", path)
-write_text(sm.output.caption, captions.table_caption(name, metrics, analysis))
+write_text(sm.output.caption, report_caption)

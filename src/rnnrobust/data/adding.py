@@ -31,6 +31,20 @@ def generate_adding(
     Raises ``ValueError`` if ``n_samples`` exceeds the number of distinct unordered pairs,
     ``10**digits * (10**digits + 1) / 2``.
     """
+    _check_sizes(n_samples, digits, val_fraction)
+    rng = np.random.RandomState(seed)
+    questions, answers = _draw_sums(rng, n_samples, digits)
+    x = _encode(questions, 2 * digits + 1)
+    y = _encode(answers, digits + 1)
+
+    indices = np.arange(n_samples)
+    rng.shuffle(indices)
+    x, y = x[indices], y[indices]
+    split_at = train_size(n_samples, val_fraction)
+    return {"x_train": x[:split_at], "y_train": y[:split_at], "x_test": x[split_at:], "y_test": y[split_at:]}
+
+
+def _check_sizes(n_samples: int, digits: int, val_fraction: float) -> None:
     if digits < 1:
         raise ValueError(f"digits must be >= 1, got {digits}")
     if not 0.0 <= val_fraction < 1.0:
@@ -42,7 +56,10 @@ def generate_adding(
             f"n_samples={n_samples} must be in 1..{n_pairs}, the number of distinct unordered pairs "
             f"of numbers with at most {digits} digits"
         )
-    rng = np.random.RandomState(seed)
+
+
+def _draw_sums(rng: np.random.RandomState, n_samples: int, digits: int) -> tuple[list[str], list[str]]:
+    """Padded, reversed queries and padded answers of distinct unordered pairs, in the Keras example's stream."""
     maxlen = 2 * digits + 1
     randint = rng.randint
 
@@ -63,17 +80,14 @@ def generate_adding(
         seen.add(key)
         questions.append(f"{a}+{b}".ljust(maxlen)[::-1])
         answers.append(str(a + b).ljust(digits + 1))
+    return questions, answers
 
+
+def _encode(strings: list[str], width: int) -> np.ndarray:
+    """Equal-width strings as int64 indices into :data:`ADDING_CHARS`, one row per string."""
     lookup = np.full(128, -1, dtype=np.int64)
     lookup[[ord(c) for c in ADDING_CHARS]] = np.arange(len(ADDING_CHARS))
-    x = lookup[np.frombuffer("".join(questions).encode("ascii"), dtype=np.uint8)].reshape(n_samples, maxlen)
-    y = lookup[np.frombuffer("".join(answers).encode("ascii"), dtype=np.uint8)].reshape(n_samples, digits + 1)
-
-    indices = np.arange(n_samples)
-    rng.shuffle(indices)
-    x, y = x[indices], y[indices]
-    split_at = train_size(n_samples, val_fraction)
-    return {"x_train": x[:split_at], "y_train": y[:split_at], "x_test": x[split_at:], "y_test": y[split_at:]}
+    return lookup[np.frombuffer("".join(strings).encode("ascii"), dtype=np.uint8)].reshape(len(strings), width)
 
 
 def train_size(n_samples: int, val_fraction: float) -> int:

@@ -1,7 +1,9 @@
 """Table 4: what the perturbation stage measured, per task × model × regime, beside what the robustness numbers
-predict (:mod:`rnnrobust.robustness.perturbation.eps5` defines every number; :mod:`rnnrobust.reporting.render` writes the files).
+predict; its caption and its report caption.
 
-Like the tables of :mod:`rnnrobust.reporting.tables`, every aggregate over seeds is a group ``<name>_mean`` / ``_sd`` /
+:mod:`rnnrobust.robustness.perturbation.eps5` defines every number, :mod:`rnnrobust.reporting.perturbation_text`
+and :mod:`rnnrobust.reporting.perturbation_captions` put them in words. Like the other tables
+(:mod:`rnnrobust.reporting.table_common`), every aggregate over seeds is a group ``<name>_mean`` / ``_sd`` /
 ``_ci_low`` / ``_ci_high`` / ``_n`` from :func:`rnnrobust.stats.summarize`, and the per-seed values travel as
 ``{seed: value}`` dicts in the CSV.
 """
@@ -9,28 +11,33 @@ Like the tables of :mod:`rnnrobust.reporting.tables`, every aggregate over seeds
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from rnnrobust.io import PathLike
 from rnnrobust.layout import RunKey
-from rnnrobust.reporting.render import table_frame
-from rnnrobust.reporting.tables import STATS_NOTE
-from rnnrobust.robustness.perturbation.eps5 import (
-    DROP,
-    FAMILIES,
-    RunFragility,
-    as_fragility,
-    censored_cell,
-    family_summary,
-    grid_bounds,
-    ordered_keys,
+from rnnrobust.reporting.perturbation_captions import (
+    cells_text,
+    comparisons_text,
+    correlation_text,
+    grid_text,
+    measured_families,
 )
+from rnnrobust.reporting.perturbation_text import censored_cell
+from rnnrobust.reporting.table_common import STATS_NOTE, over_seeds, summary_columns, unstable_text
+from rnnrobust.reporting.table_frame import table_frame
+from rnnrobust.robustness.perturbation.eps5 import DROP, RunFragility, as_fragility, family_summary, grid_bounds
+from rnnrobust.runs import regime_order, sort_runs
 from rnnrobust.stats import summarize
 
-__all__ = ["TABLE4_HEADERS", "table4_perturbation"]
+__all__ = [
+    "TABLE4_HEADERS",
+    "table4_perturbation",
+    "table4_perturbation_caption",
+    "table4_perturbation_report_caption",
+]
 
 #: Printed headers of the aggregates of :func:`table4_perturbation` (all log10 but the accuracy).
 TABLE4_HEADERS = {
@@ -42,110 +49,57 @@ TABLE4_HEADERS = {
     "transient_peak": "log10 transient peak (linear)",
 }
 
-
-def _summary_columns(name: str) -> list[str]:
-    return [f"{name}_{part}" for part in ("mean", "sd", "ci_low", "ci_high", "n")]
+Perturbation = Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility]
 
 
-def _unstable_text(runs: Sequence[RunFragility]) -> str:
-    unstable = sum(r.linear_unstable for r in runs)
-    if not unstable:
-        return ""
-    return "unstable" if unstable == len(runs) else f"{unstable}/{len(runs)} unstable"
-
-
-def table4_perturbation(
-    perturbation: Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility],
-    *,
-    regimes: Sequence[str] | None = None,
-) -> pd.DataFrame:
-    """Perturbation thresholds per task × model × regime (rows): measured ε₅ of both families beside the
-    predicted threshold, and the measured state amplification beside its linear prediction.
-
-    Per run (:mod:`rnnrobust.robustness.perturbation.eps5`): log10 ε₅ of the random family (the mean over the run's samples) and of
-    the worst-case direction, found by log-linear interpolation on the ε grid; log10 ``eps_pred_min``; log10 of the
-    state amplification of the run's most amplifying layer and of that layer's transient peak. Then over seeds,
-    :func:`rnnrobust.stats.summarize` of each (mean ± sd [95 % CI], n).
-
-    **Censored ε₅** (no 5-point drop within the grid, or one already at its smallest level) enter the mean at the
-    grid's bound. The CSV has ``eps5_<family>_above`` / ``_below`` (runs censored each way) and the printed cell is
-    :func:`rnnrobust.robustness.perturbation.eps5.censored_cell`: ``"≥ mean … (k/n above the grid)"`` (a lower bound of the mean), or
-    ``"> max (n/n above the grid)"`` when no run fell, never a bare number at the grid's end.
-
-    Parameters
-    ----------
-    perturbation
-        Run key -> the run's perturbation JSON (``rnnrobust.robustness.perturbation.run``), or its :class:`~rnnrobust.robustness.perturbation.eps5.
-        RunFragility`.
-    regimes
-        The order of the regimes within a task × model (the config's); default: the order the runs first name them.
-
-    Returns
-    -------
-    DataFrame
-        ``task``, ``model``, ``regime``, ``n`` runs, ``seeds``; aggregates ``reference_accuracy`` (%),
-        ``eps5_random`` (when any run has random samples), ``eps5_worst``, ``predicted``, ``reach`` (log10
-        ``eps_worst_min``, CSV only), ``amplification``, ``transient_peak``; per family ``eps5_<f>_above``,
-        ``_below``, ``_text`` (the printed override) and ``_per_seed``; ``predicted_per_seed``, ``unpredicted`` (runs
-        without a stable block), ``amplification_layer`` (per seed), ``n_unstable_linear``, ``transient_peak_text``
-        ("unstable" where the layer's linear block has ρ > 1), ``grid_log10`` (smallest and largest level),
-        ``random_samples`` and ``n_eval``.
-    """
-    runs = as_fragility(perturbation)
-    keys = ordered_keys(runs, regimes)
-    if regimes is not None:
-        unknown = sorted({k[2] for k in keys} - set(regimes))
-        if unknown:
-            raise ValueError(f"runs of regimes {unknown} that are not among the regimes given, {list(regimes)}")
-    families = [f for f in FAMILIES if any(f in r.eps5 for r in runs.values())]
-    cells: dict[tuple[str, str, str], list[RunFragility]] = {}
-    for key in keys:
-        cells.setdefault(key[:3], []).append(runs[key])
-
-    columns = ["task", "model", "regime", "n", "seeds", *_summary_columns("reference_accuracy")]
+def _columns(families: Sequence[str]) -> list[str]:
+    columns = ["task", "model", "regime", "n", "seeds", *summary_columns("reference_accuracy")]
     for family in families:
-        columns += _summary_columns(f"eps5_{family}")
+        columns += summary_columns(f"eps5_{family}")
         columns += [f"eps5_{family}_above", f"eps5_{family}_below", f"eps5_{family}_text", f"eps5_{family}_per_seed"]
-    columns += [*_summary_columns("predicted"), "predicted_per_seed", "unpredicted", *_summary_columns("reach")]
-    columns += [*_summary_columns("amplification"), *_summary_columns("transient_peak"), "amplification_layer"]
-    columns += ["n_unstable_linear", "transient_peak_text", "grid_log10", "random_samples", "n_eval"]
+    columns += [*summary_columns("predicted"), "predicted_per_seed", "unpredicted", *summary_columns("reach")]
+    columns += [*summary_columns("amplification"), *summary_columns("transient_peak"), "amplification_layer"]
+    return [*columns, "n_unstable_linear", "transient_peak_text", "grid_log10", "random_samples", "n_eval"]
 
-    rows = []
-    for (task, model, regime), cell in cells.items():
-        seeds = [r.run[3] for r in cell]
-        row: dict[str, Any] = {"task": task, "model": model, "regime": regime, "n": len(cell), "seeds": seeds}
-        row |= summarize(100.0 * r.reference_accuracy for r in cell).columns("reference_accuracy")
-        bounds = grid_bounds(cell)
-        for family in families:
-            summary, above, below = family_summary(cell, family)
-            row |= summary.columns(f"eps5_{family}")
-            row[f"eps5_{family}_above"], row[f"eps5_{family}_below"] = above, below
-            row[f"eps5_{family}_text"] = censored_cell(summary, above, below, bounds)
-            row[f"eps5_{family}_per_seed"] = {
-                r.run[3]: r.eps5[family].log10 if family in r.eps5 else math.nan for r in cell
-            }
-        row |= summarize(r.predicted for r in cell).columns("predicted")
-        row["predicted_per_seed"] = {r.run[3]: r.predicted for r in cell}
-        row["unpredicted"] = sum(math.isnan(r.predicted) for r in cell)
-        row |= summarize(r.reach for r in cell).columns("reach")
-        row |= summarize(r.amplification for r in cell).columns("amplification")
-        row |= summarize(r.transient_peak for r in cell).columns("transient_peak")
-        row["amplification_layer"] = {r.run[3]: r.amplification_layer or "" for r in cell}
-        row["n_unstable_linear"] = sum(r.linear_unstable for r in cell)
-        row["transient_peak_text"] = _unstable_text(cell)
-        row["grid_log10"] = list(bounds)
-        row["random_samples"] = max(r.random_samples for r in cell)
-        row["n_eval"] = max(r.n_eval for r in cell)
-        rows.append(row)
 
-    headers = {key: label for key, label in TABLE4_HEADERS.items() if key != "eps5_random" or "random" in families}
-    text = {f"eps5_{family}": f"eps5_{family}_text" for family in families}
-    text["transient_peak"] = "transient_peak_text"
-    hidden = ["n", "seeds", *(f"eps5_{f}_{part}" for f in families for part in ("above", "below", "per_seed"))]
-    hidden += ["predicted_per_seed", "unpredicted", "reach_mean", "amplification_layer", "n_unstable_linear"]
-    hidden += ["grid_log10", "random_samples", "n_eval"]
-    samples = sorted({r.random_samples for r in runs.values()})
-    notes = [
+def _family_columns(cell: Sequence[RunFragility], family: str, bounds: tuple[float, float]) -> dict[str, Any]:
+    """log10 ε₅ of one family over the runs of a cell: the summary, the censored counts and cell, per seed."""
+    summary, above, below = family_summary(cell, family)
+    return {
+        **summary.columns(f"eps5_{family}"),
+        f"eps5_{family}_above": above,
+        f"eps5_{family}_below": below,
+        f"eps5_{family}_text": censored_cell(summary, above, below, bounds),
+        f"eps5_{family}_per_seed": {r.run[3]: r.eps5[family].log10 if family in r.eps5 else math.nan for r in cell},
+    }
+
+
+def _row(cell: Sequence[RunFragility], families: Sequence[str]) -> dict[str, Any]:
+    """One task × model × regime: ``cell`` holds its runs, in seed order."""
+    task, model, regime, _ = cell[0].run
+    row: dict[str, Any] = {"task": task, "model": model, "regime": regime, "n": len(cell)}
+    row["seeds"] = [r.run[3] for r in cell]
+    row |= summarize(100.0 * r.reference_accuracy for r in cell).columns("reference_accuracy")
+    bounds = grid_bounds(cell)
+    for family in families:
+        row |= _family_columns(cell, family, bounds)
+    row |= summarize(r.predicted for r in cell).columns("predicted")
+    row["predicted_per_seed"] = {r.run[3]: r.predicted for r in cell}
+    row["unpredicted"] = sum(math.isnan(r.predicted) for r in cell)
+    row |= summarize(r.reach for r in cell).columns("reach")
+    row |= summarize(r.amplification for r in cell).columns("amplification")
+    row |= summarize(r.transient_peak for r in cell).columns("transient_peak")
+    row["amplification_layer"] = {r.run[3]: r.amplification_layer or "" for r in cell}
+    row["n_unstable_linear"] = sum(r.linear_unstable for r in cell)
+    row["transient_peak_text"] = unstable_text([r.linear_unstable for r in cell])
+    row["grid_log10"] = list(bounds)
+    row["random_samples"] = max(r.random_samples for r in cell)
+    row["n_eval"] = max(r.n_eval for r in cell)
+    return row
+
+
+def _notes(samples: Sequence[int]) -> list[str]:
+    return [
         f"ε₅: the relative perturbation ‖ΔW‖₂/‖W‖₂ (every recurrent gate block at once) at which test accuracy first "
         f"falls {100 * DROP:g} percentage points below the unperturbed accuracy, interpolated linearly in log10 ε "
         "between the grid's levels; worst case: the direction towards instability of each block; random: the mean of "
@@ -162,4 +116,110 @@ def table4_perturbation(
         "the state re-enters (its linear prediction); unstable: that block has ρ > 1, so its powers grow without "
         "bound (the number is in the CSV only).",
     ]
-    return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=notes)
+
+
+def table4_perturbation(perturbation: Perturbation, *, regimes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Perturbation thresholds per task × model × regime (rows): measured ε₅ of both families beside the
+    predicted threshold, and the measured state amplification beside its linear prediction.
+
+    Per run (:mod:`rnnrobust.robustness.perturbation.eps5`): log10 ε₅ of the random family (the mean over the run's
+    samples) and of the worst-case direction, found by log-linear interpolation on the ε grid; log10
+    ``eps_pred_min``; log10 of the state amplification of the run's most amplifying layer and of that layer's
+    transient peak. Then over seeds, :func:`rnnrobust.stats.summarize` of each (mean ± sd [95 % CI], n).
+
+    **Censored ε₅** (no 5-point drop within the grid, or one already at its smallest level) enter the mean at the
+    grid's bound. The CSV has ``eps5_<family>_above`` / ``_below`` (runs censored each way) and the printed cell is
+    :func:`rnnrobust.reporting.perturbation_text.censored_cell`: ``"≥ mean … (k/n above the grid)"`` (a lower bound
+    of the mean), or ``"> max (n/n above the grid)"`` when no run fell, never a bare number at the grid's end.
+
+    Parameters
+    ----------
+    perturbation
+        Run key -> the run's perturbation JSON (``rnnrobust.robustness.perturbation.run``), or its
+        :class:`~rnnrobust.robustness.perturbation.eps5.RunFragility`.
+    regimes
+        The order of the regimes within a task × model (the config's); default: the order the runs first name them.
+        A run of a regime it does not list is a ValueError.
+
+    Returns
+    -------
+    DataFrame
+        ``task``, ``model``, ``regime``, ``n`` runs, ``seeds``; aggregates ``reference_accuracy`` (%),
+        ``eps5_random`` (when any run has random samples), ``eps5_worst``, ``predicted``, ``reach`` (log10
+        ``eps_worst_min``, CSV only), ``amplification``, ``transient_peak``; per family ``eps5_<f>_above``,
+        ``_below``, ``_text`` (the printed override) and ``_per_seed``; ``predicted_per_seed``, ``unpredicted`` (runs
+        without a stable block), ``amplification_layer`` (per seed), ``n_unstable_linear``, ``transient_peak_text``
+        ("unstable" where the layer's linear block has ρ > 1), ``grid_log10`` (smallest and largest level),
+        ``random_samples`` and ``n_eval``.
+    """
+    runs = as_fragility(perturbation)
+    keys = sort_runs(runs, regime_order(runs, regimes, strict=True))
+    families = measured_families(runs)
+    cells: dict[tuple[str, str, str], list[RunFragility]] = {}
+    for key in keys:
+        cells.setdefault(key[:3], []).append(runs[key])
+    rows = [_row(cell, families) for cell in cells.values()]
+
+    headers = {key: label for key, label in TABLE4_HEADERS.items() if key != "eps5_random" or "random" in families}
+    text = {f"eps5_{family}": f"eps5_{family}_text" for family in families}
+    text["transient_peak"] = "transient_peak_text"
+    hidden = ["n", "seeds", *(f"eps5_{f}_{part}" for f in families for part in ("above", "below", "per_seed"))]
+    hidden += ["predicted_per_seed", "unpredicted", "reach_mean", "amplification_layer", "n_unstable_linear"]
+    hidden += ["grid_log10", "random_samples", "n_eval"]
+    notes = _notes(sorted({r.random_samples for r in runs.values()}))
+    return table_frame(rows, _columns(families), headers=headers, hidden=hidden, text=text, notes=notes)
+
+
+def table4_perturbation_caption(keys: Iterable[RunKey]) -> str:
+    """The caption written into the table's files."""
+    return (
+        "Perturbation thresholds: log10 ε₅ (the relative weight perturbation that costs 5 points of test accuracy; "
+        f"random and worst-case directions) beside the predicted log10 d/‖W‖₂, and the state amplification beside its "
+        f"linear prediction, {over_seeds(keys)}."
+    )
+
+
+def _description(runs: Mapping[RunKey, RunFragility]) -> str:
+    """What Table 4 shows, with the grid and the random directions its runs recorded."""
+    levels = sorted({x for run in runs.values() for x in run.levels})
+    grid = ", ".join(f"{x:g}" for x in levels)
+    samples = sorted({run.random_samples for run in runs.values()})
+    directions = "the worst-case direction towards instability (no random directions)"
+    if any(samples):
+        directions = (
+            f"random directions (the mean over {'/'.join(map(str, samples))} per run) and the worst-case direction "
+            "towards instability"
+        )
+    return (
+        "Table 4 (``table4_perturbation`` rule; HTML here, CSV with every number, Markdown and booktabs LaTeX under "
+        "Table files): per task × model × regime, log10 ε₅, the relative weight perturbation ‖ΔW‖₂/‖W‖₂ (every "
+        f"recurrent gate block at once) at which test accuracy first falls {100 * DROP:g} points below the unperturbed "
+        f"accuracy, interpolated linearly in log10 ε on the grid log10 ε ∈ [{grid}], for {directions}; beside it "
+        "the predicted threshold d/‖W‖₂ of the run's stable block closest to instability, and the measured "
+        "hidden-state amplification (largest over lags of the median σ₁ of the state Jacobian) beside its linear "
+        "prediction, the transient peak "
+        f'max_k ‖W^k‖₂. Every cell: {over_seeds(runs)}. "≥ … (k/n above the grid)": k runs never fell by '
+        f"{100 * DROP:g} points within the grid; they enter the mean at the grid's end, so the cell is a lower bound."
+    )
+
+
+def table4_perturbation_report_caption(perturbation: Perturbation, *, regimes: Sequence[str] | None = None) -> str:
+    """The table's caption in the workflow's report: what it shows (the grid and random directions from the runs'
+    records), then the runs and grid, per task the log10 ε₅ of each family and the prediction per regime (models
+    and seeds pooled), the paired comparison of each regime with the reference
+    (:func:`rnnrobust.robustness.perturbation.comparisons.compare_regimes`, its verdict computed), and Spearman's ρ of
+    prediction against measurement over all runs."""
+    runs = as_fragility(perturbation)
+    families = measured_families(runs)
+    keys = sort_runs(runs, regimes)
+    lines = [_description(runs), "", "This run:", "", grid_text(runs), ""]
+    for task in dict.fromkeys(k[0] for k in keys):
+        cells: dict[str, list[RunFragility]] = {}
+        for key in keys:
+            if key[0] == task:
+                cells.setdefault(key[2], []).append(runs[key])
+        lines.append(f"- {task} (models and seeds pooled): {cells_text(cells, families)}.")
+        lines.append(f"  {comparisons_text(runs, task, regimes)}")
+    correlations = "; ".join(correlation_text(runs, f) for f in families)
+    lines += ["", f"Predicted against measured over all runs: {correlations}."]
+    return "\n".join(lines) + "\n"

@@ -37,7 +37,7 @@ fused Adam is. On CPU nothing is captured: the step runs eagerly with the ordina
 bitwise the eager loop's.
 
 **Divergence.** A run whose loss stops being finite is found at the end of the epoch (its flag), not at
-the batch; ``rnnrobust.training.train`` then freezes it as the eager loop does, with the weights of its last
+the batch; ``rnnrobust.training.epochs`` then freezes it as the eager loop does, with the weights of its last
 finished epoch. The runs are independent (batched products, element-wise updates), so the others never
 see its NaNs; the rest of its epoch is computed in vain.
 
@@ -62,7 +62,7 @@ from torch import Tensor
 
 from rnnrobust.training.group import RunGroup
 
-#: (logits, target) of one run's batch → (mean loss, accuracy), e.g. ``train.loss_and_accuracy`` of a task.
+#: (logits, target) of one run's batch → (mean loss, accuracy), e.g. ``tasks.loss_and_accuracy`` of a task.
 LossFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
@@ -81,7 +81,7 @@ def check_graphable(device: torch.device, optimizer: torch.optim.Optimizer) -> N
     if device.type != "cuda":
         raise ValueError(f"CUDA graphs need a CUDA device; the group is on {device}")
     if not all(group.get("capturable", False) for group in optimizer.param_groups):
-        raise ValueError("a captured step needs an optimizer built with capturable=True (see train.make_optimizer)")
+        raise ValueError("a captured step needs an optimizer built with capturable=True (see optimizer.make_optimizer)")
     if torch.get_float32_matmul_precision() != "highest":
         raise ValueError(
             "TF32 is on (torch.get_float32_matmul_precision() is "

@@ -9,7 +9,7 @@ The R runs become one "wide" model whose every parameter carries a leading run d
 - **dropout**: a ``torch.Generator`` per run (:func:`dropout_generator`) that starts where the global
   generator stood after building the run's model, which is where a run alone drew its masks from;
 - **data order**, **history**, **status**, **epoch-end hooks** (Algorithm 1 acts on run r's own
-  model, whose parameters are views of row r of the stack) — see ``rnnrobust.training.train``;
+  model, whose parameters are views of row r of the stack) — see ``rnnrobust.training.loop``;
 - **gradient clipping**: the norm of each run's own gradients (:meth:`RunGroup.clip_grad_norm_`);
 - **divergence**: a run whose loss or weights stop being finite is *frozen* (:meth:`RunGroup.freeze`):
   its weights and optimizer state go back to the last finished epoch and are put back after every

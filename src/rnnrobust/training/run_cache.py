@@ -34,9 +34,12 @@ import torch
 from rnnrobust.config import TrainConfig
 from rnnrobust.io import load_prepared, read_json
 from rnnrobust.layout import run_stem
-from rnnrobust.training.train import EpochEndHook, GroupJob, Log, optimizer_impl, params_digest, train_groups
+from rnnrobust.training.checkpoint import params_digest
+from rnnrobust.training.loop import GroupJob, train_groups
+from rnnrobust.training.optimizer import optimizer_impl
+from rnnrobust.training.session import EpochEndHook, Log
 
-#: The files of a finished run, as ``train.write_outputs`` writes them.
+#: The files of a finished run, as ``outputs.write_outputs`` writes them.
 RUN_FILES = ("model.pt", "metrics.json", "history.csv")
 #: Written last into a cache entry: an entry without it is incomplete and ignored.
 COMPLETE = "complete"
@@ -134,7 +137,7 @@ def train_groups_cached(
     hooks: Callable[[TrainConfig], Sequence[EpochEndHook]],
 ) -> list[list[dict[str, Any]]]:
     """:func:`train_group_cached` for several groups, whose missing runs train concurrently
-    (``train.train_groups``). Returns each group's metrics, in order."""
+    (``loop.train_groups``). Returns each group's metrics, in order."""
     digests: dict[Path, str] = {}
     arrays: dict[Path, dict] = {}  # the groups of a task share its data: read it once
     jobs, stores = [], []

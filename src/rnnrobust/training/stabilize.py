@@ -119,7 +119,7 @@ class SpectralStabilizer:
 def stabilization_hooks(train: TrainConfig) -> list[SpectralStabilizer]:
     """The epoch-end hooks of a run: one stabilizer when the run has ``stabilization`` options.
 
-    For a group, one list per run: ``[stabilization_hooks(t) for t in trains]`` (``train.train_group``).
+    For a group, one list per run: ``[stabilization_hooks(t) for t in trains]`` (``loop.train_group``).
     """
     if train.stabilization is None:
         return []

@@ -1,5 +1,6 @@
-# What the perturbation stage measured (rnnrobust.robustness.perturbation.eps5): Table 4, Figure 7 per task and Figure 8. Inputs and
-# params of each rule come from one list of run records (perturbation_runs in report_inputs.smk), as in report.smk.
+# The report of the perturbation stage: Table 4, Figure 7 per task and Figure 8 (rnnrobust.reporting.table4_perturbation,
+# figure7_perturbation, figure8_prediction). Inputs and params of each rule come from one list of run records
+# (perturbation_runs in report_inputs.smk), as in report.smk.
 
 
 rule table4_perturbation:
@@ -8,14 +9,14 @@ rule table4_perturbation:
     output:
         report(
             results("tables/table4_perturbation.html"),
-            caption="../report/robustness.rst",
-            category="6. Robustness",
+            caption="../report/table4_perturbation.rst",
+            category="6. Perturbation",
             subcategory="table4_perturbation",
             labels={"table": "table4_perturbation"},
         ),
         report(
             multiext(results("tables/table4_perturbation"), ".csv", ".md", ".tex"),
-            caption="../report/robustness.rst",
+            caption="../report/table4_perturbation.rst",
             category="5. Table files",
             subcategory="table4_perturbation",
         ),
@@ -41,8 +42,8 @@ rule figure7_perturbation:
     output:
         report(
             multiext(results("figures/figure7_perturbation_{task}"), ".png", ".pdf"),
-            caption="../report/robustness.rst",
-            category="6. Robustness",
+            caption="../report/figure7_perturbation.rst",
+            category="6. Perturbation",
             subcategory="figure7_perturbation",
             labels={"task": "{task}"},
         ),
@@ -68,8 +69,8 @@ rule figure8_prediction:
     output:
         report(
             multiext(results("figures/figure8_prediction"), ".png", ".pdf"),
-            caption="../report/robustness.rst",
-            category="6. Robustness",
+            caption="../report/figure8_prediction.rst",
+            category="6. Perturbation",
             subcategory="figure8_prediction",
         ),
         caption=results("figures/figure8_prediction.caption.rst"),

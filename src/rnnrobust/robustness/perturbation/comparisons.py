@@ -1,0 +1,184 @@
+"""The perturbation stage's runs compared: each regime against the reference, and predicted against measured.
+
+Numbers only (their words are in ``rnnrobust.reporting.perturbation_text``); the runs are the
+:class:`~rnnrobust.robustness.perturbation.eps5.RunFragility` of ``rnnrobust.robustness.perturbation.eps5``.
+
+**Paired comparisons** (:func:`compare_regimes`): pairs are runs of the same task, model and seed; a pair whose
+ε₅ of a family is censored on either side is left out of that family's difference (its difference is only a
+bound), and counted. A regime is called less (more) robust than the reference by a family when the paired
+differences of log10 ε₅ have a 95 % CI below (above) 0 *and* the exact sign-flip test gives p < :data:`ALPHA`; the
+CI alone is too narrow with few seeds (``rnnrobust.stats``). The p-values are not corrected for the several tasks
+and families.
+
+**Predicted against measured** (:func:`prediction_correlation`): Spearman's ρ of log10 ε_pred against log10 ε₅
+ranks censored values as ties at the grid's end, which is their true rank relative to every measured value (they
+lie beyond it); ρ over the uncensored runs alone is given beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rnnrobust.layout import FAMILIES, REFERENCE, RunKey
+from rnnrobust.robustness.perturbation.eps5 import RunFragility
+from rnnrobust.runs import sort_runs
+from rnnrobust.stats import PairedDifference, SpearmanResult, paired_difference, spearman_ci
+
+__all__ = [
+    "ALPHA",
+    "PredictionCorrelation",
+    "RegimeComparison",
+    "ci_side",
+    "compare_regimes",
+    "direction",
+    "prediction_correlation",
+]
+
+#: Level of the paired test below which (with the CI on the same side of 0) a difference counts as resolved.
+ALPHA = 0.05
+
+
+def ci_side(diff: PairedDifference) -> str:
+    """``"below"`` / ``"above"`` when the 95 % CI of the mean difference lies on that side of 0; ``""`` when it
+    includes 0 or is undefined (fewer than 2 pairs)."""
+    if diff.n < 2 or math.isnan(diff.ci_low):
+        return ""
+    return "below" if diff.ci_high < 0 else "above" if diff.ci_low > 0 else ""
+
+
+def direction(diff: PairedDifference) -> str:
+    """``"below"`` / ``"above"`` when the 95 % CI of the mean difference lies on that side of 0 (:func:`ci_side`)
+    and the paired test gives p < :data:`ALPHA`; else ``"unresolved"``."""
+    side = ci_side(diff)
+    return side if side and diff.p_value < ALPHA else "unresolved"
+
+
+@dataclass(frozen=True)
+class RegimeComparison:
+    """One regime against the reference within a task, paired by (model, seed).
+
+    ``differences`` maps each family of the runs (and ``"predicted"``) to the :class:`~rnnrobust.stats.
+    PairedDifference` of log10 ε₅ (log10 ε_pred), regime − reference; ``censored`` counts per family the pairs
+    left out because a value is censored; ``verdict`` says for which families the difference is resolved, i.e. its
+    95 % CI lies on one side of 0 and the paired sign-flip test gives p < :data:`ALPHA` (ε₅ lower: less robust).
+    """
+
+    task: str
+    regime: str
+    reference: str
+    differences: Mapping[str, PairedDifference]
+    censored: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def families(self) -> list[str]:
+        """The measured families compared (the keys of ``differences`` but ``"predicted"``)."""
+        return [f for f in self.differences if f != "predicted"]
+
+    @property
+    def directions(self) -> dict[str, str]:
+        """Family -> its :func:`direction` (``"below"``, ``"above"`` or ``"unresolved"``)."""
+        return {f: direction(self.differences[f]) for f in self.families}
+
+    @property
+    def verdict(self) -> str:
+        """``"less robust"`` / ``"more robust"`` (every family resolved, on that side), ``"mixed"`` (some family
+        resolved, another not, or on the other side) or ``"not resolved"`` (no family resolved)."""
+        directions = set(self.directions.values())
+        if directions == {"below"}:
+            return "less robust"
+        if directions == {"above"}:
+            return "more robust"
+        return "mixed" if directions & {"below", "above"} else "not resolved"
+
+
+def _paired_family(
+    own: Mapping[tuple[str, int], RunFragility], ref: Mapping[tuple[str, int], RunFragility], family: str
+) -> tuple[PairedDifference, int]:
+    """The paired difference of log10 ε₅ of ``family``, own − ref, and the pairs left out as censored."""
+    a, b, left = {}, {}, 0
+    for pair in sorted(own.keys() & ref.keys()):  # a fixed order: sums and resamples follow it
+        ta, tb = own[pair].eps5.get(family), ref[pair].eps5.get(family)
+        if ta is None or tb is None or math.isnan(ta.log10) or math.isnan(tb.log10):
+            continue
+        if ta.censored or tb.censored:
+            left += 1
+            continue
+        a[pair], b[pair] = ta.log10, tb.log10
+    return paired_difference(a, b), left
+
+
+def _compare(
+    own: Mapping[tuple[str, int], RunFragility], ref: Mapping[tuple[str, int], RunFragility]
+) -> tuple[dict[str, PairedDifference], dict[str, int]]:
+    """(differences, censored pairs) per family the runs have, then the difference of the predictions."""
+    families = [f for f in FAMILIES if any(f in r.eps5 for r in [*own.values(), *ref.values()])]
+    differences, censored = {}, {}
+    for family in families:
+        differences[family], censored[family] = _paired_family(own, ref, family)
+    both = sorted(own.keys() & ref.keys())
+    differences["predicted"] = paired_difference(
+        {p: own[p].predicted for p in both if math.isfinite(own[p].predicted)},
+        {p: ref[p].predicted for p in both if math.isfinite(ref[p].predicted)},
+    )
+    return differences, censored
+
+
+def compare_regimes(
+    runs: Mapping[RunKey, RunFragility], *, regimes: Sequence[str] | None = None, reference: str = REFERENCE
+) -> list[RegimeComparison]:
+    """Every regime but ``reference`` against it, per task, paired by (model, seed) (:class:`RegimeComparison`).
+
+    Pairs whose ε₅ is censored are left out and counted (module docstring). Tasks in the project's order, regimes
+    in ``regimes`` (else as the runs first name them); none when the reference has no runs.
+    """
+    keys = sort_runs(runs, regimes)
+    order = list(dict.fromkeys(k[2] for k in keys))
+    out = []
+    for task in dict.fromkeys(k[0] for k in keys):
+        ref = {(k[1], k[3]): runs[k] for k in keys if k[0] == task and k[2] == reference}
+        if not ref:
+            continue
+        for regime in order:
+            own = {(k[1], k[3]): runs[k] for k in keys if k[0] == task and k[2] == regime}
+            if regime == reference or not own:
+                continue
+            differences, censored = _compare(own, ref)
+            out.append(RegimeComparison(task, regime, reference, differences, censored))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Predicted against measured.
+
+
+@dataclass(frozen=True)
+class PredictionCorrelation:
+    """Spearman's ρ of log10 ε_pred against log10 ε₅ of one family over runs.
+
+    ``all``: every run with both numbers, censored ε₅ as ties at their bound (their true rank relative to the
+    measured values); ``measured``: the uncensored runs only; ``censored``: runs in ``all`` but not in ``measured``;
+    ``unpredicted``: runs left out for want of a prediction (no stable block).
+    """
+
+    family: str
+    all: SpearmanResult
+    measured: SpearmanResult
+    censored: int
+    unpredicted: int
+
+
+def prediction_correlation(runs: Mapping[RunKey, RunFragility], family: str) -> PredictionCorrelation:
+    """:class:`PredictionCorrelation` of ``family`` over ``runs`` (:func:`rnnrobust.stats.spearman_ci`)."""
+    rows = [(r.predicted, r.eps5[family]) for r in runs.values() if family in r.eps5]
+    usable = [(x, t) for x, t in rows if math.isfinite(x) and not math.isnan(t.log10)]
+    measured = [(x, t) for x, t in usable if not t.censored]
+    unpredicted = sum(not math.isfinite(x) for x, t in rows if not math.isnan(t.log10))
+    return PredictionCorrelation(
+        family=family,
+        all=spearman_ci([x for x, _ in usable], [t.log10 for _, t in usable]),
+        measured=spearman_ci([x for x, _ in measured], [t.log10 for _, t in measured]),
+        censored=len(usable) - len(measured),
+        unpredicted=unpredicted,
+    )
