@@ -1,14 +1,29 @@
-"""Benchmark: sigma_min(zI - A) on grids, per-point SVD vs batched SVD vs rnnrobust.spectra.
+"""Benchmark: sigma_min(zI - A) on a 200 x 200 grid, per-point SVD vs batched SVD vs rnnrobust.spectra.
 
-    python benchmarks/pseudospectra.py [--threads 1] [--quick] [--device cuda] [--repeats 1]
+    python benchmarks/pseudospectra.py [--threads 1] [--quick] [--before DIR] [--grid 200] [--subset 400]
 
-Matrix randn(n, n)/sqrt(n) (seed 0), grid [-1.5, 1.5]^2 with 100x100 and 200x200 points, n = 64, 128, 256.
-Everything runs in this one process with one BLAS thread count (threadpoolctl if installed, else the
-*_NUM_THREADS variables set before numpy is imported; the library's own thread setting,
-RNNROBUST_BLAS_THREADS, is set to the same count).  The per-point and batched SVDs cost the same for every
-point, so they are timed on a random subset of the grid and scaled linearly (marked *); ours is timed on the
-full grid, Schur decomposition included.  Accuracy: max relative error of ours against the per-point SVD on
-that subset, and whether |sigma - sigma_SVD| <= 1e-8 sigma_SVD + 1e-13 ||A||_2 holds there.
+The test set: randn(n, n)/sqrt(n) (seed 0) at n = 64, 128, 256 on [-1.5, 1.5]^2, the Grcar matrix
+(n = 128, k = 3) on [-1, 3] x [-3.5, 3.5], and a trained-like recurrent block (n = 128: an n x n block of
+a row-orthonormal n x 4n matrix, Keras' orthogonal initialiser, plus a rank-4 update of norm 0.5 and small
+dense noise) on [-1.25, 1.25]^2.  Everything runs in this one process with one BLAS thread count
+(*_NUM_THREADS set before numpy is imported, and the library's own RNNROBUST_BLAS_THREADS).
+
+Per matrix it times, side by side:
+  * per-point SVD (scipy svdvals of zI - A, point by point) and batched SVD (numpy, 256 points per call) on a
+    random subset of the grid, scaled linearly to the full grid (marked *), as their cost is the same at
+    every point;
+  * pseudopy (NonnormalMeshgrid, which is per-point SVD too) on a 20 x 20 grid over the same box, scaled, if
+    pseudopy imports;
+  * with --before DIR: the library's previous spectra package, copied to DIR/spectra_before, full grid;
+  * ours, full grid (every point to full accuracy): ``spectra.sigma_min_grid``, Schur form included;
+  * ours, levels mode (``sigma_min_levels``: exact where contours at log10 eps = -3, -2.5, ..., -1 need it,
+    certified elsewhere), Schur form included.
+Accuracy: max relative error of ours against the per-point SVD on the subset (where sigma_SVD >= 1e-6 ||A||_2),
+and whether |sigma - sigma_SVD| <= 1e-8 sigma_SVD + 1e-13 ||A||_2 holds there; at n = 64 also at every grid
+point (batched dense SVDs of zI - A), for ours and for the previous package.  An orthogonal (normal) 64 x 64
+matrix joins the test set as the hard case of Lanczos.  The levels mode is checked against our full grid (and
+at n = 64 against the dense SVDs): the same side of every level at every point, and exact values (within the
+bound) at both ends of every grid edge a contour crosses.
 
 On machines that set OPENBLAS_CORETYPE (see the environment notes), unset it together with
 OPENBLAS_L2_SIZE in the benchmark command only, e.g. ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python
@@ -18,19 +33,22 @@ benchmarks/pseudospectra.py``.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import platform
+import subprocess
 import sys
 import time
+import warnings
 
 
 def _parse():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads for every method (default 1)")
-    ap.add_argument("--quick", action="store_true", help="smoke run: n = 64 on a 40 x 40 grid")
-    ap.add_argument("--device", default=None, help="also run ours via torch on this device (e.g. cuda): n=512, 200x200")
-    ap.add_argument("--repeats", type=int, default=1, help="time ours this many times, report the minimum")
-    ap.add_argument("--subset", type=int, default=None, help="grid points timed for the SVD baselines")
-    ap.add_argument("--skip-cpu", action="store_true", help="with --device: only the device case")
+    ap.add_argument("--quick", action="store_true", help="smoke run: n = 64 only, on a 40 x 40 grid")
+    ap.add_argument("--before", default=None, help="directory holding spectra_before/, the previous package")
+    ap.add_argument("--grid", type=int, default=200, help="grid points per axis (default 200)")
+    ap.add_argument("--subset", type=int, default=400, help="grid points timed for the SVD baselines")
     return ap.parse_args()
 
 
@@ -46,59 +64,46 @@ import scipy.linalg  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 from rnnrobust import spectra  # noqa: E402
+from rnnrobust.spectra._contours import sigma_min_levels  # noqa: E402
 
-try:  # optional: the exact BLAS thread count and kernel in use
-    import threadpoolctl
-except ImportError:
-    threadpoolctl = None
+LEVELS = 10.0 ** np.array([-3.0, -2.5, -2.0, -1.5, -1.0])
 
 
-def openblas_kernels() -> str:
-    """Core name and thread count of each loaded OpenBLAS, read through ctypes (Linux)."""
-    import ctypes
-
-    found = []
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
-            paths = sorted({ln.split()[-1] for ln in fh if "openblas" in ln.lower() and ".so" in ln})
-    except OSError:
-        return "unknown"
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0))
-        except OSError:
-            continue
-        core = threads = "?"
-        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.restype = ctypes.c_char_p
-                core = fn().decode()
-                break
-        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.restype = ctypes.c_int
-                threads = fn()
-                break
-        found.append(f"{os.path.basename(path)}: core {core}, threads {threads}")
-    return "; ".join(found) or "no OpenBLAS loaded"
+# ----------------------------------------------------------------------------------------------------
+# the test set
 
 
-def blas_report() -> str:
-    if threadpoolctl is None:
-        return f"threadpoolctl not installed; *_NUM_THREADS={_THREADS} set before numpy import; {openblas_kernels()}"
-    threadpoolctl.threadpool_limits(ARGS.threads)
-    infos = threadpoolctl.threadpool_info()
-    return "; ".join(
-        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} threads={i.get('num_threads')}"
-        for i in infos
-    )
+def grcar(n: int, k: int = 3) -> np.ndarray:
+    """Grcar matrix: -1 on the subdiagonal, 1 on the diagonal and the first k superdiagonals."""
+    return -np.eye(n, k=-1) + sum(np.eye(n, k=j) for j in range(k + 1))
 
 
-def grid(g):
-    x = np.linspace(-1.5, 1.5, g)
-    return x, x
+def trained_like(n: int, seed: int = 0) -> np.ndarray:
+    """A recurrent block as training leaves it: orthogonal-initialised block, low-rank update, noise."""
+    g = np.random.default_rng(seed)
+    rows = np.linalg.qr(g.standard_normal((4 * n, n)))[0].T  # n x 4n with orthonormal rows
+    u = np.linalg.qr(g.standard_normal((n, 4)))[0]
+    v = np.linalg.qr(g.standard_normal((n, 4)))[0]
+    update = 0.5 * (u * np.array([1.0, 0.6, 0.4, 0.2])) @ v.T
+    return 2.0 * rows[:, :n] + update + 0.02 * g.standard_normal((n, n)) / np.sqrt(n)
+
+
+def test_set(quick: bool) -> list[tuple[str, np.ndarray, tuple[float, float, float, float]]]:
+    """(name, matrix, box (x0, x1, y0, y1)) for every case.  The orthogonal (normal) matrix is the hard case
+    for Lanczos: near the lines where the nearest eigenvalue changes, two singular values nearly coincide."""
+    box = (-1.5, 1.5, -1.5, 1.5)
+    cases = [(f"randn n={n}", np.random.default_rng(0).standard_normal((n, n)) / np.sqrt(n), box) for n in (64,)]
+    if quick:
+        return cases
+    cases += [(f"randn n={n}", np.random.default_rng(0).standard_normal((n, n)) / np.sqrt(n), box) for n in (128, 256)]
+    cases.append(("orthogonal n=64", np.linalg.qr(np.random.default_rng(3).standard_normal((64, 64)))[0], box))
+    cases.append(("Grcar n=128", grcar(128), (-1.0, 3.0, -3.5, 3.5)))
+    cases.append(("trained-like n=128", trained_like(128), (-1.25, 1.25, -1.25, 1.25)))
+    return cases
+
+
+# ----------------------------------------------------------------------------------------------------
+# the methods
 
 
 def per_point_svd(A, z):
@@ -113,129 +118,224 @@ def batched_svd(A, z, batch=256):
     out = np.empty(z.size)
     t = time.perf_counter()
     for s in range(0, z.size, batch):
-        M = z[s : s + batch, None, None] * eye - A
-        out[s : s + batch] = np.linalg.svd(M, compute_uv=False)[:, -1]
+        out[s : s + batch] = np.linalg.svd(z[s : s + batch, None, None] * eye - A, compute_uv=False)[:, -1]
     return out, time.perf_counter() - t
 
 
-def ours(A, x, y, device=None, repeats=1):
-    """Best of ``repeats``: (sigma, total seconds, Schur seconds, info); the Schur form is redone each time."""
-    best, info, sig = (np.inf, np.inf), {}, None
-    for _ in range(repeats):
-        info = {}
-        t0 = time.perf_counter()
-        prep = spectra.prepare(A)
-        t1 = time.perf_counter()
-        sig = spectra.sigma_min_grid(prep, x, y, device=device, info=info)
-        t2 = time.perf_counter()
-        best = min(best, (t2 - t0, t1 - t0))
-    return sig, best[0], best[1], info
+def pseudopy_seconds(A, box, g_full: int) -> float | None:
+    """pseudopy's NonnormalMeshgrid (per-point SVD) on 20 x 20 points of the box, scaled to the full grid."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import pseudopy
+    except Exception:  # pseudopy 1.2.5 needs shapely < 2 and matplotlib; any import failure means "not run"
+        return None
+    t = time.perf_counter()
+    pseudopy.NonnormalMeshgrid(A, box[0], box[1], 20, box[2], box[3], 20)
+    return (time.perf_counter() - t) * g_full**2 / 400
 
 
-def run_case(n, g, subset, device=None, repeats=1):
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((n, n)) / np.sqrt(n)
-    x, y = grid(g)
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def ours_full(A, x, y):
+    info = {}
+    S, t = timed(lambda: spectra.sigma_min_grid(spectra.prepare(A), x, y, info=info))
+    return S, t, info
+
+
+def ours_levels(A, x, y):
+    info = {}
+
+    @spectra_single_threaded
+    def run():
+        return sigma_min_levels(spectra.prepare(A), x, y, LEVELS, tol=1e-10, info=info)
+
+    S, t = timed(run)
+    return S, t, info
+
+
+def spectra_single_threaded(fn):
+    from rnnrobust.spectra._blas import single_threaded
+
+    return single_threaded(fn)
+
+
+def before_full(before, A, x, y):
+    if before is None:
+        return None, None
+    return timed(lambda: before.sigma_min_grid(before.prepare(A), x, y))
+
+
+def relative_error(got, ref, norm) -> float:
+    """Max relative error where sigma_SVD >= 1e-6 ||A||_2 (below that only the absolute bound is meaningful)."""
+    keep = ref >= 1e-6 * norm
+    return float(np.max(np.abs(got - ref)[keep] / ref[keep])) if np.any(keep) else 0.0
+
+
+# ----------------------------------------------------------------------------------------------------
+# accuracy
+
+
+def within_bound(got, ref, norm) -> bool:
+    return bool(np.all(np.abs(got - ref) <= 1e-8 * ref + 1e-13 * norm))
+
+
+def contours_agree(S_levels, S_full, norm) -> bool:
+    """Same side of every level everywhere, and exact values at both ends of every crossed grid edge."""
+    exact = np.abs(S_levels - S_full) <= 1e-8 * S_full + 1e-13 * norm
+    for eps in LEVELS:
+        above_l, above_f = S_levels > eps, S_full > eps
+        if not np.array_equal(above_l, above_f):
+            return False
+        for axis in (0, 1):
+            a = np.moveaxis(above_f, axis, 0)
+            e = np.moveaxis(exact, axis, 0)
+            crossed = a[1:] != a[:-1]
+            if np.any(crossed & ~(e[1:] & e[:-1])):
+                return False
+    return True
+
+
+def all_points_svd(A, Z) -> np.ndarray:
+    return batched_svd(A, Z.ravel())[0].reshape(Z.shape)
+
+
+# ----------------------------------------------------------------------------------------------------
+# one case
+
+
+def run_case(name, A, box, g, subset, before):
+    x = np.linspace(box[0], box[1], g)
+    y = np.linspace(box[2], box[3], g)
     Z = x[None, :] + 1j * y[:, None]
-    m = Z.size
-    idx = np.random.default_rng(1).choice(m, size=min(subset, m), replace=False)
+    idx = np.random.default_rng(1).choice(Z.size, size=min(subset, Z.size), replace=False)
     zs = Z.ravel()[idx]
-    if device is not None:
-        ours(A, x[:4], y[:4], device=device)  # initialise the device (context, kernels) outside the timing
-    sig, t_ours, t_schur, info = ours(A, x, y, device=device, repeats=repeats)
+    norm = float(np.linalg.norm(A, 2))
+    S, t_ours, info = ours_full(A, x, y)
+    L, t_lev, linfo = ours_levels(A, x, y)
+    B, t_before = before_full(before, A, x, y)
     ref, t_pp = per_point_svd(A, zs)
     _, t_b = batched_svd(A, zs)
-    scale = m / zs.size
-    got = sig.ravel()[idx]
-    rel = float(np.max(np.abs(got - ref) / ref))
-    ok = bool(np.all(np.abs(got - ref) <= 1e-8 * ref + 1e-13 * np.linalg.norm(A, 2)))
-    return {
-        "n": n,
-        "grid": f"{g}x{g}",
+    t_pseudopy = pseudopy_seconds(A, box, g)
+    scale = Z.size / zs.size
+    got = S.ravel()[idx]
+    row = {
+        "case": name,
         "pp": t_pp * scale,
         "batched": t_b * scale,
+        "pseudopy": t_pseudopy,
+        "before": t_before,
         "ours": t_ours,
-        "schur": t_schur,
+        "levels": t_lev,
         "steps": info.get("mean_iterations", float("nan")),
-        "fallback": info.get("fallback_svd", 0),
-        "mirrored": info.get("mirrored_rows", 0),
-        "rel": rel,
-        "ok": ok,
-        "subset": zs.size,
-        "device": info.get("method", ""),
+        "exact_frac": linfo["exact_points"] / linfo["grid_points"],
+        "rel": relative_error(got, ref, norm),
+        "ok": within_bound(got, ref, norm),
+        "before_ok": None if B is None else within_bound(B.ravel()[idx], ref, norm),
+        "contours": contours_agree(L, S, norm),
+        "all_points": None,
     }
+    if A.shape[0] <= 64:
+        full_ref = all_points_svd(A, Z)
+        row["all_points"] = (relative_error(S, full_ref, norm), within_bound(S, full_ref, norm))
+        if B is not None:
+            row["before_ok"] = within_bound(B, full_ref, norm)
+        row["contours"] = row["contours"] and contours_agree(L, full_ref, norm)
+    return row
 
 
-def print_header():
-    """The date, the library versions and the BLAS set-up of this run."""
-    print(f"# sigma_min grid benchmark ({time.strftime('%Y-%m-%d %H:%M')})")
+# ----------------------------------------------------------------------------------------------------
+# report
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        model = next(ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} CPUs"
+
+
+def load() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def load_before(directory):
+    if directory is None:
+        return None
+    sys.path.insert(0, os.path.abspath(directory))
+    return importlib.import_module("spectra_before")
+
+
+def yes_no(v) -> str:
+    return "–" if v is None else ("yes" if v else "NO")
+
+
+def fmt(v, spec):
+    return "–" if v is None else format(v, spec)
+
+
+def print_table(rows, g, subset):
     print(
-        f"numpy {np.__version__}, scipy {scipy.__version__}, python {sys.version.split()[0]}, "
-        f"cpu count {os.cpu_count()}"
+        f"| matrix | per-point SVD* (s) | batched SVD* (s) | pseudopy* (s) | before (s) | ours (s) | ours, levels (s) "
+        "| ours vs per-point | levels vs per-point | ours vs before | mean Lanczos steps | levels: exact points "
+        f"| max rel err ({subset} pts) | bound holds | all {g}x{g} points (n = 64) | before: bound holds "
+        "| contours identical |"
     )
-    print(f"BLAS threads: {ARGS.threads} ({blas_report()})")
-    print(
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
-        f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}"
-    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        allp = "–" if r["all_points"] is None else f"{r['all_points'][0]:.1e}, {'yes' if r['all_points'][1] else 'NO'}"
+        vs_before = "–" if r["before"] is None else f"{r['before'] / r['ours']:.2f}x"
+        print(
+            f"| {r['case']} | {r['pp']:.2f} | {r['batched']:.2f} | {fmt(r['pseudopy'], '.2f')} "
+            f"| {fmt(r['before'], '.3f')} | {r['ours']:.3f} | {r['levels']:.3f} | {r['pp'] / r['ours']:.1f}x "
+            f"| {r['pp'] / r['levels']:.1f}x | {vs_before} | {r['steps']:.2f} | {100 * r['exact_frac']:.0f}% "
+            f"| {r['rel']:.1e} | {'yes' if r['ok'] else 'NO'} | {allp} | {yes_no(r['before_ok'])} "
+            f"| {yes_no(r['contours'])} |"
+        )
 
 
 def print_goals(rows):
-    """Each case with a speed goal against it: met or not."""
-    goals = {(128, "200x200"): 20.0, (256, "100x100"): 40.0}
+    goals = {"randn n=128": 100.0, "randn n=256": 200.0}
     for r in rows:
-        goal = goals.get((r["n"], r["grid"]))
-        if goal and not r["device"].startswith("lanczos-torch"):
-            sp = r["pp"] / r["ours"]
-            print(
-                f"goal n={r['n']} {r['grid']}: >= {goal:.0f}x faster than per-point SVD -> {sp:.1f}x "
-                f"{'met' if sp >= goal and r['ok'] else 'NOT met'}"
-            )
-        if r["device"].startswith("lanczos-torch"):
-            t, ts = r["ours"], r["schur"]
-            verdict = "met" if t <= 2 and r["ok"] else ("met without Schur" if t - ts <= 2 and r["ok"] else "NOT met")
-            print(
-                f"goal n=512 200x200 on {ARGS.device}: <= 2 s -> {t:.2f} s with the host Schur form ({t - ts:.2f} s "
-                f"without) {verdict}"
-            )
+        goal = goals.get(r["case"])
+        if goal is None:
+            continue
+        for label, t in (("full grid", r["ours"]), ("levels mode", r["levels"])):
+            sp = r["pp"] / t
+            verdict = "met" if sp >= goal and r["ok"] else "NOT met"
+            print(f"goal {r['case']} {label}: >= {goal:.0f}x faster than per-point SVD -> {sp:.1f}x {verdict}")
 
 
 def main():
-    print_header()
-    if ARGS.quick:
-        cases = [(64, 40)]
-        subset = ARGS.subset or 60
-    else:
-        cases = [(64, 100), (64, 200), (128, 100), (128, 200), (256, 100), (256, 200)]
-        subset = ARGS.subset or 400
+    g = 40 if ARGS.quick else ARGS.grid
+    subset = 60 if ARGS.quick else ARGS.subset
+    before = load_before(ARGS.before)
+    print(f"# sigma_min grid benchmark ({time.strftime('%Y-%m-%d %H:%M')})")
+    print(f"machine: {machine()}; load average at start {load()}")
+    print(f"numpy {np.__version__}, scipy {scipy.__version__}, python {sys.version.split()[0]}")
+    print(f"BLAS threads: {ARGS.threads} (*_NUM_THREADS and RNNROBUST_BLAS_THREADS set before numpy is imported)")
+    print(f"before: {'not run' if before is None else os.path.abspath(ARGS.before)}")
     rows = []
-    if ARGS.skip_cpu and ARGS.device:
-        cases = []
-    for n, g in cases:
-        rows.append(run_case(n, g, subset if n < 256 else max(subset // 2, 10), repeats=ARGS.repeats))
-        print(f"  done n={n} grid {g}x{g}: ours {rows[-1]['ours']:.2f} s", file=sys.stderr, flush=True)
-    if ARGS.device:
-        rows.append(run_case(512, 200, max(subset // 8, 10), device=ARGS.device, repeats=ARGS.repeats))
+    for name, A, box in test_set(ARGS.quick):
+        rows.append(run_case(name, A, box, g, subset if A.shape[0] < 256 else max(subset // 2, 10), before))
+        print(f"  done {name}: ours {rows[-1]['ours']:.2f} s", file=sys.stderr, flush=True)
+    print(f"load average at end {load()}")
+    print()
+    print_table(rows, g, subset)
     print()
     print(
-        "| n | grid | per-point SVD* (s) | batched SVD* (s) | ours (s) | of which Schur (s) | ours vs per-point "
-        "| ours vs batched | mean Lanczos steps | SVD fallbacks | mirrored rows | max rel err | bound holds "
-        "| back end |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['n']} | {r['grid']} | {r['pp']:.2f} | {r['batched']:.2f} | {r['ours']:.3f} | {r['schur']:.3f} "
-            f"| {r['pp'] / r['ours']:.1f}x "
-            f"| {r['batched'] / r['ours']:.1f}x | {r['steps']:.2f} | {r['fallback']} | {r['mirrored']} "
-            f"| {r['rel']:.1e} "
-            f"| {'yes' if r['ok'] else 'NO'} | {r['device']} |"
-        )
-    print()
-    print(
-        f"* timed on a random subset of {subset} grid points ({max(subset // 2, 10)} for n = 256, "
-        f"{max(subset // 8, 10)} for the device run) and scaled linearly to the full grid; "
-        "ours: full grid, Schur form included, min of --repeats runs."
+        f"* timed on a random subset of {subset} grid points ({max(subset // 2, 10)} for n = 256; pseudopy: a 20 x 20"
+        " grid) and scaled linearly to the full grid; ours and before: full grid, Schur form included."
     )
     print_goals(rows)
 

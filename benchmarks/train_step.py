@@ -14,6 +14,10 @@ embedding 20000 × 128, H 16/32/32, dropout 0.2/0.2 for the faithful cells), mni
     python benchmarks/train_step.py --runs 3 --estimate 2 [--overhead 1.86]
         the same, then the projected wall time of the full protocol (config.yaml: every task × model ×
         regime × seed) on N cores, runs alone versus one group job per task × model × regime
+    python benchmarks/train_step.py --methods [--runs 1] [--tasks adding imdb] [--models rnn gru]
+        the robust-training methods' step (rnnrobust.training.methods: the Schur parametrisation, the
+        barrier, its safeguard alone, Algorithm 1 and the norm clip after every step) against the plain
+        step, ms of CPU time per run-step, interleaved rounds, medians (docs/robust-training.md)
 
 Times are CPU time (``time.process_time``) of one thread, so that a loaded machine still gives fair
 ratios; the projection assumes one thread per job, as the workflow runs training, and scales the
@@ -34,10 +38,11 @@ from pathlib import Path
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from rnnrobust.config import TrainConfig
+from rnnrobust.config import RobustTraining, TrainConfig
 from rnnrobust.config.files import load_config
 from rnnrobust.layout import CELLS, TASKS
 from rnnrobust.training.group import RunGroup
+from rnnrobust.training.methods import build_methods
 from rnnrobust.training.models import build_model
 from rnnrobust.training.optimizer import make_optimizer
 from rnnrobust.training.tasks import loss_and_accuracy
@@ -211,6 +216,59 @@ def group_table(args: argparse.Namespace, device: torch.device) -> dict[tuple[st
 
 
 # ------------------------------------------------------------------------------------------------
+# the robust-training methods against the plain step
+
+#: One setting per method, at the study's middle β (workflow/configs/robust_training.yaml).
+METHODS = {
+    "schur": RobustTraining(parametrization="schur", nonnormality=1e-3),
+    "barrier": RobustTraining(barrier=1e-3),
+    "safeguard": RobustTraining(barrier=0.0),
+    "radius_step": RobustTraining(projection="radius"),
+    "norm_step": RobustTraining(projection="norm"),
+}
+
+
+def method_step(train: TrainConfig, runs: int, device: torch.device):
+    """A training step as ``rnnrobust.training.epochs`` runs it, with the run's robust-training methods."""
+    group = RunGroup([train.replace(seed=seed) for seed in range(runs)], device, torch.float32)
+    methods = build_methods(group, None)
+    optimizer = make_optimizer(train, group.parameters())
+    x, y = batch(train, device, runs)
+    group.train()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        logits, penalty = (group(x), None) if methods is None else methods.forward(group, x)
+        loss = torch.stack([loss_and_accuracy(train.task, logits[r], y[r])[0] for r in range(runs)])
+        if penalty is not None:
+            loss = loss + penalty.to(loss.dtype)
+        loss.sum().backward()
+        optimizer.step()
+        if methods is not None:
+            methods.after_step(group)
+
+    return step
+
+
+def methods_table(args: argparse.Namespace, device: torch.device) -> None:
+    runs = args.runs or 1
+    names = ["plain", *METHODS]
+    print(f"ms of CPU time per run-step, {runs} run(s) per step (medians of {args.rounds} interleaved rounds of "
+          f"{args.steps} steps), from the Keras initialisation; in brackets: / plain\n")  # fmt: skip
+    print("| task | model | " + " | ".join(names) + " |")
+    print("|---|---|" + "---:|" * len(names))
+    for task in args.tasks:
+        for cell in args.models:
+            train = TrainConfig.for_run(PAPER, task, cell, 0, "baseline")
+            variants = {"plain": (method_step(train, runs, device), runs)}
+            for name, options in METHODS.items():
+                variants[name] = (method_step(train.replace(robust_training=options), runs, device), runs)
+            ms = compare(variants, args.rounds, args.steps)
+            cells = [f"{ms['plain']:.1f}"] + [f"{ms[n]:.1f} ({ms[n] / ms['plain']:.1f}×)" for n in METHODS]
+            print(f"| {task} | {cell} | " + " | ".join(cells) + " |", flush=True)
+
+
+# ------------------------------------------------------------------------------------------------
 # projection of the full protocol
 
 
@@ -266,13 +324,17 @@ def main() -> None:
     parser.add_argument("--overhead", type=float, default=1.0, help="epoch cost / step cost for --estimate")
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
     parser.add_argument("--models", nargs="+", default=list(CELLS), choices=CELLS)
+    parser.add_argument("--methods", action="store_true", help="the robust-training methods against the plain step")
     args = parser.parse_args()
     if args.estimate and not args.runs:
         parser.error("--estimate needs --runs")
-    threads = args.threads or (1 if args.runs else torch.get_num_threads())
+    threads = args.threads or (1 if args.runs or args.methods else torch.get_num_threads())
     torch.set_num_threads(threads)
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads\n")
+    if args.methods:
+        methods_table(args, device)
+        return
     if args.runs is None:
         cells_table(args, device)
         return

@@ -218,10 +218,10 @@ def test_package_inits_import_no_submodules():
 #: The floor (layer 0): modules every layer may import.
 FLOOR = {"layout", "io", "stats", "progress", "provenance", "runs", "job"}
 #: The stage packages and their layers.
-PACKAGE_LAYERS = {"config": 1, "data": 2, "spectra": 2, "training": 3, "robustness": 4, "reporting": 5}
+PACKAGE_LAYERS = {"config": 1, "data": 2, "spectra": 2, "training": 3, "networks": 3, "robustness": 4, "reporting": 5}
 #: Entry points (layer 6): the CLIs, and the deprecated shim of the old training import path.
-ENTRY_POINTS = {"rnnrobust.status", "rnnrobust.resources", "rnnrobust.train"}
-LAYER_NAMES = ["floor", "config", "data/spectra", "training", "robustness", "reporting", "entry point"]
+ENTRY_POINTS = {"rnnrobust.status", "rnnrobust.resources", "rnnrobust.train", "rnnrobust.analyze"}
+LAYER_NAMES = ["floor", "config", "data/spectra", "training/networks", "robustness", "reporting", "entry point"]
 
 
 def layer(module: str) -> int | None:

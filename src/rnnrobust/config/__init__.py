@@ -7,8 +7,10 @@ as dataclass field defaults. A key keeps its name from ``config.yaml`` to the co
 
 Regimes are named: ``regimes`` maps each name (a path segment of the results) to the settings that
 its runs change. ``stabilization`` turns Algorithm 1 on, with the options under the top-level
-``stabilization`` key overridden by the regime's own; ``train`` overrides ``train.<task>`` options,
-for every task (``train: {lr: 0.01}``) or one (``train: {mnist: {recurrent_init: identity}}``).
+``stabilization`` key overridden by the regime's own; ``robust_training`` turns on the training methods
+of ``rnnrobust.training.methods`` (the Schur parametrisation, the stability barrier, per-step
+projections) the same way; ``train`` overrides ``train.<task>`` options, for every task
+(``train: {lr: 0.01}``) or one (``train: {mnist: {recurrent_init: identity}}``).
 
 This package's own file is what a training job needs. Its children are what reads and checks the
 files, which a training job never imports (a job's code digest covers every module it imports):
@@ -18,6 +20,8 @@ files, which a training job never imports (a job's code digest covers every modu
 
 >>> Stabilization().quantity, Stabilization().gamma
 ('radius', 1.0)
+>>> RobustTraining(parametrization="schur", nonnormality=1e-3).methods()
+['parametrization', 'nonnormality']
 >>> regime_train_options({"train": {"lr": 0.01, "mnist": {"recurrent_init": "identity"}}}, "mnist")
 {'lr': 0.01, 'recurrent_init': 'identity'}
 """
@@ -94,6 +98,75 @@ class Stabilization:
             )
 
 
+#: Allowed values of the robust-training options.
+ROBUST_TRAINING_CHOICES = {
+    "parametrization": ("none", "schur"),
+    "projection": ("none", "radius", "norm"),
+    "estimator": STABILIZATION_CHOICES["estimator"],
+    "apply": STABILIZATION_CHOICES["apply"],
+}
+
+
+@dataclass(frozen=True)
+class RobustTraining:
+    """Training methods that act on the recurrent matrices during training (``rnnrobust.training.methods``).
+
+    ``parametrization: schur`` trains W = P(Λ + N)Pᵀ (ρ(W) < ``gamma``, Henrici departure ‖N‖_F) with
+    ``nonnormality`` β on ‖N‖_F²; ``barrier`` β on Σ_b log tr P_b (None: off; 0: its per-step safeguard
+    alone); ``projection`` after every optimizer step: ``radius`` (Algorithm 1 with ``estimator``,
+    ``n_iter``, ``apply``) or ``norm`` (singular values clipped to ``gamma``); ``init_from`` a regime whose
+    trained parametrisation the run starts from, ``freeze_eigenvalues`` keeps its Λ (docs/robust-training.md).
+    """
+
+    parametrization: str = "none"
+    gamma: float = 1.0
+    nonnormality: float = 0.0
+    barrier: float | None = None
+    projection: str = "none"
+    estimator: str = "norm_ratio"
+    n_iter: int = 1
+    apply: str = "always"
+    init_from: str | None = None
+    freeze_eigenvalues: bool = False
+
+    def __post_init__(self) -> None:
+        for key, allowed in ROBUST_TRAINING_CHOICES.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"robust_training.{key} = {getattr(self, key)!r}; expected one of {allowed}")
+        if not (isinstance(self.gamma, int | float) and math.isfinite(self.gamma) and self.gamma > 0):
+            raise ConfigError(f"robust_training.gamma = {self.gamma}; expected a positive number")
+        for key in ("nonnormality", "barrier"):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"robust_training.{key} = {value}; expected a number >= 0")
+        if self.n_iter < 1:
+            raise ConfigError(f"robust_training.n_iter = {self.n_iter}; expected an integer >= 1")
+        schur = self.parametrization == "schur"
+        for key in ("nonnormality", "init_from", "freeze_eigenvalues"):
+            if getattr(self, key) and not schur:
+                raise ConfigError(
+                    f"robust_training.{key} acts on the Schur parametrisation; set parametrization: schur"
+                )
+        if schur and self.projection != "none":
+            raise ConfigError(
+                "robust_training.projection would break W = P(Λ + N)Pᵀ of parametrization: schur (which keeps ρ < γ)"
+            )
+        if self.freeze_eigenvalues and not self.init_from:
+            raise ConfigError(
+                "robust_training.freeze_eigenvalues needs init_from: the regime whose eigenvalues it keeps"
+            )
+
+    def methods(self) -> list[str]:
+        """The methods these options turn on (an empty list: plain training)."""
+        on = {
+            "parametrization": self.parametrization != "none",
+            "nonnormality": self.nonnormality > 0,
+            "barrier": self.barrier is not None,
+            "projection": self.projection != "none",
+        }
+        return [name for name, active in on.items() if active]
+
+
 #: Fields of TrainConfig that are options of ``rnnrobust.training.models.build_model``.
 MODEL_FIELDS = (
     "hidden_size",
@@ -144,6 +217,7 @@ class TrainConfig:
     cell_impl: str = "faithful"
     graphed: bool = False
     stabilization: Stabilization | None = field(default=None)
+    robust_training: RobustTraining | None = field(default=None)
 
     @classmethod
     def for_run(cls, config: Mapping[str, Any], task: str, model: str, seed: int, regime: str) -> TrainConfig:
@@ -156,6 +230,9 @@ class TrainConfig:
             options["vocab_size"] = config["data"]["imdb"]["num_words"]
         overrides = settings.get("stabilization")
         stabilization = None if overrides is None else Stabilization(**{**config["stabilization"], **overrides})
+        robust = settings.get("robust_training")
+        if robust is not None:
+            robust = RobustTraining(**{**(config.get("robust_training") or {}), **robust})
         return cls(
             task=task,
             model=model,
@@ -165,12 +242,17 @@ class TrainConfig:
             cell_impl=config["cell_impl"],
             graphed=config["graphed"],
             stabilization=stabilization,
+            robust_training=robust,
             **options,
         )
 
     def to_params(self) -> dict[str, Any]:
-        """Plain values (for Snakemake's ``params`` and ``metrics.json``)."""
-        return dataclasses.asdict(self)
+        """Plain values (for Snakemake's ``params`` and ``metrics.json``); ``robust_training`` only where set,
+        so that the runs of the regimes without it keep their settings' digests."""
+        params = dataclasses.asdict(self)
+        if params["robust_training"] is None:
+            del params["robust_training"]
+        return params
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainConfig:
@@ -178,6 +260,8 @@ class TrainConfig:
         values = dict(params)
         if values.get("stabilization") is not None:
             values["stabilization"] = Stabilization(**values["stabilization"])
+        if values.get("robust_training") is not None:
+            values["robust_training"] = RobustTraining(**values["robust_training"])
         return cls(**values)
 
     def replace(self, **changes: Any) -> TrainConfig:

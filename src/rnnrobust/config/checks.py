@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rnnrobust.config import ConfigError, Stabilization, regime_train_options
+from rnnrobust.config import ConfigError, RobustTraining, Stabilization, regime_train_options
 from rnnrobust.layout import CELLS, REGIMES
 
 #: Keys renamed since 0.1: a user config that still has one stops with the new name.
@@ -199,9 +199,12 @@ def _check_regimes(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None
             )
         if not REGIME_NAME.match(name):
             raise ConfigError(f"config key regimes: name {name!r} is not a folder name; use a-z, 0-9 and _")
-        unknown = sorted(set(settings) - {"stabilization", "train"})
+        unknown = sorted(set(settings) - {"stabilization", "train", "robust_training"})
         if unknown:
-            raise ConfigError(f"config key regimes.{name} has {', '.join(unknown)}; a regime sets stabilization, train")
+            raise ConfigError(
+                f"config key regimes.{name} has {', '.join(unknown)}; "
+                "a regime sets stabilization, train, robust_training"
+            )
         if settings.get("train"):
             tasks = config["train"]
             check(name, "train", {task: {**tasks[task], **regime_train_options(settings, task)} for task in tasks})
@@ -209,6 +212,46 @@ def _check_regimes(config: Mapping[str, Any], schema: Mapping[str, Any]) -> None
             stabilization = {**config["stabilization"], **settings["stabilization"]}
             check(name, "stabilization", stabilization)
             Stabilization(**stabilization)
+        if settings.get("robust_training") is not None:
+            robust = {**(config.get("robust_training") or {}), **settings["robust_training"]}
+            check(name, "robust_training", robust)
+            _check_robust_training(config, name, settings, robust)
+
+
+def _check_robust_training(
+    config: Mapping[str, Any], name: str, settings: Mapping[str, Any], robust: dict[str, Any]
+) -> None:
+    """A regime's robust_training: valid options that turn a method on, an ``init_from`` that can start it."""
+    try:
+        options = RobustTraining(**robust)
+    except ConfigError as err:
+        raise ConfigError(f"config key regimes.{name}: {err}") from None
+    if not options.methods():
+        raise ConfigError(
+            f"config key regimes.{name}: robust_training turns no method on; set parametrization, barrier or projection"
+        )
+    if config["graphed"]:
+        raise ConfigError(f"config key regimes.{name}: robust_training needs graphed: false (the eager training step)")
+    if settings.get("stabilization") is not None and options.parametrization == "schur":
+        raise ConfigError(
+            f"config key regimes.{name}: stabilization would rescale W away from its Schur parametrisation; drop one"
+        )
+    source = options.init_from
+    if source is None:
+        return
+    source_settings = config["regimes"].get(source)
+    if not isinstance(source_settings, Mapping) or source == name:
+        raise ConfigError(f"config key regimes.{name}: robust_training.init_from = {source!r} is not another regime")
+    source_robust = {**(config.get("robust_training") or {}), **(source_settings.get("robust_training") or {})}
+    try:
+        source_options = RobustTraining(**source_robust)
+    except (ConfigError, TypeError):
+        return  # the source regime's own check names its problem
+    if source_options.parametrization != "schur" or source_options.gamma != options.gamma:
+        raise ConfigError(
+            f"config key regimes.{name}: robust_training.init_from = {source!r} needs a regime with "
+            f"parametrization: schur and gamma {options.gamma}"
+        )
 
 
 def _check_across_keys(config: Mapping[str, Any]) -> None:
@@ -222,3 +265,4 @@ def _check_across_keys(config: Mapping[str, Any]) -> None:
             "add it there or choose one of them"
         )
     Stabilization(**config["stabilization"])
+    RobustTraining(**(config.get("robust_training") or {}))

@@ -19,6 +19,7 @@ sigma_min_grid           -- sigma_min(zI - A) on a rectangular grid (for pseudos
 pseudospectral_radius    -- rho_eps(A)
 pseudospectral_abscissa  -- alpha_eps(A)
 distance_to_instability  -- distance to the nearest unstable matrix, discrete or continuous time
+real_distance_to_instability -- the same over real perturbations only, for a real matrix (discrete time)
 instability_minimizer    -- the point z attaining it, with the singular vectors of zI - A there
 kreiss_constant          -- lower bound of the discrete-time Kreiss constant
 robustness_summary       -- all of the scalars as one JSON-ready dict
@@ -33,8 +34,11 @@ Definitions (A is n x n, ||.|| the spectral norm, sigma_min the smallest singula
 * pseudospectral radius rho_eps = max |z| and abscissa alpha_eps = max Re z over Lambda_eps(A).
 * distance to instability: discrete d = min_{|z|=1} sigma_min(zI - A); continuous
   d = min_{w real} sigma_min(iwI - A).
-* Kreiss constant (discrete time) K(A) = sup_{|z|>1} (|z| - 1) ||(zI - A)^-1|| (>= 1, inf if rho(A) > 1),
-  with K(A) <= max_k ||A^k|| <= e n K(A).
+* real structured distance to instability (real A, discrete): d_R = min_{|z|=1} tau_R(zI - A) >= d, the
+  smallest ||E|| over real E with an eigenvalue of A + E on the unit circle, where tau_R(M) = sup over
+  gamma in (0, 1] of sigma_{2n-1}([[Re M, -gamma Im M], [Im M / gamma, Re M]]) (Qiu et al., Automatica 1995).
+* Kreiss constant (discrete time) K(A) = sup_{|z|>1} (|z| - 1) ||(zI - A)^-1|| = sup_{eps>0} (rho_eps - 1) / eps
+  (>= 1, inf if rho(A) > 1), with K(A) <= max_k ||A^k|| <= e n K(A).
 
 Algorithm for sigma_min on many points (``sigma_min``, ``sigma_min_grid``): the complex Schur factor T is
 computed once; sigma_min(zI - A) = sigma_min(T - zI).  For n <= 32 a batched dense SVD is used.  Otherwise
@@ -47,27 +51,33 @@ the same algorithm in complex128.
 
 Scalars: a grid stage samples the relevant curve or region with the batched evaluator and keeps only
 verified points, so it is one-sided (rho_eps, alpha_eps and K from below, the distance to instability from
-above).  Refinement (the default) adds 1-D Brent / Nelder-Mead searches with dense SVDs and global
-level-set tests with Hamiltonian matrices and symplectic pencils (criss-cross: Burke, Lewis & Overton 2003;
-Mengi & Overton 2005; Boyd-Balakrishnan for the distance to instability).
+above).  Refinement (the default) adds 1-D Brent searches with dense SVDs and global level-set tests with
+Hamiltonian matrices and symplectic pencils (criss-cross: Burke, Lewis & Overton 2003; Mengi & Overton 2005;
+Boyd-Balakrishnan for the distance to instability).  The Kreiss constant is searched in eps over the global
+rho_eps, so it cannot miss a maximiser in angle; the real structured distance scans the circle where
+sigma_min (a lower bound of tau_R) is small, then refines in angle, with a bounded 1-D search in gamma at
+each angle.
 
 Accuracy: with the default ``tol=1e-10`` the Lanczos values are accurate to about 1e-11 relative, and every
 value of sigma_min agrees with a dense SVD to within rounding of ||A|| (|t_ii - z| is floored at
 u ||A||_F, so z exactly on an eigenvalue gives a finite value of the order of the rounding error).  The
 refined rho_eps and alpha_eps are accurate to about 1e-12 relative, the grid-only ones (``refine=False``)
-to about 1e-2, from below.  The Kreiss constant stays a (refined) lower bound; certified values need
-Mitchell's algorithms (SIAM J. Matrix Anal. Appl. 2020, 2021).
+to about 1e-2, from below.  The Kreiss constant stays a lower bound, exact at the maximum its search finds
+(a ratio evaluated by a dense SVD at a point where rho_eps is attained); certified values need Mitchell's
+algorithms (SIAM J. Matrix Anal. Appl. 2020, 2021).
 """
 
+from ._instability import InstabilityMinimizer, instability_minimizer
 from ._pseudospectrum import (
     distance_to_instability,
     kreiss_constant,
     pseudospectral_abscissa,
     pseudospectral_radius,
+    real_distance_to_instability,
     sigma_min,
     sigma_min_grid,
 )
-from ._scalars import InstabilityMinimizer, TransientGrowth, instability_minimizer
+from ._scalars import TransientGrowth
 from ._schur import Prepared, prepare
 from ._spectrum import (
     eigenvalues,
@@ -94,6 +104,7 @@ __all__ = [
     "prepare",
     "pseudospectral_abscissa",
     "pseudospectral_radius",
+    "real_distance_to_instability",
     "robustness_summary",
     "schur",
     "sigma_min",

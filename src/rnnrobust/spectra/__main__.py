@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rnnrobust.networks.matrices import read_square_matrices as _load  # one reader for matrix files (torch-free)
+
 from . import DEFAULT_EPS, robustness_summary
 
 _COLUMNS = [
@@ -25,28 +27,13 @@ _COLUMNS = [
     ("dep/||A||F", "henrici_relative", ".4f"),
     ("kappa(V)", "eigenvector_condition", ".3g"),
     ("d_DT", "distance_to_instability", ".4g"),
+    ("d_DT,R", "distance_to_instability_real", ".4g"),
 ]
 
 
-def _load(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
-    skipped = []
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    else:
-        arrays = {path.stem: np.load(path, allow_pickle=False)}
-    out = {}
-    for name, arr in arrays.items():
-        if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.size == 0:
-            skipped.append(f"{name}: shape {arr.shape} is not a square matrix")
-        elif arr.dtype.kind not in "iufc":
-            skipped.append(f"{name}: dtype {arr.dtype} is not numeric")
-        else:
-            out[name] = arr
-    return out, skipped
-
-
 def _format_cell(v, spec: str) -> str:
+    if v is None:
+        return "-"  # distance_to_instability_real of a complex matrix
     if isinstance(v, float) and not np.isfinite(v):
         return "inf" if v > 0 else str(v)
     return format(v, spec)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from . import _scalars
+from . import _instability, _kreiss, _scalars
 from ._blas import single_threaded
 from ._grid import sigma_min_at
 from ._schur import prepare
@@ -17,6 +17,7 @@ __all__ = [
     "kreiss_constant",
     "pseudospectral_abscissa",
     "pseudospectral_radius",
+    "real_distance_to_instability",
     "sigma_min",
     "sigma_min_grid",
 ]
@@ -249,7 +250,67 @@ def distance_to_instability(A, kind: str = "discrete", *, refine: bool = True) -
     p = prepare(A)
     if kind not in ("discrete", "continuous"):
         raise ValueError(f"kind must be 'discrete' or 'continuous', got {kind!r}")
-    return _scalars.distance_to_instability(p, kind, refine=bool(refine))
+    return _instability.distance_to_instability(p, kind, refine=bool(refine))
+
+
+@single_threaded
+def real_distance_to_instability(A, *, refine: bool = True) -> float:
+    """Real structured distance to instability (discrete time): the smallest ||E||_2 over *real* E for which
+    A + E has an eigenvalue on the unit circle, for a real matrix A.
+
+    Parameters
+    ----------
+    A : (n, n) array_like of real or Prepared
+        Real square matrix, or the result of :func:`prepare` of one.
+    refine : bool, optional
+        True (default): Brent in the angle around the best minima of the scan, each value of tau_R searched
+        to 1e-7 in log gamma.  False: the scan only (angles in (0, pi) and z = +-1, gamma to 1e-3).
+
+    Returns
+    -------
+    d_R : float
+        min over |z| = 1 of tau_R(zI - A), where (Qiu, Bernhardsson, Rantzer, Davison, Young & Doyle,
+        Automatica 31, 1995) tau_R(M) = sup over gamma in (0, 1] of the second-smallest singular value of
+        [[Re M, -gamma Im M], [Im M / gamma, Re M]], and tau_R(M) = sigma_min(M) for real z = +-1 (a real
+        rank-1 E then suffices).  Always >= :func:`distance_to_instability` (complex E are allowed there):
+        equal when the nearest point of the circle is real or when a real E can move a complex pair there.
+
+    Raises
+    ------
+    ValueError
+        If A is complex (the complex distance is then the only one).
+
+    Notes
+    -----
+    tau_R is unimodal in gamma (Qiu et al.), so a bounded 1-D search finds the supremum.  Over the angle,
+    tau_R(e^{i theta} I - A) >= sigma_min(e^{i theta} I - A): of a 256-angle scan only the angles where
+    sigma_min (batched, cheap) is below the best value so far are evaluated, all of them for n <= 16,
+    otherwise at most 64 (n <= 48) or 32, half spread over those angles and half in increasing order of
+    sigma_min.  A real A has conjugate-symmetric values, so theta in [0, pi] suffices.  Every value found is
+    attained by a real E (of rank <= 2), so the result is an upper bound up to the search in gamma.
+
+    Examples
+    --------
+    A rotation by 90 degrees scaled by 0.6 has the eigenvalues +-0.6i, at distance 0.4 from the circle; the
+    real perturbation E = 0.4 R (R the rotation) puts them on it, so both distances are 0.4:
+
+    >>> from rnnrobust import spectra
+    >>> A = [[0.0, -0.6], [0.6, 0.0]]
+    >>> print(round(spectra.real_distance_to_instability(A), 9), round(spectra.distance_to_instability(A), 9))
+    0.4 0.4
+
+    A real perturbation cannot move the single eigenvalue 0.5 of [[0.5]] off the real axis: it must reach 1.
+
+    >>> print(round(spectra.real_distance_to_instability([[0.5]]), 12))
+    0.5
+    """
+    p = prepare(A)
+    if not p.is_real:
+        raise ValueError(
+            "A must be a real matrix for the real structured distance to instability, got dtype complex128; "
+            "use distance_to_instability for complex matrices"
+        )
+    return _instability.real_distance_to_instability(p, refine=bool(refine))
 
 
 @single_threaded
@@ -261,19 +322,25 @@ def kreiss_constant(A, *, refine: bool = True) -> float:
     A : (n, n) array_like or Prepared
         Real or complex square matrix, or the result of :func:`prepare`.
     refine : bool, optional
-        True (default): Nelder-Mead in (log t, theta) from the best grid points; False: the grid only.
+        True (default): a 1-D search over eps of (rho_eps(A) - 1) / eps, whose supremum is K(A), each value
+        with the global (criss-cross) rho_eps: a scan in log eps, 3 per decade, then Brent's root finder on
+        its slope around the best maxima.  False: a polar grid z = (1 + t) e^{i theta} only (t log-spaced,
+        t >= 1e-7).
 
     Returns
     -------
     K : float
-        inf for rho(A) > 1 + 1e-12, otherwise >= 1 (the limit for |z| -> inf).  The maximum of
-        (|z| - 1) / sigma_min(zI - A) over a polar grid z = (1 + t) e^{i theta} (t log-spaced, t >= 1e-7) and
-        the refined points: always a lower bound of K(A), exact at the local maxima found.  Points with
-        sigma_min < 1e-8 (||A|| + 1), where rounding could inflate the ratio, are not used.
+        inf for rho(A) > 1 + 1e-12, 1 for ||A|| <= 1, otherwise >= 1 (the limit for |z| -> inf): the largest
+        ratio (|z| - 1) / sigma_min(zI - A) over the points z evaluated, by a dense SVD at the maximisers of
+        |z| on Lambda_eps (and on the grid), so always a lower bound of K(A), exact (to about 1e-12 relative)
+        at the maximum found.  Points with sigma_min < 1e-8 (||A|| + 1), where rounding could inflate the
+        ratio, are not used.
 
     Notes
     -----
-    Kreiss matrix theorem: K(A) <= max_k ||A^k|| <= e n K(A).
+    Kreiss matrix theorem: K(A) <= max_k ||A^k|| <= e n K(A).  The search over eps cannot miss a maximiser
+    in angle, as a local search in z from a few grid points can; the identity, its proof and the steps are
+    in ``rnnrobust/spectra/_kreiss.py``.
 
     Examples
     --------
@@ -283,6 +350,12 @@ def kreiss_constant(A, *, refine: bool = True) -> float:
     >>> from rnnrobust import spectra
     >>> print(spectra.kreiss_constant(np.diag([0.9, -0.5])), spectra.kreiss_constant(1.1 * np.eye(2)))
     1.0 inf
+
+    For J = [[0, c], [0, 0]], rho_eps = sqrt(eps (eps + c)), and the maximum of (rho_eps - 1) / eps is
+    K = (c^2 + 4) / (4c) for c > 2, at eps = 4c / (c^2 - 4); here c = 3 and K = 13/12:
+
+    >>> print(round(spectra.kreiss_constant([[0.0, 3.0], [0.0, 0.0]]) * 12, 10))
+    13.0
     """
     p = prepare(A)
-    return _scalars.kreiss_constant(p, refine=bool(refine))
+    return _kreiss.kreiss_constant(p, refine=bool(refine))

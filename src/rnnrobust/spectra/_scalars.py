@@ -1,17 +1,19 @@
-"""Robustness scalars built on sigma_min(zI - A): grid stage (one-sided) and refinement stage."""
+"""Robustness scalars built on sigma_min(zI - A): grid stage (one-sided) and refinement stage.
+
+rho_eps and alpha_eps, with the helpers the other scalar modules share (``_instability``, ``_kreiss``), and
+the transient growth.
+"""
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
 
-from ._blas import single_threaded
 from ._grid import sigma_min_at
 from ._levelset import axis_crossings, circle_crossings
-from ._schur import Prepared, prepare
+from ._schur import Prepared
 from ._svd import svd_point
 
 _TWO_PI = 2.0 * np.pi
@@ -106,7 +108,6 @@ def pseudospectral_radius(prep: Prepared, eps: float, *, refine: bool, tol: floa
     lam = prep.eigenvalues
     mod = np.abs(lam)
     rho = float(mod.max())
-    scale = _scale(prep, eps)
     n_rays = 128 if prep.is_real else 256
     top = np.argsort(-mod)[: min(8, mod.size)]
     seed_angles = np.mod(np.angle(lam[top]), _TWO_PI)
@@ -120,32 +121,92 @@ def pseudospectral_radius(prep: Prepared, eps: float, *, refine: bool, tol: floa
     if not refine:
         _, r = _grid_outer(prep, eps, tol, angles, 0.0, seeds, 48, point_of)
         return max(float(r.max()), rho + eps)
-    best_r = rho + eps
+    return radius_and_angle(prep, eps, seed_angles[:4])[0]
 
-    # criss-cross refinement (Mengi & Overton 2005): radial searches from candidate angles, then a
-    # circular search just outside the current radius; stops when that circle misses the set.
+
+def radius_and_angle(prep: Prepared, eps: float, seed_angles, inside: complex | None = None) -> tuple[float, float]:
+    """(rho_eps, theta): the refined pseudospectral radius and the angle of a point of Lambda_eps attaining it.
+
+    Criss-cross (Mengi & Overton 2005): radial searches from the seed angles (Hamiltonian eigenvalues: the
+    outermost crossing of each ray), then a circular search just outside the current radius, and radial
+    searches outward from the middle of every arc of that circle inside the set (dense SVDs: a crossing
+    beyond the arc); stops when the circle misses the set.  Every component of Lambda_eps holds an
+    eigenvalue, all of them inside the circle, so a circle that misses the set bounds rho_eps: the seeds
+    only decide how fast it gets there.  ``inside``, a point known to lie in Lambda_eps (a maximiser at a
+    smaller eps), starts the search there instead.
+    """
+    lam = prep.eigenvalues
+    top = int(np.argmax(np.abs(lam)))
+    best_r, best_t = float(abs(lam[top])) + eps, float(np.angle(lam[top]))
+    scale = _scale(prep, eps)
     delta = 1e-12 * scale
     xtol = 1e-15 * scale
-    seeds_t = seed_angles[:4]
-    if prep.is_real:  # conjugate rays give the same radius
-        seeds_t = np.where(seeds_t > np.pi, _TWO_PI - seeds_t, seeds_t)
-    thetas = [float(t) for t in np.unique(np.round(seeds_t, 14))]
-    for rnd in range(_MAX_ROUNDS):
-        previous = best_r
-        for t in thetas:
-            r_t = _radial_outer(prep, t, eps, scale, xtol)
-            if r_t is not None and r_t > best_r:
-                best_r = r_t
-        if rnd > 0 and best_r <= previous:
-            break  # the arcs found last round gave nothing new (rounding-level arcs)
+    if inside is not None and abs(inside) > best_r:
+        best_r, best_t = float(abs(inside)), float(np.angle(inside))
+    # a crossing outward from that inside point: the circle tests below need a circle with a point outside
+    # the set (a circle wholly inside it has no crossings); from a maximiser at a smaller eps, this ray leaves
+    # the set close to the new maximiser
+    best_r = _radial_from_inside(prep, best_t, best_r, eps, xtol)
+    # for a real A the circle test runs on A itself, in real arithmetic (same singular values as T)
+    B, lam_b = (prep.A, lam) if prep.is_real else (prep.T, None)
+    for t in _distinct_angles(prep, seed_angles):
+        r_t = _radial_outer(prep, t, eps, scale, xtol)
+        if r_t is not None and r_t > best_r:
+            best_r, best_t = r_t, t
+    for _ in range(_MAX_ROUNDS):
         rc = best_r + delta
-        crossings = circle_crossings(prep.T / rc, eps / rc)
-        thetas = _inside_midpoints(
-            crossings, lambda t, rc=rc: svd_point(prep, rc * np.exp(1j * t)) < eps, periodic=True
-        )
-        if not thetas:
+        crossings = circle_crossings(B / rc, eps / rc, None if lam_b is None else lam_b / rc)
+        mids = _inside_midpoints(crossings, lambda t, rc=rc: svd_point(prep, rc * np.exp(1j * t)) < eps, periodic=True)
+        previous = best_r
+        for t in _distinct_angles(prep, mids):
+            r_t = _radial_from_inside(prep, t, rc, eps, xtol)
+            if r_t > best_r:
+                best_r, best_t = r_t, t
+        if best_r <= previous:
+            break  # no arc, or only rounding-level arcs that gave nothing new
+    return best_r, best_t
+
+
+def _radial_from_inside(prep: Prepared, theta: float, r_in: float, eps: float, xtol: float) -> float:
+    """A crossing r > r_in of sigma_min(r e^{i theta} I - A) = eps, outward from the inside point r_in.
+
+    Newton steps (d sigma / dr from the singular vectors), never shorter than eps - sigma (sigma is
+    1-Lipschitz, so that step stays inside) nor longer than 4 times the previous one, until a point outside
+    brackets a crossing (at the latest ||A|| + eps: sigma_min(zI - A) >= |z| - ||A||); then Brent.
+    """
+    w = np.exp(1j * theta)
+    lo, step = r_in, 0.0
+    r_out = prep.norm2 + eps + 2.0 * xtol
+    for _ in range(200):
+        M = -prep.T.copy()
+        M[np.diag_indices_from(M)] += lo * w
+        U, S, Vh = np.linalg.svd(M)
+        gap = eps - float(S[-1])
+        if gap <= 0.0:
+            return lo  # on the boundary to rounding (a start at distance eps from a normal eigenvalue)
+        slope = float((w * np.vdot(U[:, -1], Vh[-1].conj())).real)
+        step = min(gap / slope if slope > 0.0 else np.inf, max(gap, 4.0 * step))
+        hi = min(lo + step * 1.01 + xtol, r_out)
+        if svd_point(prep, hi * w) > eps:
             break
-    return best_r
+        lo = hi
+    else:
+        return lo
+
+    def g(r):
+        return svd_point(prep, r * w) - eps
+
+    if g(lo) >= 0.0:
+        return lo  # the values-only SVD rounds lo onto the boundary
+    return float(scipy.optimize.brentq(g, lo, hi, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=400))
+
+
+def _distinct_angles(prep: Prepared, angles) -> list[float]:
+    """The angles to search, without repeats; for a real A folded into [0, pi] (conjugate rays are alike)."""
+    t = np.mod(np.asarray(angles, dtype=float), _TWO_PI)
+    if prep.is_real:
+        t = np.where(t > np.pi, _TWO_PI - t, t)
+    return [float(v) for v in np.unique(np.round(t, 14))]
 
 
 def _radial_outer(prep: Prepared, theta: float, eps: float, scale: float, xtol: float):
@@ -229,224 +290,6 @@ def pseudospectral_abscissa(prep: Prepared, eps: float, *, refine: bool, tol: fl
         if not cand_y:
             break
     return best_x
-
-
-# ----------------------------------------------------------------------------------------------------
-# distance to instability
-
-
-def distance_to_instability(prep: Prepared, kind: str, *, refine: bool, tol: float = 1e-10, samples=4096) -> float:
-    return _instability_search(prep, kind, refine=refine, tol=tol, samples=samples)[0]
-
-
-def _instability_search(prep: Prepared, kind: str, *, refine: bool, tol: float = 1e-10, samples=4096):
-    """(d, s): the distance to instability and the parameter of the point that attains it (the angle of
-    z = e^{is} on the unit circle, or w of z = iw on the imaginary axis)."""
-    lam = prep.eigenvalues
-    if kind == "discrete":
-        periodic = True
-        lo, hi = 0.0, (np.pi if prep.is_real else _TWO_PI)
-        base = np.linspace(lo, hi, samples // 2 + 1 if prep.is_real else samples, endpoint=prep.is_real)
-        extra = np.mod(np.angle(lam), _TWO_PI)
-
-        def point(t):
-            return np.exp(1j * t)
-
-        xtol = 1e-12
-    elif kind == "continuous":
-        periodic = False
-        R = 2.0 * prep.norm2 + 1.0
-        lo, hi = (0.0 if prep.is_real else -R), R
-        base = np.linspace(lo, hi, samples // 2 + 1 if prep.is_real else samples)
-        extra = lam.imag[(lam.imag >= lo) & (lam.imag <= hi)]
-
-        def point(w):
-            return 1j * w
-
-        xtol = 1e-12 * R
-    else:
-        raise ValueError(f"kind must be 'discrete' or 'continuous', got {kind!r}")
-    if prep.is_real and kind == "discrete":
-        extra = np.where(extra > np.pi, _TWO_PI - extra, extra)
-    elif prep.is_real:
-        extra = np.abs(extra)
-    t = np.unique(np.concatenate((base, extra)))
-    f = sigma_min_at(prep, point(t), tol=tol)
-    best, best_s = float(f.min()), float(t[int(np.argmin(f))])
-    if not refine or best == 0.0:
-        return best, best_s
-
-    def fun(s):
-        return svd_point(prep, complex(point(s)))
-
-    # local Brent refinement around the best sampled local minima
-    per = periodic and not prep.is_real
-    for i in _local_minima(f, per)[:6]:
-        a = t[i - 1] if i > 0 else (t[-1] - _TWO_PI if per else t[i])
-        b = t[i + 1] if i + 1 < t.size else (t[0] + _TWO_PI if per else t[i])
-        for s, v in (_brent_min(fun, float(a), float(b), xtol), (float(t[i]), fun(float(t[i])))):
-            if v < best:
-                best, best_s = v, s
-    # global check (Boyd-Balakrishnan style): does sigma_min dip below (1 - 1e-9) * best anywhere?
-    for _ in range(_MAX_ROUNDS):
-        if best <= 0.0:
-            break
-        gamma = best * (1.0 - 1e-9)
-        if kind == "discrete":
-            cr = circle_crossings(prep.T, gamma)
-            ends = np.unique(cr)
-            pairs = list(zip(ends, np.append(ends[1:], ends[:1] + _TWO_PI), strict=True)) if ends.size else []
-        else:
-            cr = axis_crossings(prep.T, gamma)
-            ends = np.unique(cr)
-            pairs = list(itertools.pairwise(ends))
-        improved = False
-        for a, b in pairs:
-            if fun(0.5 * (a + b)) < gamma:
-                s, v = _brent_min(fun, float(a), float(b), xtol)
-                if v < best:
-                    best, best_s, improved = v, s, True
-        if not improved:
-            break
-    return best, best_s
-
-
-@dataclass(frozen=True)
-class InstabilityMinimizer:
-    """Result of :func:`instability_minimizer`: where the distance to instability is attained.
-
-    Attributes
-    ----------
-    distance : float
-        d = sigma_min(zI - A) at ``z``, by a dense SVD there (equal to :func:`distance_to_instability` to
-        within its accuracy).
-    z : complex
-        The minimiser: on the unit circle (``kind="discrete"``) or the imaginary axis (``"continuous"``).
-        For a real A it is taken real (z = 1 or -1, resp. 0) whenever sigma_min there is within 1e-8
-        relative of the minimum, and otherwise has Im z > 0 (its conjugate is a minimiser too).
-    u, v : (n,) ndarray
-        Unit left and right singular vectors of zI - A for its smallest singular value, (zI - A) v = d u;
-        real (float64) when A and z are real, complex128 otherwise.
-    """
-
-    distance: float
-    z: complex
-    u: np.ndarray
-    v: np.ndarray
-
-    def perturbation(self) -> np.ndarray:
-        """E = d u v^*, of norm d: the smallest perturbation (complex unless A and z are real) for which
-        A + E has the eigenvalue z, with eigenvector v."""
-        return self.distance * np.outer(self.u, self.v.conj())
-
-
-@single_threaded
-def instability_minimizer(A, kind: str = "discrete", *, refine: bool = True) -> InstabilityMinimizer:
-    """The point z where sigma_min(zI - A) attains the distance to instability, with its singular vectors.
-
-    Parameters
-    ----------
-    A : (n, n) array_like or Prepared
-        Real or complex square matrix, or the result of :func:`prepare`.
-    kind : {"discrete", "continuous"}, optional
-        Minimise over the unit circle |z| = 1 (default) or the imaginary axis, as
-        :func:`distance_to_instability`.
-    refine : bool, optional
-        As in :func:`distance_to_instability` (False: the best sampled point only).
-
-    Returns
-    -------
-    InstabilityMinimizer
-        ``distance``, ``z``, ``u``, ``v`` with (zI - A) v = distance u, so that A + distance u v^* has the
-        eigenvalue z (:meth:`InstabilityMinimizer.perturbation`).
-
-    Examples
-    --------
-    The eigenvalue 0.8 of diag(0.8, -0.2) is 0.2 from the unit circle, at z = 1, and the rank-1 perturbation
-    of norm 0.2 puts it there:
-
-    >>> import numpy as np
-    >>> from rnnrobust import spectra
-    >>> A = np.diag([0.8, -0.2])
-    >>> m = spectra.instability_minimizer(A)
-    >>> print(round(m.distance, 12), m.z, round(float(np.linalg.norm(m.perturbation(), 2)), 12))
-    0.2 (1+0j) 0.2
-    >>> print(round(spectra.spectral_radius(A + m.perturbation()), 12))
-    1.0
-
-    A rotation by 90 degrees scaled by 0.5 reaches the circle first at z = i:
-
-    >>> m = spectra.instability_minimizer([[0.0, -0.5], [0.5, 0.0]])
-    >>> print(round(m.distance, 10), round(float(np.angle(m.z)), 8))
-    0.5 1.57079633
-    """
-    p = prepare(A)
-    if kind not in ("discrete", "continuous"):
-        raise ValueError(f"kind must be 'discrete' or 'continuous', got {kind!r}")
-    d, s = _instability_search(p, kind, refine=bool(refine))
-    z = complex(np.exp(1j * s)) if kind == "discrete" else complex(0.0, s)
-    if p.is_real and z.imag != 0.0:
-        # a real minimiser gives a real rank-1 perturbation; snap to it when it is as good to rounding
-        for real in (1.0, -1.0) if kind == "discrete" else (0.0,):
-            if svd_point(p, complex(real)) <= d * (1.0 + 1e-8) + 1e-14 * p.norm2:
-                z = complex(real)
-                break
-    if p.is_real and z.imag == 0.0:
-        M = z.real * np.eye(p.n) - p.A
-    else:
-        M = z * np.eye(p.n, dtype=np.complex128) - p.A
-    U, S, Vh = np.linalg.svd(M)
-    return InstabilityMinimizer(distance=float(S[-1]), z=z, u=U[:, -1].copy(), v=Vh[-1].conj().copy())
-
-
-# ----------------------------------------------------------------------------------------------------
-# Kreiss constant (lower bound)
-
-
-def kreiss_constant(prep: Prepared, *, refine: bool, tol: float = 1e-10) -> float:
-    lam = prep.eigenvalues
-    rho = float(np.abs(lam).max())
-    if rho > 1.0 + 1e-12:
-        return float("inf")
-    n_theta = 64 if prep.is_real else 128
-    base = np.linspace(0, np.pi if prep.is_real else _TWO_PI, n_theta, endpoint=prep.is_real)
-    extra = np.mod(np.angle(lam[np.argsort(-np.abs(lam))[:32]]), _TWO_PI)
-    if prep.is_real:
-        extra = np.where(extra > np.pi, _TWO_PI - extra, extra)
-    th = np.unique(np.concatenate((base, extra)))
-    # beyond |z| - 1 = 10 (||A|| + 1) the ratio is below 1 (its limit at infinity), which is returned anyway
-    t_hi = 10.0 * (prep.norm2 + 1.0)
-    ts = np.logspace(-7, np.log10(t_hi), 20)
-    TH, TT = np.meshgrid(th, ts, indexing="ij")
-    z = (1.0 + TT.ravel()) * np.exp(1j * TH.ravel())
-    sig = sigma_min_at(prep, z, tol=tol)
-    # (|z| - 1) / sigma is only trusted where both are well above the rounding level: t >= 1e-7 and
-    # sigma >= 1e-8 (||A|| + 1); closer to an eigenvalue on the unit circle rounding could inflate it
-    sig_floor = 1e-8 * (prep.norm2 + 1.0)
-    ratio = np.where(sig >= sig_floor, TT.ravel() / np.maximum(sig, sig_floor), 0.0)
-    best = max(1.0, float(ratio.max()))
-    if not refine:
-        return best
-
-    lt_lo, lt_hi = np.log(1e-7), np.log(t_hi)
-
-    def neg(p):
-        tt = np.exp(min(max(p[0], lt_lo), lt_hi))
-        sv = svd_point(prep, (1.0 + tt) * np.exp(1j * p[1]))
-        return -tt / sv if sv >= sig_floor else 0.0
-
-    for j in np.argsort(-ratio)[:3]:
-        if ratio[j] <= 0:
-            break
-        p0 = np.array([np.log(TT.ravel()[j]), TH.ravel()[j]])
-        res = scipy.optimize.minimize(
-            neg,
-            p0,
-            method="Nelder-Mead",
-            options={"xatol": 1e-9, "fatol": 1e-13 * best, "maxiter": 400},
-        )
-        best = max(best, -float(res.fun))
-    return best
 
 
 # ----------------------------------------------------------------------------------------------------

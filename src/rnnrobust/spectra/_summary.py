@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._blas import single_threaded
-from ._pseudospectrum import distance_to_instability, kreiss_constant, pseudospectral_radius
+from ._pseudospectrum import (
+    distance_to_instability,
+    kreiss_constant,
+    pseudospectral_radius,
+    real_distance_to_instability,
+)
 from ._schur import prepare
 from ._spectrum import eigenvalues, eigenvector_condition, henrici, transient_growth
 from ._validate import eps_list
@@ -26,8 +31,8 @@ def robustness_summary(A, eps_levels=DEFAULT_EPS, *, refine: bool = True, kmax: 
     eps_levels : float or sequence of float, optional
         Levels of the pseudospectral radii, each > 0.  Default ``DEFAULT_EPS`` = (1e-3, 1e-2, 1e-1).
     refine : bool, optional
-        Passed to :func:`distance_to_instability`, :func:`pseudospectral_radius` and
-        :func:`kreiss_constant`.  Default True.
+        Passed to :func:`distance_to_instability`, :func:`real_distance_to_instability`,
+        :func:`pseudospectral_radius` and :func:`kreiss_constant`.  Default True.
     kmax : int or None, optional
         Passed to :func:`transient_growth`.
 
@@ -36,6 +41,7 @@ def robustness_summary(A, eps_levels=DEFAULT_EPS, *, refine: bool = True, kmax: 
     summary : dict
         Keys n, eigenvalues ([re, im] pairs, decreasing modulus), spectral_radius, spectral_abscissa,
         spectral_norm, henrici, henrici_relative, eigenvector_condition, distance_to_instability (discrete),
+        distance_to_instability_real (the real structured one, discrete; None for a complex matrix),
         pseudospectral_radius ({repr(eps): rho_eps}), kreiss_lower_bound, transient_peak, transient_peak_k.
         Infinite values (eigenvector_condition of a defective matrix, Kreiss constant for rho > 1) are float
         ``inf``, which json writes as Infinity.
@@ -51,6 +57,8 @@ def robustness_summary(A, eps_levels=DEFAULT_EPS, *, refine: bool = True, kmax: 
     (0.5, 0.0, 1.0, 1.0)
     >>> print(round(s["distance_to_instability"], 10), round(s["pseudospectral_radius"]["0.1"], 10))
     0.5 0.6
+    >>> print(round(s["distance_to_instability_real"], 10))
+    0.5
     """
     p = prepare(A)
     levels = eps_list(eps_levels)
@@ -66,6 +74,7 @@ def robustness_summary(A, eps_levels=DEFAULT_EPS, *, refine: bool = True, kmax: 
         "henrici_relative": henrici(p, relative=True),
         "eigenvector_condition": eigenvector_condition(p),
         "distance_to_instability": distance_to_instability(p, "discrete", refine=refine),
+        "distance_to_instability_real": real_distance_to_instability(p, refine=refine) if p.is_real else None,
         "pseudospectral_radius": {repr(e): pseudospectral_radius(p, e, refine=refine) for e in levels},
         "kreiss_lower_bound": kreiss_constant(p, refine=refine),
         "transient_peak": float(tg.peak),

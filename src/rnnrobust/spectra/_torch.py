@@ -1,10 +1,11 @@
 """Optional torch back end of the multi-shift inverse Lanczos (complex128, any torch device).
 
 torch is imported inside the function only, so ``import rnnrobust.spectra`` never loads it.  The
-algorithm is the one of ``_grid``: the Schur form comes from the host, the triangular solves of all shifts
-share one recursive blocking of T (one in-place GEMM per coupling block across all shifts, one batched
-triangular solve per leaf of at most 16 rows), the top Ritz values come from a vectorised Newton iteration,
-and points that do not converge or overflow are recomputed on the host by a dense SVD.  ``_grid`` imports
+algorithm is the cold-start one of ``_lanczos``: the Schur form comes from the host, the triangular solves of
+all shifts share one recursive blocking of T (one in-place GEMM per coupling block across all shifts, one
+batched triangular solve per leaf of at most 16 rows), the top Ritz values come from the vectorised Newton
+iteration of ``_ritz`` (shared with the numpy back end), and points that do not converge or overflow are
+recomputed on the host by a dense SVD.  ``_grid`` imports
 this module lazily and passes the step limit in, so nothing here imports ``_grid``.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._blas import _configured_threads
+from ._ritz import top_ritz
 from ._schur import Prepared
 from ._svd import repair_with_svd
 
@@ -96,54 +98,18 @@ class _TorchPlan:
                 X[a:b].addmm_(data, X[lo:a], alpha=-1)
 
 
-def _top_ritz_newton(torch, alphas, betas, k: int, theta_prev):
-    """Largest eigenvalue of each tridiagonal T_k = tridiag(betas, alphas, betas), vectorised over shifts.
-
-    Newton's method on det(T_k - lambda I) started above the largest root converges monotonically to it
-    (all roots are real).  The start is the bound lambda_max(T_k) <= lambda_max([[t, b], [b, a_k]]) with
-    t >= lambda_max(T_{k-1}) (the previous value), b = beta_{k-1}, a_k = alpha_k.  Above lambda_max every
-    pivot of the LDL^T factorisation of T_k - lambda I is negative, so the recurrences never divide by 0.
-    Replaces a batched dense eigvalsh, which on a GPU is slow for tens of thousands of tiny matrices.
-    """
-    a = alphas[:k]
-    b2 = betas[: k - 1] ** 2
-    ak, bk = a[k - 1], betas[k - 2]
-    half = 0.5 * (theta_prev - ak)
-    lam = 0.5 * (theta_prev + ak) + torch.sqrt(half * half + bk * bk)
-    # The bound can be tight, and theta_prev is itself only accurate to rounding: a start a few ulps below
-    # lambda_max would lose the monotone convergence from above, so nudge it up (the 1e-300 covers lam = 0).
-    lam = lam + 4 * 2.220446049250313e-16 * lam.abs() + 1e-300
-    tiny = 1e-300
-    for _ in range(60):
-        d = a[0] - lam
-        dp = torch.full_like(lam, -1.0)
-        ssum = dp / d
-        for j in range(1, k):
-            r = b2[j - 1] / d
-            dp = -1.0 + r * dp / d
-            d = a[j] - lam - r
-            d = torch.where(d == 0, torch.full_like(d, -tiny), d)
-            ssum = ssum + dp / d
-        step = 1.0 / ssum
-        step = torch.where(torch.isfinite(step) & (step > 0), step, torch.zeros_like(step))
-        lam = lam - step
-        if not bool((step > 1e-15 * lam.abs()).any()):
-            break
-    return lam
-
-
 def _lanczos_chunk(torch, plan, d, z, floor, tol, maxit, stats):
     dev = d.device
     n, m = plan.n, z.shape[0]
     out = torch.full((m,), float("nan"), dtype=torch.float64, device=dev)
     D = d[:, None] - z[None, :]
-    # floor |t_ii - z| at u ||A||_F, keeping the phase: see _grid._floored_inverse_diag for why
+    # floor |t_ii - z| at u ||A||_F, keeping the phase: see _lanczos.floored_inverse_diag for why
     absD = D.abs()
     phase = torch.where(absD > 0, D / torch.where(absD > 0, absD, torch.ones_like(absD)), torch.ones_like(D))
     D = torch.where(absD < floor, floor * phase, D)
     blocks = plan.leaf_blocks(torch, D)
     del D, absD, phase
-    # the start vector of _grid (generic, so no M_z's top eigenvector is missed), so both back ends run the
+    # the start vector of _lanczos (generic, so no M_z's top eigenvector is missed), so both back ends run the
     # same iteration
     rng = np.random.default_rng(12345)
     q0 = rng.standard_normal(n) + 1j * rng.standard_normal(n)
@@ -167,7 +133,7 @@ def _lanczos_chunk(torch, plan, d, z, floor, tol, maxit, stats):
         broken = ~(torch.isfinite(alpha) & torch.isfinite(beta))
         alphas[k] = torch.where(broken, 0.0, alpha)
         betas[k] = torch.where(broken, 0.0, beta)
-        theta = alphas[0].clone() if k == 0 else _top_ritz_newton(torch, alphas, betas, k + 1, theta_old)
+        theta = top_ritz(torch, alphas, betas, k + 1, theta_old)
         bad = broken | ~(torch.isfinite(theta) & (theta > 0))
         conv = ~bad & (k > 0) & ((theta - theta_old).abs() <= tol * theta)
         conv |= ~bad & (beta <= 1e-14 * theta)
@@ -184,7 +150,7 @@ def _lanczos_chunk(torch, plan, d, z, floor, tol, maxit, stats):
         theta_old = theta
         Qprev = Q
         Q = W / torch.where(beta > 0, beta, torch.ones_like(beta))
-        # threshold and reasoning of _grid; the copies here include the leaf stacks (n * leaf entries per shift)
+        # threshold and reasoning of _lanczos; the copies here include the leaf stacks (n * leaf entries per shift)
         if n_live <= 0.8 * live.numel():
             keep = live
             Q, Qprev = Q[:, keep], Qprev[:, keep]

@@ -8,5 +8,8 @@
   shared with the perturbation stage, and importing neither the loop nor the CUDA-graph step);
 - ``optimizer``, ``checkpoint``; ``models`` and ``recurrence`` (the cells), ``group`` (seeds stacked
   into one model), ``graphed`` (the static-buffer, CUDA-graph step), ``stabilize`` (Algorithm 1);
-- ``run_cache`` (finished runs kept outside the workflow's outputs), ``weights`` (the gate blocks).
+- ``run_cache`` (finished runs kept outside the workflow's outputs), ``weights`` (the gate blocks);
+- robustness-aware training (issue 18; regimes with ``robust_training``): ``methods`` (what a step gains),
+  ``schur_param`` (W = P(Λ + N)Pᵀ with ρ ≤ γ and Henrici departure ‖N‖_F), ``barrier`` (the Stein barrier),
+  ``projection`` (per-step rescale or singular-value clipping).
 """

@@ -32,12 +32,18 @@ def train_one_epoch(s: Session, epoch: int) -> dict[int, dict[str, float]]:
         idx = order[:, start : start + train.batch_size]
         xb, yb = x_train[idx].to(s.device), y_train[idx].to(s.device)
         s.optimizer.zero_grad(set_to_none=True)
-        logits = group(xb)
+        logits, penalty = group(xb), None
+        if s.methods is not None:
+            logits, penalty = s.methods.forward(group, xb)
         losses, accs = zip(*(loss_and_accuracy(task, logits[r], yb[r]) for r in range(group.size)), strict=True)
         loss = torch.stack(losses)
-        values = torch.stack([loss.detach().double(), torch.stack(accs).double()]).tolist()  # one sync
+        rows = [loss.detach().double(), torch.stack(accs).double()]
+        if penalty is not None:  # the history keeps the task's loss; the objective decides divergence
+            loss = loss + penalty.to(loss.dtype)
+            rows.append(loss.detach().double())
+        values = torch.stack(rows).tolist()  # one sync
         for r in s.active():
-            if not math.isfinite(values[0][r]):
+            if not math.isfinite(values[-1][r]):
                 diverge(s, r, epoch)
         if not s.active():
             break  # nothing left to train (a run alone stops at its first non-finite loss)
@@ -45,6 +51,8 @@ def train_one_epoch(s: Session, epoch: int) -> dict[int, dict[str, float]]:
         if train.clipnorm:
             group.clip_grad_norm_(float(train.clipnorm))
         s.optimizer.step()
+        if s.methods is not None:
+            s.methods.after_step(group)
         group.restore_frozen(s.optimizer)
         for r in s.active():
             sums[r][0] += values[0][r] * idx.shape[1]
@@ -103,6 +111,7 @@ def end_epoch(s: Session, epoch: int, rows: dict[int, dict[str, float]], seconds
         epoch=epoch, model=s.group.state_dict(), optimizer=s.optimizer.state_dict(),
         generators=s.group.generator_states(), histories=s.histories, frozen=list(s.group.frozen),
         elapsed=s.elapsed, hooks=[[_hook_state(h) for h in run_hooks] for run_hooks in s.hooks],
+        **({} if s.methods is None else {"methods": s.methods.state_dict()}),
     )  # fmt: skip
 
 

@@ -23,10 +23,17 @@ bitwise reproducible for the same group configuration (the same seeds trained to
 
 A group of one runs today's single-run model, not a stack of one (``stacked=False``): that is
 ``train_run``, and it keeps today's results bit for bit.
+
+With ``robust_training.parametrization: schur`` each run also has its Schur parametrisation
+(``rnnrobust.training.schur_param``), built from the run's initial weights and stacked like them: its
+parameters are the group's too (optimizer, clipping, freezing, checkpoint under ``parametrization.``), the
+training forward takes the recurrent weights built from them (:meth:`RunGroup.recurrent_weights`), and
+:meth:`RunGroup.sync_parametrization` writes them into the models' ``weight_hh``, which everything else reads.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -35,6 +42,10 @@ from torch import Tensor, nn
 
 from rnnrobust.config import TrainConfig
 from rnnrobust.training.models import build_model, stack_models
+from rnnrobust.training.schur_param import SchurParametrization, stack_parametrizations
+
+#: The prefix of the parametrisation's entries in the group's state (its checkpoint).
+PARAMETRIZATION = "parametrization."
 
 
 def check_group(trains: Sequence[TrainConfig]) -> None:
@@ -94,15 +105,44 @@ class RunGroup:
             self.generators.append(dropout_generator(train.seed, device))
             self.models.append(model.to(device=device, dtype=dtype))
         self.model = stack_models(self.models) if self.stacked else self.models[0]
+        self.parametrizations, self.parametrization = self._parametrize()
         self.frozen = [False] * self.size
         self._frozen_state: dict[int, list[tuple[Tensor, dict[str, Tensor]]]] = {}
 
+    def _parametrize(self) -> tuple[list[SchurParametrization], SchurParametrization | None]:
+        """Each run's Schur parametrisation, from its initial weights (none without one), and theirs stacked."""
+        options = self.trains[0].robust_training
+        if options is None or options.parametrization != "schur":
+            return [], None
+        runs = [SchurParametrization.nearest(model, options.gamma) for model in self.models]
+        stacked = stack_parametrizations(runs) if self.stacked else runs[0]
+        if options.freeze_eigenvalues:
+            stacked.freeze_eigenvalues()
+        stacked.sync_(self.model)
+        return runs, stacked
+
     # ---------------------------------------------------------------- the model
-    def __call__(self, x: Tensor) -> Tensor:
-        """Logits (R, B, ...) of inputs (R, B, ...), each run with its own dropout stream."""
+    def __call__(self, x: Tensor, weights: Mapping[str, Tensor] | None = None) -> Tensor:
+        """Logits (R, B, ...) of inputs (R, B, ...), each run with its own dropout stream; ``weights``
+        (parameter name → tensor) stand in for the model's own (:meth:`recurrent_weights`)."""
         if self.stacked:
-            return self.model(x, generator=self.generators)
-        return self.model(x[0], generator=self.generators[0]).unsqueeze(0)
+            return self._forward(x, weights, self.generators)
+        return self._forward(x[0], weights, self.generators[0]).unsqueeze(0)
+
+    def _forward(self, x: Tensor, weights: Mapping[str, Tensor] | None, generator) -> Tensor:
+        if weights is None:
+            return self.model(x, generator=generator)
+        return torch.func.functional_call(self.model, dict(weights), (x,), {"generator": generator})
+
+    def recurrent_weights(self) -> dict[str, Tensor] | None:
+        """The recurrent weights with each parametrised block built from its parameters (autograd reaches
+        them through the recurrence), by parameter name; None without a parametrisation."""
+        return None if self.parametrization is None else self.parametrization.weights(self.model)
+
+    def sync_parametrization(self) -> None:
+        """Write the parametrised blocks into the models' ``weight_hh`` (after every optimizer step)."""
+        if self.parametrization is not None:
+            self.parametrization.sync_(self.model)
 
     def train(self) -> None:
         self.model.train()
@@ -111,7 +151,16 @@ class RunGroup:
         self.model.eval()
 
     def parameters(self) -> Iterator[nn.Parameter]:
-        return self.model.parameters()
+        """What the optimizer trains: the model's parameters, then the parametrisation's."""
+        return (param for _, param in self.named_parameters())
+
+    def named_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
+        """:meth:`parameters` with their names in :meth:`state_dict`."""
+        own = self.model.named_parameters()
+        if self.parametrization is None:
+            return own
+        extra = ((PARAMETRIZATION + n, p) for n, p in self.parametrization.named_parameters())
+        return itertools.chain(own, extra)
 
     def _run(self, tensor: Tensor, r: int) -> Tensor:
         """Run r's part of a parameter-shaped tensor (a parameter, its gradient, its optimizer state)."""
@@ -119,11 +168,18 @@ class RunGroup:
 
     # ---------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Tensor]:
-        """Every run's weights (the stacked state, for the group's checkpoint)."""
-        return self.model.state_dict()
+        """Every run's weights (the stacked state, for the group's checkpoint), the parametrisation's included."""
+        state = self.model.state_dict()
+        if self.parametrization is not None:
+            state.update({PARAMETRIZATION + k: v for k, v in self.parametrization.state_dict().items()})
+        return state
 
     def load_state_dict(self, state: Mapping[str, Tensor]) -> None:
-        self.model.load_state_dict(state)
+        own = {k: v for k, v in state.items() if not k.startswith(PARAMETRIZATION)}
+        self.model.load_state_dict(own)
+        if self.parametrization is not None:
+            n = len(PARAMETRIZATION)
+            self.parametrization.load_state_dict({k[n:]: v for k, v in state.items() if k.startswith(PARAMETRIZATION)})
 
     def run_state_dict(self, r: int) -> dict[str, Tensor]:
         """Run r's weights with today's keys and values: what ``model.pt`` holds (own storage, so that
@@ -136,6 +192,17 @@ class RunGroup:
 
     def load_run_state_dict(self, r: int, state: Mapping[str, Tensor]) -> None:
         self.models[r].load_state_dict(state)
+
+    def run_parametrization_state(self, r: int) -> dict[str, Tensor]:
+        """Run r's Schur parametrisation (own storage), what ``parametrization.pt`` holds."""
+        return {k: v.clone() for k, v in self.parametrizations[r].state_dict().items()}
+
+    def start_from(self, r: int, model: Mapping[str, Tensor], parametrization: Mapping[str, Tensor]) -> None:
+        """Run r starts from a trained run's weights and parametrisation (``robust_training.init_from``)."""
+        with torch.no_grad():
+            self.models[r].load_state_dict(model)
+            self.parametrizations[r].load_state_dict(parametrization)
+        self.sync_parametrization()
 
     def generator_states(self) -> list[Tensor]:
         return [g.get_state() for g in self.generators]
@@ -168,7 +235,7 @@ class RunGroup:
         """Stop training run r: from now on its weights and optimizer state are those in ``checkpoint``
         (a group checkpoint, i.e. the last finished epoch), put back by :meth:`restore_frozen`."""
         self.frozen[r] = True
-        params = dict(self.model.named_parameters())
+        params = dict(self.named_parameters())
         opt_states = checkpoint["optimizer"]["state"]
         saved = []
         for index, name in enumerate(params):

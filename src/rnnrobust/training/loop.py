@@ -28,7 +28,7 @@ imports: the whole training loop.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +67,7 @@ def train_group(
     checkpoint: str | Path | None = None,
     fused: bool = False,
     stacked: bool | None = None,
+    starts: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Train runs that differ only in their seed at once and write each run's outputs to its ``out_dir``.
 
@@ -78,12 +79,15 @@ def train_group(
     in a lone run's folder, ``checkpoint.seeds-0-1-2.pt`` beside a group's folders). ``fused``: fused
     Adam (``rnnrobust.training.optimizer``); ``stacked``: force the stacked model for a group of one
     (benchmarks). The runs' ``graphed`` setting chooses the static-buffer step, one CUDA graph replay
-    per batch on CUDA (module docstring). Returns each run's metrics dict.
+    per batch on CUDA (module docstring). ``starts``: per run, the trained run that
+    ``robust_training.init_from`` starts it from (``rnnrobust.training.methods.load_start``). Returns each
+    run's metrics dict.
     """
     code = code_digest or default_code_digest()
     session = setup(
-        trains, arrays, out_dirs, log, hooks, code_digest=code, checkpoint=checkpoint, fused=fused, stacked=stacked
-    )
+        trains, arrays, out_dirs, log, hooks, code_digest=code, checkpoint=checkpoint, fused=fused, stacked=stacked,
+        starts=starts,
+    )  # fmt: skip
     return train_session(session)
 
 
@@ -146,7 +150,11 @@ def train_session(s: Session) -> list[dict[str, Any]]:
         for r, row in rows.items():
             for hook in s.hooks[r]:
                 row.update(hook(s.group.models[r], epoch))
+            if s.methods is not None:
+                row.update(s.methods.epoch_log(s.group, r))
         end_epoch(s, epoch, rows, seconds=time.perf_counter() - tic)
+    if s.methods is not None:
+        s.methods.write(s.group, s.out_dirs)
     return write_outputs(s, evaluate(s))
 
 

@@ -24,6 +24,7 @@ from rnnrobust.progress import progress_line
 from rnnrobust.training.checkpoint import Checkpoint, params_digest
 from rnnrobust.training.graphed import StaticStep
 from rnnrobust.training.group import RunGroup
+from rnnrobust.training.methods import TrainingMethods, build_methods
 from rnnrobust.training.optimizer import make_optimizer, optimizer_impl
 from rnnrobust.training.tasks import load_tensors, loss_and_accuracy, majority_accuracy
 
@@ -63,6 +64,7 @@ class Session:
     impl: str
     histories: list[list[dict]] = field(default_factory=list)
     step: StaticStep | None = None  # the static-buffer step of graphed training (None: the eager loop)
+    methods: TrainingMethods | None = None  # robust_training's methods (None: plain training)
     epoch: int = 0  # the last finished epoch
     elapsed: float = 0.0
 
@@ -96,10 +98,14 @@ def setup(
     checkpoint: str | Path | None = None,
     fused: bool = False,
     stacked: bool | None = None,
+    starts: Sequence | None = None,
 ) -> Session:
-    """Data, the runs' models (each initialised as a run alone), the optimizer, the checkpoint and, for
-    graphed training, the static-buffer step (the arguments are :func:`~rnnrobust.training.loop.train_group`'s)."""
+    """Data, the runs' models (each initialised as a run alone), the robust-training methods, the optimizer,
+    the checkpoint and, for graphed training, the static-buffer step (the arguments are
+    :func:`~rnnrobust.training.loop.train_group`'s)."""
     trains = list(trains)
+    if trains[0].robust_training is not None and trains[0].graphed:
+        raise ValueError("graphed: true does not train robust_training's methods; set graphed: false")
     out_dirs = _make_out_dirs(trains, out_dirs)
     train = trains[0]
     device = resolve_device(train.device)
@@ -108,6 +114,7 @@ def setup(
     chance = majority_accuracy(train.task, data["y_train"], data["y_test"])
 
     group = RunGroup(trains, device, dtype, stacked=stacked)
+    methods = build_methods(group, starts)
     capturable = train.graphed and device.type == "cuda"  # on CPU the static step runs eagerly: the ordinary optimizer
     optimizer = make_optimizer(train, group.parameters(), fused=fused, capturable=capturable)
     impl = optimizer_impl(train, fused, capturable)
@@ -128,7 +135,7 @@ def setup(
     return Session(
         trains=trains, out_dirs=out_dirs, logs=logs, say=say, hooks=run_hooks, device=device, data=data,
         chance=chance, group=group, optimizer=optimizer, ckpt=ckpt, impl=impl,
-        histories=[[] for _ in trains], step=step,
+        histories=[[] for _ in trains], step=step, methods=methods,
     )  # fmt: skip
 
 
@@ -140,6 +147,8 @@ def resume(s: Session) -> None:
     s.group.load_state_dict(state["model"])
     s.optimizer.load_state_dict(state["optimizer"])
     s.group.load_generator_states(state["generators"])
+    if s.methods is not None:
+        s.methods.load_state_dict(state["methods"])
     for run_hooks, hook_states in zip(s.hooks, state["hooks"], strict=False):
         for hook, hook_state in zip(run_hooks, hook_states, strict=False):
             if hook_state is not None:

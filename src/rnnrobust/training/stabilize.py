@@ -43,6 +43,15 @@ def spectral_norm(w: Tensor) -> float:
     return float(torch.linalg.matrix_norm(w.double(), ord=2))
 
 
+def gate_block_views(model: nn.Module) -> dict[str, Tensor]:
+    """Every recurrent H × H gate block of a model as a view of its ``weight_hh``, keyed ``<layer>/<gate>``."""
+    out = {}
+    for name, layer in recurrent_layers(model).items():
+        for gate, block in split_gates(layer.weight_hh, layer.cell).items():
+            out[f"{name}/{gate}"] = block
+    return out
+
+
 def estimate(w: Tensor, v: Tensor, options: Stabilization) -> tuple[float, Tensor]:
     """(λ̂, updated unit vector) for the matrix ``w`` (float64) from the start vector ``v``."""
     if options.estimator == "exact":
@@ -75,14 +84,9 @@ class SpectralStabilizer:
 
     def matrices(self, model: nn.Module) -> dict[str, Tensor]:
         """The parameter views this hook rescales, keyed ``<layer>/<gate>`` or ``<layer>`` (stacked)."""
-        out = {}
-        for name, layer in recurrent_layers(model).items():
-            if self.options.scope == "stacked":
-                out[name] = layer.weight_hh
-                continue
-            for gate, block in split_gates(layer.weight_hh, layer.cell).items():
-                out[f"{name}/{gate}"] = block
-        return out
+        if self.options.scope == "stacked":
+            return {name: layer.weight_hh for name, layer in recurrent_layers(model).items()}
+        return gate_block_views(model)
 
     def _start_vector(self, key: str, size: int) -> Tensor:
         if self.options.vector == "persistent" and key in self.vectors:
@@ -94,19 +98,31 @@ class SpectralStabilizer:
     def __call__(self, model: nn.Module, epoch: int) -> dict[str, float]:
         log: dict[str, float] = {}
         exact = spectral_radius if self.options.quantity == "radius" else spectral_norm
+        quantity = self.options.quantity
         for key, param in self.matrices(model).items():
-            w = param.detach().to("cpu", torch.float64)
-            lam, v = estimate(w, self._start_vector(key, w.shape[1]), self.options)
-            self.vectors[key] = v
-            quantity = self.options.quantity
-            log[f"{quantity}_est/{key}"] = lam
-            log[f"{quantity}_before/{key}"] = exact(w)
-            gamma = self.options.gamma
-            if lam > 0 and (self.options.apply == "always" or lam > gamma):
-                param.mul_(gamma / lam)
+            before = exact(param.detach().to("cpu", torch.float64))
+            log[f"{quantity}_est/{key}"] = self._rescale(key, param)
+            log[f"{quantity}_before/{key}"] = before
             if self.options.scope == "per_gate_block":
                 log[f"radius_after/{key}"] = spectral_radius(param.detach())
         return log
+
+    @torch.no_grad()
+    def rescale_(self, model: nn.Module) -> None:
+        """Algorithm 1's rescale of every matrix without the exact quantities that the epoch's log records
+        (``robust_training.projection: radius`` calls it after every optimizer step)."""
+        for key, param in self.matrices(model).items():
+            self._rescale(key, param)
+
+    def _rescale(self, key: str, param: Tensor) -> float:
+        """Estimate λ̂ from the matrix's (persistent or fresh) vector and rescale it by γ / λ̂; returns λ̂."""
+        w = param.detach().to("cpu", torch.float64)
+        lam, v = estimate(w, self._start_vector(key, w.shape[1]), self.options)
+        self.vectors[key] = v
+        gamma = self.options.gamma
+        if lam > 0 and (self.options.apply == "always" or lam > gamma):
+            param.mul_(gamma / lam)
+        return lam
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "vectors": dict(self.vectors)}
