@@ -251,3 +251,21 @@ def test_levels_mode_degenerate_grids_are_computed_in_full():
     full = _contours.sigma_min_levels(prep, shuffled, x[:7], LEVELS, tol=1e-10, info=info)
     assert info["exact_points"] == full.size
     assert_within_bound(full, svd_ref(A, shuffled[None, :] + 1j * x[:7, None]), A)
+
+
+def test_sigma_min_grid_with_levels_draws_the_full_grids_contours():
+    """The public ``levels=`` keyword: every point on the same side of every level as the full grid's, and the
+    points a contour passes next to computed exactly."""
+    a = np.random.default_rng(7).standard_normal((24, 24)) / np.sqrt(24)
+    x = np.linspace(-1.5, 1.5, 41)
+    y = np.linspace(-1.5, 1.5, 37)
+    levels = [1e-2, 1e-1]
+    full = spectra.sigma_min_grid(a, x, y)
+    info = {}
+    fast = spectra.sigma_min_grid(a, x, y, levels=levels, info=info)
+    assert fast.shape == full.shape
+    for level in levels:
+        assert np.array_equal(fast <= level, full <= level)
+    assert 0 < info["exact_points"] < fast.size
+    with pytest.raises(ValueError, match="levels="):
+        spectra.sigma_min_grid(a, x, y, levels=levels, method="svd")

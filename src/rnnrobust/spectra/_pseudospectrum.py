@@ -8,9 +8,10 @@ import numpy as np
 
 from . import _instability, _kreiss, _scalars
 from ._blas import single_threaded
+from ._contours import sigma_min_levels
 from ._grid import sigma_min_at
 from ._schur import prepare
-from ._validate import as_axis, as_points, positive_float, tolerance
+from ._validate import as_axis, as_points, eps_list, positive_float, tolerance
 
 __all__ = [
     "distance_to_instability",
@@ -80,7 +81,9 @@ def sigma_min(A, z, *, tol: float = 1e-10, method: str = "auto", device=None, in
 
 
 @single_threaded
-def sigma_min_grid(A, x, y, *, tol: float = 1e-10, method: str = "auto", device=None, info: dict | None = None):
+def sigma_min_grid(
+    A, x, y, *, tol: float = 1e-10, method: str = "auto", device=None, info: dict | None = None, levels=None
+):
     """Smallest singular value sigma_min(zI - A) on the grid z = x[j] + i y[i].
 
     Parameters
@@ -93,6 +96,11 @@ def sigma_min_grid(A, x, y, *, tol: float = 1e-10, method: str = "auto", device=
         As in :func:`sigma_min`.
     info : dict, optional
         As in :func:`sigma_min`, plus the number of grid points and of mirrored rows.
+    levels : sequence of float, optional
+        Contour levels (eps values) that the grid is for.  Then only the points next to a contour at one of
+        them are computed to ``tol``; elsewhere ``S`` holds an interpolant certified (sigma_min is 1-Lipschitz in
+        z) to lie on the same side of every level, so contours drawn at ``levels`` are those of the full grid.
+        CPU only (``method="auto"``, no ``device``); ``info`` then counts exact and certified points.
 
     Returns
     -------
@@ -118,6 +126,10 @@ def sigma_min_grid(A, x, y, *, tol: float = 1e-10, method: str = "auto", device=
     ys = as_axis(y, "y")
     tol = tolerance(tol)
     _check_method(method, device)
+    if levels is not None:
+        if method != "auto" or device is not None:
+            raise ValueError("levels= computes on the CPU with the default method; leave method and device unset")
+        return sigma_min_levels(p, xs, ys, eps_list(levels, "levels"), tol=tol, info=info)
     source = np.arange(ys.size)
     if p.is_real:
         mtol = 1e-14 * p.normF / math.sqrt(p.n)
