@@ -46,7 +46,7 @@ from rnnrobust.reporting.perturbation_captions import (
     n_eval_text,
 )
 from rnnrobust.reporting.perturbation_text import FAMILY_LABELS, value_text
-from rnnrobust.robustness.perturbation.eps5 import DROP, RunFragility, as_fragility
+from rnnrobust.robustness.perturbation.eps5 import DROP, PerturbationRecords, RunFragility, as_fragility
 from rnnrobust.runs import regime_order, sort_runs
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "plot_perturbation",
 ]
 
-Records = Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility]
 
 _DROP_STYLE = dict(color="0.55", linewidth=2.2, alpha=0.5, zorder=1, label=f"{100 * DROP:g}-point drop (defines ε₅)")
 _PREDICTED_STYLE = dict(linestyle=":", linewidth=1.3, zorder=2)
@@ -74,7 +73,7 @@ def _seed_curves(runs: Sequence[RunFragility], family: str) -> tuple[np.ndarray,
     return levels, np.asarray(rows, dtype=float).reshape(len(rows), len(levels))
 
 
-def _task_runs(perturbation: Records, task: str) -> dict[RunKey, RunFragility]:
+def _task_runs(perturbation: PerturbationRecords, task: str) -> dict[RunKey, RunFragility]:
     """The runs of ``task``; none is a ValueError."""
     runs = {k: v for k, v in as_fragility(perturbation).items() if k[0] == task}
     if not runs:
@@ -169,7 +168,7 @@ def _label_panel(ax: Axes, family: str, model: str, bottom: bool, left: bool) ->
 
 
 def build_perturbation_figure(
-    perturbation: Records,
+    perturbation: PerturbationRecords,
     *,
     task: str,
     regimes: Sequence[str] | None = None,
@@ -210,7 +209,7 @@ def build_perturbation_figure(
 
 
 def plot_perturbation(
-    perturbation: Records,
+    perturbation: PerturbationRecords,
     out_stem: PathLike,
     *,
     task: str,
@@ -225,7 +224,9 @@ def plot_perturbation(
 # Caption.
 
 
-def perturbation_figure_caption(perturbation: Records, *, task: str, regimes: Sequence[str] | None = None) -> str:
+def perturbation_figure_caption(
+    perturbation: PerturbationRecords, *, task: str, regimes: Sequence[str] | None = None
+) -> str:
     """Figure 7 of one task, the numbers: per model and regime its seeds, unperturbed accuracy, log10 ε₅ of each
     family and the prediction; the task's paired comparisons with their verdicts; what the lines and bands are."""
     runs = {k: v for k, v in as_fragility(perturbation).items() if k[0] == task}
@@ -249,7 +250,7 @@ def perturbation_figure_caption(perturbation: Records, *, task: str, regimes: Se
     return "\n".join(lines) + "\n"
 
 
-def perturbation_figure_description(perturbation: Records, *, task: str) -> str:
+def perturbation_figure_description(perturbation: PerturbationRecords, *, task: str) -> str:
     """Figure 7, what it is; the number of test examples from the task's perturbation records."""
     runs = {k: v for k, v in as_fragility(perturbation).items() if k[0] == task}
     return (

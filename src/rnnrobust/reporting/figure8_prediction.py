@@ -34,7 +34,7 @@ from rnnrobust.reporting.figure_style import (
 from rnnrobust.reporting.perturbation_captions import correlation_text, grid_text, measured_families
 from rnnrobust.reporting.perturbation_text import FAMILY_LABELS, rho_text, value_text
 from rnnrobust.robustness.perturbation.comparisons import prediction_correlation
-from rnnrobust.robustness.perturbation.eps5 import DROP, RunFragility, as_fragility
+from rnnrobust.robustness.perturbation.eps5 import DROP, PerturbationRecords, RunFragility, as_fragility
 from rnnrobust.runs import regime_order, sort_runs
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "prediction_figure_description",
 ]
 
-Records = Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility]
 
 #: The panels' families, left to right: the worst case, then random directions.
 _PANEL_FAMILIES = ("worst", "random")
@@ -105,7 +104,7 @@ def _handles(order: Sequence[str], present: Sequence[str], colours: Mapping[str,
 
 
 def build_prediction_figure(
-    perturbation: Records,
+    perturbation: PerturbationRecords,
     *,
     regimes: Sequence[str] | None = None,
     title: str | None = None,
@@ -139,7 +138,7 @@ def build_prediction_figure(
 
 
 def plot_prediction(
-    perturbation: Records,
+    perturbation: PerturbationRecords,
     out_stem: PathLike,
     *,
     regimes: Sequence[str] | None = None,
@@ -165,7 +164,7 @@ def _gaps(runs: Mapping[RunKey, RunFragility], keys: Sequence[RunKey], family: s
     ]
 
 
-def prediction_figure_caption(perturbation: Records, *, regimes: Sequence[str] | None = None) -> str:
+def prediction_figure_caption(perturbation: PerturbationRecords, *, regimes: Sequence[str] | None = None) -> str:
     """Figure 8, the numbers: Spearman's ρ per family (censored handling and runs left out counted), and per regime
     the measured − predicted log10 ε over its uncensored runs."""
     runs = as_fragility(perturbation)

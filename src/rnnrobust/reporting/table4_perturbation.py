@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from rnnrobust.io import PathLike
 from rnnrobust.layout import RunKey
 from rnnrobust.reporting.perturbation_captions import (
     cells_text,
@@ -28,7 +27,14 @@ from rnnrobust.reporting.perturbation_captions import (
 from rnnrobust.reporting.perturbation_text import censored_cell
 from rnnrobust.reporting.table_common import STATS_NOTE, over_seeds, summary_columns, unstable_text
 from rnnrobust.reporting.table_frame import table_frame
-from rnnrobust.robustness.perturbation.eps5 import DROP, RunFragility, as_fragility, family_summary, grid_bounds
+from rnnrobust.robustness.perturbation.eps5 import (
+    DROP,
+    PerturbationRecords,
+    RunFragility,
+    as_fragility,
+    family_summary,
+    grid_bounds,
+)
 from rnnrobust.runs import regime_order, sort_runs
 from rnnrobust.stats import summarize
 
@@ -48,8 +54,6 @@ TABLE4_HEADERS = {
     "amplification": "log10 state amplification (measured)",
     "transient_peak": "log10 transient peak (linear)",
 }
-
-Perturbation = Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility]
 
 
 def _columns(families: Sequence[str]) -> list[str]:
@@ -118,7 +122,7 @@ def _notes(samples: Sequence[int]) -> list[str]:
     ]
 
 
-def table4_perturbation(perturbation: Perturbation, *, regimes: Sequence[str] | None = None) -> pd.DataFrame:
+def table4_perturbation(perturbation: PerturbationRecords, *, regimes: Sequence[str] | None = None) -> pd.DataFrame:
     """Perturbation thresholds per task × model × regime (rows): measured ε₅ of both families beside the
     predicted threshold, and the measured state amplification beside its linear prediction.
 
@@ -203,7 +207,9 @@ def _description(runs: Mapping[RunKey, RunFragility]) -> str:
     )
 
 
-def table4_perturbation_report_caption(perturbation: Perturbation, *, regimes: Sequence[str] | None = None) -> str:
+def table4_perturbation_report_caption(
+    perturbation: PerturbationRecords, *, regimes: Sequence[str] | None = None
+) -> str:
     """The table's caption in the workflow's report: what it shows (the grid and random directions from the runs'
     records), then the runs and grid, per task the log10 ε₅ of each family and the prediction per regime (models
     and seeds pooled), the paired comparison of each regime with the reference

@@ -241,9 +241,12 @@ def load_fragility(paths: Mapping[RunKey, PathLike], drop: float = DROP) -> dict
     return out
 
 
-def as_fragility(
-    perturbation: Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility], drop: float = DROP
-) -> dict[RunKey, RunFragility]:
+#: Runs' perturbation records as their JSON files or as loaded :class:`RunFragility`, as Table 4 and
+#: Figures 7–8 take them.
+PerturbationRecords = Mapping[RunKey, PathLike] | Mapping[RunKey, RunFragility]
+
+
+def as_fragility(perturbation: PerturbationRecords, drop: float = DROP) -> dict[RunKey, RunFragility]:
     """The runs' :class:`RunFragility`, given as they are or loaded from their perturbation files."""
     if all(isinstance(v, RunFragility) for v in perturbation.values()):
         return dict(perturbation)  # type: ignore[arg-type]
