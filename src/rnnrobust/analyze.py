@@ -33,6 +33,7 @@ from rnnrobust.networks.read import read_network
 from rnnrobust.reporting import network_report
 from rnnrobust.robustness.analysis import grid_axes, pseudospectrum_grids
 from rnnrobust.spectra.__main__ import _table as robustness_table  # the table of `python -m rnnrobust.spectra`
+from rnnrobust.spectra.__main__ import check_summary_arguments
 
 #: The pseudospectrum grid: points per axis and the margin around max(1, ρ) (the workflow's defaults).
 GRID_RESOLUTION = 200
@@ -170,10 +171,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--kmax", type=int, default=None, help="largest power k for max_k ||A^k|| (default adaptive)")
     ap.add_argument("--grid", type=int, default=GRID_RESOLUTION, help="pseudospectrum grid points per axis")
     args = ap.parse_args(argv)
-    if any(not (e > 0 and math.isfinite(e)) for e in args.eps):
-        ap.error("--eps levels must be positive and finite")
-    if args.kmax is not None and args.kmax < 0:
-        ap.error("--kmax must be >= 0")
+    check_summary_arguments(ap, args)
     if args.grid < 2:
         ap.error("--grid must be at least 2")
     return args

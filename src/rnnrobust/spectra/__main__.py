@@ -60,6 +60,15 @@ def _table(results: dict[str, dict], eps: list[float]) -> str:
     return "\n".join(lines)
 
 
+def check_summary_arguments(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Stop with the parser's usage error on ``--eps`` levels or a ``--kmax`` that robustness_summary refuses
+    (shared with ``python -m rnnrobust.analyze``)."""
+    if any(not (e > 0 and np.isfinite(e)) for e in args.eps):
+        ap.error("--eps levels must be positive and finite")
+    if args.kmax is not None and args.kmax < 0:
+        ap.error("--kmax must be >= 0")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m rnnrobust.spectra",
@@ -71,10 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-refine", action="store_true", help="grid-only (one-sided) estimates, faster")
     ap.add_argument("--kmax", type=int, default=None, help="largest power k for max_k ||A^k|| (default adaptive)")
     args = ap.parse_args(argv)
-    if any(not (e > 0 and np.isfinite(e)) for e in args.eps):
-        ap.error("--eps levels must be positive and finite")
-    if args.kmax is not None and args.kmax < 0:
-        ap.error("--kmax must be >= 0")
+    check_summary_arguments(ap, args)
     try:
         matrices, skipped = _load(args.file)
     except (OSError, ValueError) as exc:
