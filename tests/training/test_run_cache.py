@@ -3,16 +3,20 @@
 import numpy as np
 from fixtures import imdb_arrays, imdb_params
 
+from rnnrobust.config import RobustTraining
 from rnnrobust.io import save_prepared
+from rnnrobust.training.methods import PARAMETRIZATION_FILE
 from rnnrobust.training.run_cache import (
     COMPLETE,
     RUN_FILES,
+    CachedGroup,
     entry,
     file_digest,
     restore,
     run_key,
     store,
     train_group_cached,
+    train_groups_cached,
 )
 
 
@@ -80,3 +84,31 @@ def test_restored_files_are_newer_than_the_data(tmp_path):
     np.save(data, np.zeros(1))
     restore(cached, out)
     assert all((out / name).stat().st_mtime >= data.stat().st_mtime for name in RUN_FILES)
+
+
+def test_a_group_that_starts_from_another_trains_after_it_and_follows_it(tmp_path):
+    """init_from through the cache (train_grouping: all): the frozen group is listed first yet trains after its
+    source; parametrization.pt is cached and restored; a retrained source retrains what starts from it."""
+    data = tmp_path / "data"
+    save_prepared(data, imdb_arrays(), {"task": "imdb"})
+    schur = RobustTraining(parametrization="schur")
+    frozen = RobustTraining(parametrization="schur", init_from="schur", freeze_eigenvalues=True, nonnormality=1.0)
+    sources = [imdb_params(model="rnn", seed=seed, epochs=2, regime="schur", robust_training=schur) for seed in (0, 1)]
+    starting = [t.replace(regime="frozen", robust_training=frozen) for t in sources]
+    dirs = {regime: [tmp_path / regime / f"seed{t.seed}" for t in sources] for regime in ("schur", "frozen")}
+
+    def run(lr=0.01):
+        groups = [
+            CachedGroup(starting, data / "data.npz", dirs["frozen"], [print, print], dirs["schur"]),
+            CachedGroup([t.replace(lr=lr) for t in sources], data / "data.npz", dirs["schur"], [print, print]),
+        ]
+        train_groups_cached(groups, tmp_path / "cache", code_digest="c", hooks=lambda train: [])
+        return [(d / "model.pt").read_bytes() for d in dirs["frozen"]]
+
+    first = run()
+    assert all((d / PARAMETRIZATION_FILE).exists() for d in dirs["schur"] + dirs["frozen"])
+    for d in dirs["schur"] + dirs["frozen"]:
+        (d / PARAMETRIZATION_FILE).unlink()
+    assert run() == first  # restored, parametrization.pt with it
+    assert all((d / PARAMETRIZATION_FILE).exists() for d in dirs["frozen"])
+    assert run(lr=0.02) != first  # another source: the frozen runs start elsewhere

@@ -88,6 +88,29 @@ def train_params(wildcards):
     return group_run_settings(wildcards.task, wildcards.model, wildcards.regime)
 
 
+def start_regime(task, model, regime):
+    """The regime whose runs this group's runs start from (robust_training.init_from), or None."""
+    options = rr_config.TrainConfig.for_run(config, task, model, config["seeds"][0], regime).robust_training
+    return None if options is None else options.init_from
+
+
+def start_folders(task, model, regime):
+    """For train_grouping: all, the run folders a group's runs start from, trained earlier in the same job."""
+    source = start_regime(task, model, regime)  # one of the config's regimes (rnnrobust.config.checks)
+    if source is None:
+        return None
+    return [run_folder(task, model, source, seed) for seed in config["seeds"]]
+
+
+def train_starts(wildcards):
+    """The model.pt of each run that a group's runs start from (the same seed; none without init_from).
+    The source's parametrization.pt lies beside it, written by the same job."""
+    source = start_regime(wildcards.task, wildcards.model, wildcards.regime)
+    if source is None:
+        return []
+    return per_seed(run_file("model").replace("{regime}", source))
+
+
 def all_train_groups(wildcards):
     """Every training group of the config: its task, model, regime, data file, run folders, log and run settings."""
     groups = []
@@ -99,6 +122,7 @@ def all_train_groups(wildcards):
                 "out_dirs": [run_folder(task, model, regime, seed) for seed in config["seeds"]],
                 "log": results(f"logs/train/{stem}.log"),
                 "runs": group_run_settings(task, model, regime),
+                "start_dirs": start_folders(task, model, regime),
             }
         )
     return groups

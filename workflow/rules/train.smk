@@ -37,6 +37,7 @@ else:
     rule train:
         input:
             data=results("data/{task}/data.npz"),
+            starts=train_starts,
         output:
             models=per_seed(run_file("model")),
             metrics=per_seed(run_file("metrics")),

@@ -21,4 +21,5 @@ train_group_cached(
     code_digest=sm.params.code,
     hooks=stabilization_hooks,
     logs=[lambda message, seed=train.seed: print(f"seed {seed}: {message}") for train in trains],
+    start_dirs=[Path(model).parent for model in sm.input.starts] or None,
 )

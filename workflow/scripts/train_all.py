@@ -18,7 +18,9 @@ for group in sm.params.groups:
     log_file = open(group["log"], "w", buffering=1, encoding="utf-8")  # the file a group's own job would write
     log_files.append(log_file)
     logs = [lambda message, f=log_file, seed=t.seed: print(f"seed {seed}: {message}", file=f) for t in trains]
-    groups.append(CachedGroup(trains, Path(group["data"]), [Path(d) for d in group["out_dirs"]], logs))
+    out_dirs = [Path(d) for d in group["out_dirs"]]
+    start_dirs = None if group["start_dirs"] is None else [Path(d) for d in group["start_dirs"]]
+    groups.append(CachedGroup(trains, Path(group["data"]), out_dirs, logs, start_dirs))
     print(f"{group['log']}: {len(trains)} runs")
 # one intra-op thread per group on a CPU: the groups are the parallelism
 torch.set_num_threads(max(1, sm.threads // len(groups)))

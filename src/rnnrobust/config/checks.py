@@ -241,7 +241,10 @@ def _check_robust_training(
         return
     source_settings = config["regimes"].get(source)
     if not isinstance(source_settings, Mapping) or source == name:
-        raise ConfigError(f"config key regimes.{name}: robust_training.init_from = {source!r} is not another regime")
+        raise ConfigError(
+            f"config key regimes.{name}: robust_training.init_from = {source!r} is not another regime of this config; "
+            "select it too (its runs are the ones this regime starts from)"
+        )
     source_robust = {**(config.get("robust_training") or {}), **(source_settings.get("robust_training") or {})}
     try:
         source_options = RobustTraining(**source_robust)

@@ -107,13 +107,14 @@ def train_run(
 @dataclass(frozen=True)
 class GroupJob:
     """One group of :func:`train_groups`: the first arguments of :func:`train_group`, one log and one list
-    of hooks per run."""
+    of hooks per run, and the runs' ``starts`` where ``robust_training.init_from`` asks for them."""
 
     trains: Sequence[TrainConfig]
     arrays: dict[str, np.ndarray]
     out_dirs: Sequence[str | Path]
     logs: Sequence[Log]
     hooks: Sequence[Sequence[EpochEndHook]]
+    starts: Sequence[Mapping[str, Any]] | None = None
 
 
 def train_groups(groups: Sequence[GroupJob], *, code_digest: str | None = None) -> list[list[dict[str, Any]]]:
@@ -126,7 +127,9 @@ def train_groups(groups: Sequence[GroupJob], *, code_digest: str | None = None) 
     Returns each group's metrics, in order.
     """
     code = code_digest or default_code_digest()
-    sessions = [setup(g.trains, g.arrays, g.out_dirs, list(g.logs), g.hooks, code_digest=code) for g in groups]
+    sessions = [
+        setup(g.trains, g.arrays, g.out_dirs, list(g.logs), g.hooks, code_digest=code, starts=g.starts) for g in groups
+    ]
     if len(sessions) == 1:
         return [train_session(sessions[0])]
     with ThreadPoolExecutor(max_workers=len(sessions), thread_name_prefix="group") as pool:
