@@ -19,6 +19,7 @@ include: "workflow/rules/perturbation.smk"
 include: "workflow/rules/report_inputs.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/report_perturbation.smk"
+include: "workflow/rules/report_robust_training.smk"
 
 
 rule all:

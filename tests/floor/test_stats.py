@@ -115,3 +115,13 @@ def test_spearman_by_hand():
     assert math.isnan(stats.spearman_ci([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]).rho)  # constant: no ranks to correlate
     with pytest.raises(ValueError, match="equal length"):
         stats.spearman_ci([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+def test_the_t_interval_is_scipy_s():
+    values = [0.3, 1.1, 0.7, 2.0, 1.4]
+    s = stats.summarize(values, interval="t")
+    low, high = scipy_stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=scipy_stats.sem(values))
+    assert (s.ci_low, s.ci_high) == pytest.approx((low, high), rel=1e-12)
+    assert stats.summarize([1.0], interval="t").ci_low != stats.summarize([1.0], interval="t").ci_low  # NaN for n = 1
+    with pytest.raises(ValueError, match="interval = 'normal'"):
+        stats.summarize(values, interval="normal")

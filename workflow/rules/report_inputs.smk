@@ -57,3 +57,8 @@ def task_perturbation_runs(wildcards):
     """Every model × regime × seed of a task, with its perturbation file."""
     keys = [key for key in per_run_keys() if key[0] == wildcards.task]
     return run_records(config["results_dir"], keys, "perturbation")
+
+
+def pareto_runs(wildcards):
+    """Every run of the config, with its metrics, analysis and perturbation files (Table 7, Figure 9)."""
+    return run_records(config["results_dir"], per_run_keys(), "metrics", "analysis", "perturbation")

@@ -1,0 +1,192 @@
+"""Table 7: the robust-training study per arm — accuracy, fragility and spectral numbers over seeds, the dominated
+hypervolume of each method's front, and matched comparisons with the arm's reference; its captions.
+
+Reads the rows of :func:`rnnrobust.reporting.pareto_runs.pareto_runs` (one per run). An *arm* is a task × model ×
+regime; a *method* pools the arms of one training method (``rnnrobust.robustness.pareto.regime_method``: the
+barrier at every β and γ, say). Each arm is compared with its reference arm
+(:func:`rnnrobust.robustness.pareto.paired_references`: the baseline, or for a causal arm its β = 0 control) seed
+by seed; the fragility difference is given only where the two arms' mean accuracies lie within
+:data:`MATCH_POINTS` of each other, so that a method is never credited with robustness that it bought with
+accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from rnnrobust.layout import UNSTABLE_RADIUS
+from rnnrobust.reporting.table_common import STATS_NOTE, summary_columns, unstable_text
+from rnnrobust.reporting.table_frame import table_frame
+from rnnrobust.robustness.pareto import hypervolume
+from rnnrobust.runs import regime_order
+from rnnrobust.stats import PAIRED_TEST, paired_difference, summarize
+
+__all__ = [
+    "MATCH_POINTS",
+    "hypervolume_reference",
+    "table7_pareto",
+    "table7_pareto_caption",
+    "table7_pareto_report_caption",
+]
+
+#: Arms whose mean test accuracies differ by at most this many points are compared on fragility.
+MATCH_POINTS = 1.0
+#: (run column, printed header) of the arms' aggregates.
+_QUANTITIES = (
+    ("accuracy", "test accuracy (%)"),
+    ("fragility", "log10 ε₅ (fragility; larger is more robust)"),
+    ("henrici", "Henrici ‖N‖_F (gate block)"),
+    ("spectral_radius", "ρ (max)"),
+    ("kreiss", "Kreiss bound (max)"),
+    ("transient_peak", "transient peak (max)"),
+)
+#: Quantities without a finite meaning for a run with ρ > 1 (as in Table 3): printed "k/n unstable" instead.
+_UNSTABLE = ("kreiss", "transient_peak")
+#: (run column, printed header) of the paired differences arm − reference.
+_PAIRED = (
+    ("accuracy", "Δ accuracy (points)"),
+    ("fragility", "Δ log10 ε₅ (matched arms)"),
+    ("henrici", "Δ Henrici"),
+)
+
+
+def hypervolume_reference(runs: pd.DataFrame) -> tuple[float, float]:
+    """The reference point of a task × model's hypervolumes: (mean chance accuracy %, the grid's smallest log10 ε)."""
+    return float(runs["chance"].mean()), float(runs["grid_low"].min())
+
+
+def _paired(arm: pd.DataFrame, ref: pd.DataFrame, column: str):
+    return paired_difference(
+        dict(zip(arm["seed"], arm[column], strict=True)), dict(zip(ref["seed"], ref[column], strict=True))
+    )
+
+
+def _arm_row(arm: pd.DataFrame, ref: pd.DataFrame | None, reference: str | None, hv: dict[str, float]) -> dict:
+    task, model, regime, method = (arm[c].iloc[0] for c in ("task", "model", "regime", "method"))
+    row: dict[str, Any] = {
+        "task": task, "model": model, "method": method, "regime": regime, "reference": reference or "",
+        "n": len(arm), "seeds": ", ".join(str(s) for s in sorted(arm["seed"])),
+        "fragility_above": int((arm["fragility_censored"] == "above").sum()),
+        "arm_hypervolume": hv["arm"], "method_hypervolume": hv["method"],
+    }  # fmt: skip
+    for column, _ in _QUANTITIES:
+        row |= summarize(arm[column]).columns(column)
+    unstable = unstable_text(list(arm["spectral_radius"] > UNSTABLE_RADIUS))
+    row |= {"n_unstable": int((arm["spectral_radius"] > UNSTABLE_RADIUS).sum())}
+    row |= {f"{column}_text": unstable for column in _UNSTABLE}
+    matched = ref is not None and abs(arm["accuracy"].mean() - ref["accuracy"].mean()) <= MATCH_POINTS
+    row["matched"] = matched
+    for column, _ in _PAIRED:
+        if ref is None or (column == "fragility" and not matched):
+            row |= summarize([]).columns(f"{column}_diff") | {f"{column}_p": math.nan}
+            continue
+        diff = _paired(arm, ref, column)
+        row |= diff.summary().columns(f"{column}_diff") | {f"{column}_p": diff.p_value}
+    return row
+
+
+def _hypervolumes(cell: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
+    """Per regime and per method of one task × model: the hypervolume of its runs' (accuracy, fragility)."""
+    reference = hypervolume_reference(cell)
+
+    def hv(runs: pd.DataFrame) -> float:
+        return hypervolume(runs[["accuracy", "fragility"]].to_numpy(), reference)
+
+    return (
+        {regime: hv(runs) for regime, runs in cell.groupby("regime")},
+        {method: hv(runs) for method, runs in cell.groupby("method")},
+    )
+
+
+def _columns() -> tuple[list[str], dict[str, str]]:
+    columns = ["task", "model", "method", "regime", "reference", "n", "seeds"]
+    headers = {column: header for column, header in _QUANTITIES}
+    for column, _ in _QUANTITIES:
+        columns += summary_columns(column)
+    columns += ["n_unstable", *(f"{c}_text" for c in _UNSTABLE)]
+    columns += ["fragility_above", "arm_hypervolume", "method_hypervolume", "matched"]
+    headers |= {"fragility_above": "ε₅ censored above", "arm_hypervolume": "HV (arm)",
+                "method_hypervolume": "HV (method)", "matched": f"accuracy within {MATCH_POINTS:g} point"}  # fmt: skip
+    for column, header in _PAIRED:
+        columns += [*summary_columns(f"{column}_diff"), f"{column}_p"]
+        headers |= {f"{column}_diff": header, f"{column}_p": f"p ({column})"}
+    return columns, headers
+
+
+def table7_pareto(
+    runs: pd.DataFrame, *, references: Mapping[str, str | None], regimes: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Table 7: one row per arm (task × model × regime) of the runs of :func:`~rnnrobust.reporting.pareto_runs.
+    pareto_runs`, in the config's regime order.
+
+    Per arm: n and seeds; mean ± sd [95 % bootstrap CI] over seeds of the quantities of :data:`_QUANTITIES`; the
+    runs whose ε₅ is censored above the grid (their value is the grid's end, so the mean is a lower bound); the
+    dominated hypervolume of the arm's runs and of its method's runs (same task × model) above
+    :func:`hypervolume_reference`; whether its mean accuracy lies within :data:`MATCH_POINTS` of its reference
+    arm's (``references[regime]``); and the seed-paired differences arm − reference with the
+    :data:`rnnrobust.stats.PAIRED_TEST` (fragility only for matched arms).
+    """
+    order = regime_order([tuple(k) for k in runs[["task", "model", "regime", "seed"]].to_numpy()], regimes)
+    rows = []
+    for _, cell in runs.groupby(["task", "model"], sort=False):
+        by_regime, by_method = _hypervolumes(cell)
+        arms = {regime: group for regime, group in cell.groupby("regime")}
+        for regime in [r for r in order if r in arms]:
+            arm = arms[regime]
+            reference = references.get(regime)
+            ref = arms.get(reference) if reference else None
+            hv = {"arm": by_regime[regime], "method": by_method[arm["method"].iloc[0]]}
+            rows.append(_arm_row(arm, ref, reference if ref is not None else None, hv))
+    columns, headers = _columns()
+    notes = _notes(runs)
+    text = {column: f"{column}_text" for column in _UNSTABLE}
+    hidden = ["reference", "seeds", "n_unstable"]
+    return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=notes)
+
+
+def _notes(runs: pd.DataFrame) -> list[str]:
+    references = [
+        f"{task}/{model}: ({a:.1f} %, {r:g})"
+        for (task, model), cell in runs.groupby(["task", "model"], sort=False)
+        for a, r in [hypervolume_reference(cell)]
+    ]
+    return [
+        f"Per arm (task × model × regime) {STATS_NOTE}",
+        f"ρ, Kreiss bound and transient peak: the largest over a run's recurrent blocks; k/n unstable: k of the "
+        f"arm's n runs have a block with ρ > {UNSTABLE_RADIUS:g}, whose Kreiss bound is ∞ and powers grow (the CSV "
+        "keeps the numbers).",
+        "Fragility: log10 ε₅ of random directions (the relative weight perturbation at which test accuracy on the "
+        "perturbation stage's subset falls 5 points); a run without a drop on the grid carries the grid's end, so a "
+        "mean over such runs is a lower bound.",
+        "HV: the area of (accuracy %, log10 ε₅) dominated by the arm's or the method's runs above the reference "
+        "point (chance accuracy, the grid's smallest log10 ε): " + "; ".join(references) + ". A point value over "
+        "the runs, without an interval.",
+        f"Δ: arm − reference (the reference column: the baseline, or a causal arm's β = 0 control), paired by seed; "
+        f"p: {PAIRED_TEST} (at least 0.0625 with 5 seeds). Δ log10 ε₅ only where the two arms' mean accuracies "
+        f"differ by at most {MATCH_POINTS:g} point. p-values are not corrected for multiple comparisons.",
+    ]
+
+
+def table7_pareto_caption() -> str:
+    """The caption written into the table's files."""
+    return (
+        "Robust training per arm: test accuracy, fragility (log10 ε₅ of random directions), Henrici, ρ, Kreiss bound "
+        "and transient peak over seeds; the hypervolume of each arm's and method's accuracy–robustness front; "
+        "seed-paired differences with the arm's reference (fragility for arms of matched accuracy)."
+    )
+
+
+def table7_pareto_report_caption(runs: pd.DataFrame) -> str:
+    """The table's caption in the workflow's report: what it shows, then the runs it has."""
+    arms = runs.groupby(["task", "model", "regime"]).ngroups
+    seeds = sorted(set(runs["seed"]))
+    return (
+        "Table 7 (``table7_pareto``): the robust-training study (docs/robust-training.md), one row per arm: "
+        "accuracy, fragility and spectral numbers over seeds, the dominated hypervolume of each method's "
+        "front, and matched comparisons with the arm's reference.\n\n"
+        f"This run: {len(runs)} runs in {arms} arms, seeds {', '.join(str(s) for s in seeds)}.\n"
+    )
