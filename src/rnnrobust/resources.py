@@ -3,13 +3,14 @@
 A training job trains a group: the runs of one task × model × regime, one per configured seed (R runs,
 stacked into one model). It asks for
 
-    minutes = startup + R × epochs × batches per epoch × ms per batch × loop overhead × safety factor,
+    minutes = startup + R × epochs × batches per epoch × ms per batch × method × loop overhead × safety factor,
 
 never less than a floor, rounded up (to 5 minutes); ``batches per epoch`` is the training set over the
 batch size, ``ms per batch`` the cost of one training step of the run's task and cell at the paper's
 shapes, measured by ``benchmarks/train_step.py`` and kept with the date and machine in
 ``workflow/resources.yaml`` (scaled up, never down, for a larger batch, hidden size, sequence or
-float64), and ``loop overhead`` what a real epoch costs beyond its steps (the test-set evaluation
+float64), ``method`` the measured cost of the regime's ``robust_training`` methods against the plain step
+(:func:`method_factor`), and ``loop overhead`` what a real epoch costs beyond its steps (the test-set evaluation
 after every epoch, the stabilization rescale, the loop itself), measured once against whole epochs.
 Stacking gains up to 1.3× per run on a CPU (docs/benchmarks.md), which the request does not count on.
 Memory is the task's measured peak for one run plus its measured cost of each further run of the
@@ -66,6 +67,7 @@ EXAMPLE: dict[str, Any] = {
     "round_minutes": 5,
     "unmeasured_device_factor": 2.0,
     "float64_factor": 2.0,
+    "method_factors": {"schur": 4.0, "barrier": 8.0, "safeguard": 3.0, "radius": 1.0, "norm": 2.0},
     "memory_mb": {"adding": 450},
     "memory_mb_per_extra_run": {"adding": 100},
     "memory_safety_factor": 1.5,
@@ -87,6 +89,7 @@ class TrainCosts:
     round_minutes: int
     unmeasured_device_factor: float
     float64_factor: float
+    method_factors: Mapping[str, float]  # robust_training method → its step's cost / the plain step's
     memory_mb: Mapping[str, float]  # task → peak resident memory of a training job of one run
     memory_mb_per_extra_run: Mapping[str, float]  # task → what each further run of a group adds
     memory_safety_factor: float
@@ -163,6 +166,32 @@ def ms_per_batch(config: Mapping[str, Any], train: TrainConfig, costs: TrainCost
     return ms * scale
 
 
+def method_factor(train: TrainConfig, costs: TrainCosts) -> float:
+    """A step's cost with the run's ``robust_training`` methods against the plain step: 1 plus the extra cost of
+    each (the barrier at β = 0 is its safeguard alone).
+
+    >>> from rnnrobust.config import RobustTraining
+    >>> costs = TrainCosts.from_mapping(EXAMPLE)
+    >>> run = TrainConfig(task="adding", model="rnn", seed=0, regime="r", epochs=1, batch_size=128, optimizer="adam",
+    ...                   lr=1e-3, hidden_size=128)
+    >>> method_factor(run, costs), method_factor(run.replace(robust_training=RobustTraining(barrier=0.0)), costs)
+    (1.0, 3.0)
+    >>> method_factor(run.replace(robust_training=RobustTraining(parametrization="schur", barrier=1e-3)), costs)
+    11.0
+    """
+    options = train.robust_training
+    if options is None:
+        return 1.0
+    methods = []
+    if options.parametrization == "schur":
+        methods.append("schur")
+    if options.barrier is not None:
+        methods.append("barrier" if options.barrier > 0 else "safeguard")
+    if options.projection != "none":
+        methods.append(options.projection)
+    return 1.0 + sum(float(costs.method_factors[m]) - 1.0 for m in methods)
+
+
 def train_runtime_minutes(
     config: Mapping[str, Any], task: str, model: str, regime: str, costs: TrainCosts | None = None, attempt: int = 1
 ) -> int:
@@ -170,7 +199,8 @@ def train_runtime_minutes(
     ``runtime``), for its ``attempt``-th try."""
     costs = costs or load_costs()
     train = group_settings(config, task, model, regime)
-    step_ms = ms_per_batch(config, train, costs) * costs.loop_overhead * costs.safety_factor
+    step_ms = ms_per_batch(config, train, costs) * method_factor(train, costs)
+    step_ms *= costs.loop_overhead * costs.safety_factor
     runs = len(config["seeds"])
     minutes = costs.startup_minutes + runs * train.epochs * batches_per_epoch(config, train, costs) * step_ms / 60_000
     minutes = max(float(costs.floor_minutes), minutes)
