@@ -407,3 +407,27 @@ def test_configs_keep_their_results_apart(finished_run):
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=job_environment(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "results/paper/models/" in proc.stdout and "results/tiny" not in proc.stdout
+
+
+def test_the_causal_arm_starts_from_its_source_runs_and_follows_them(tmp_path, fixture_mirror):
+    """A regime with robust_training.init_from trains after its source regime, from its runs (the eigenvalues kept
+    with freeze_eigenvalues), and retrains when the source does."""
+    schur = {"parametrization": "schur"}
+    frozen = {**schur, "init_from": "schur", "freeze_eigenvalues": True, "nonnormality": 1.0}
+    settings = {"tasks": ["imdb"], "models": ["gru"],
+                "regimes": {"schur": {"robust_training": schur}, "frozen": {"robust_training": frozen}}}  # fmt: skip
+    study = write_overlay(tmp_path / "study.yaml", settings)
+    pick = write_overlay(tmp_path / "pick.yaml", {"regimes": ["schur", "frozen"]})
+    weights = "results/tiny/weights/imdb/gru/{}/seed0.npz"
+    args = ("--config", f"data_mirror={fixture_mirror.url}")
+    workdir = copy_workflow(tmp_path / "wf")
+    assert planned(workdir, weights.format("frozen"), *args, overlays=(study, pick)).get("train") == 2
+    snakemake(workdir, weights.format("frozen"), weights.format("schur"), *args, overlays=(study, pick))
+    blocks = [np.load(workdir / weights.format(regime))["rnn/h"] for regime in ("schur", "frozen")]
+    eigenvalues = [np.sort_complex(np.linalg.eigvals(block)) for block in blocks]
+    assert np.allclose(*eigenvalues, atol=1e-5) and not np.allclose(*blocks)  # float32 weights
+    assert (workdir / "results/tiny/models/imdb/gru/frozen/seed0/parametrization.pt").exists()
+    other_source = {"regimes": {"schur": {"robust_training": schur, "train": {"lr": 0.002}}}}
+    changed = write_overlay(tmp_path / "changed.yaml", other_source)
+    plan = planned(workdir, weights.format("frozen"), *args, overlays=(study, changed, pick))
+    assert plan.get("train") == 2  # the source retrains, and so does what starts from it
