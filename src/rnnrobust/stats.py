@@ -1,4 +1,4 @@
-"""Statistics over seeds: summaries with bootstrap confidence intervals, paired differences, Spearman's ρ.
+"""Statistics over seeds: summaries with confidence intervals, paired differences, Holm's adjustment, Spearman's ρ.
 
 Numpy and scipy only, no global state: every function takes its resampling seed as an argument (default 0),
 so the same numbers give the same intervals on every machine and in every run of the workflow.
@@ -9,15 +9,13 @@ Conventions, stated once:
   not counted in ``n``. ±∞ is a value (e.g. the Kreiss bound of an unstable matrix): it propagates to the mean,
   and the standard deviation and interval are then NaN (no finite spread describes it).
 - **Standard deviation** is the sample standard deviation (ddof = 1), NaN for fewer than 2 values.
-- **Confidence interval** (95 % by default) is the percentile bootstrap of the mean: the 2.5 % and 97.5 %
-  quantiles (numpy's linear interpolation) of the means of resamples drawn with replacement. With at most
-  ``n_resamples`` distinct ordered resamples (nⁿ ≤ 10 000, i.e. n ≤ 5, the usual number of seeds) every resample
-  is enumerated once — the exact bootstrap distribution, no randomness at all; above that, ``n_resamples`` draws of
-  ``numpy.random.default_rng(seed)``. It is NaN for n < 2 (one value has no spread to resample) and [c, c] for
-  constant data. With few seeds a percentile bootstrap is too narrow (it cannot reach beyond the observed
-  range): read it as a description of the seeds, not as a guarantee of coverage. ``interval="t"`` gives
-  Student's t interval instead, mean ± t_{n−1} · sd / √n: wider with few seeds, exact coverage if the values are
-  normal (Figure 9 draws it).
+- **Confidence interval** (95 % by default) of the mean, by ``interval``: ``"bootstrap"``, the percentile bootstrap
+  (the 2.5 % and 97.5 % quantiles, numpy's linear interpolation, of the means of resamples drawn with replacement:
+  every ordered resample once when nⁿ ≤ ``n_resamples``, i.e. n ≤ 5, else ``n_resamples`` draws of
+  ``numpy.random.default_rng(seed)``); ``"t"``, Student's mean ± t_{n−1} · sd / √n (exact for normal values);
+  ``"auto"`` (:func:`interval_for`, the tables'), t for n ≤ :data:`T_INTERVAL_MAX_N` and the bootstrap beyond: a
+  percentile bootstrap cannot reach beyond the observed values, and for normal data its 95 % interval covers the mean
+  only about 67 % of the time at n = 3 and 84 % at n = 5 (simulated). NaN for n < 2, [c, c] for constant data.
 - **Paired test** (:func:`paired_difference`): the exact two-sided sign-flip permutation test of the mean paired
   difference. Under the null hypothesis (no effect) the sign of each seed's difference is as likely + as −; the
   p-value is the fraction of the 2ⁿ sign assignments whose mean difference is at least as far from 0 as the
@@ -26,13 +24,15 @@ Conventions, stated once:
   attainable p-value is 2 / 2ⁿ = 2¹⁻ⁿ: **0.25 with 3 seeds, 0.0625 with 5**, so no difference over fewer than 6
   seeds can reach p < 0.05. Beyond 16 pairs the 2ⁿ assignments are sampled (``n_resamples`` seeded draws,
   p = (k + 1) / (draws + 1)).
+- **Several tests** (:func:`holm`): Holm's step-down adjustment of a family of p-values, which holds the chance of
+  any false rejection among them at the level, whatever their dependence.
 
 >>> s = summarize([1.0, 2.0, 3.0])  # the 27 ordered resamples, enumerated
 >>> s.n, s.mean, s.sd
 (3, 2.0, 1.0)
 >>> round(s.ci_low, 4), round(s.ci_high, 4)
 (1.2167, 2.7833)
->>> t = summarize([0.0, 1.0], interval="t")  # 0.5 ± 12.706 · 0.7071 / √2
+>>> t = summarize([0.0, 1.0], interval="auto")  # t for 2 values: 0.5 ± 12.706 · 0.7071 / √2
 >>> round(t.ci_low, 3), round(t.ci_high, 3)
 (-5.853, 6.853)
 >>> d = paired_difference({0: 2.0, 1: 3.0, 2: 4.0}, {0: 1.0, 1: 1.0, 2: 1.0})
@@ -54,9 +54,12 @@ __all__ = [
     "CONFIDENCE",
     "N_RESAMPLES",
     "PAIRED_TEST",
+    "T_INTERVAL_MAX_N",
     "PairedDifference",
     "SpearmanResult",
     "Summary",
+    "holm",
+    "interval_for",
     "min_p_value",
     "paired_difference",
     "spearman_ci",
@@ -69,13 +72,15 @@ CONFIDENCE = 0.95
 N_RESAMPLES = 10_000
 #: The paired test, as the tables name it.
 PAIRED_TEST = "exact sign-flip permutation test of the mean difference, two-sided"
+#: Up to this many values an ``interval="auto"`` is Student's t, beyond it the percentile bootstrap (module docstring).
+T_INTERVAL_MAX_N = 10
 # Up to this many pairs the sign-flip test enumerates all 2ⁿ assignments (65 536 rows of n values).
 _EXACT_SIGN_FLIPS = 16
 
 
 @dataclass(frozen=True)
 class Summary:
-    """Mean, sample standard deviation and bootstrap confidence interval of the mean of ``n`` values."""
+    """Mean, sample standard deviation and confidence interval of the mean of ``n`` values."""
 
     n: int
     mean: float
@@ -89,13 +94,8 @@ class Summary:
         >>> summarize([2.0, 2.0]).columns("x")
         {'x_mean': 2.0, 'x_sd': 0.0, 'x_ci_low': 2.0, 'x_ci_high': 2.0, 'x_n': 2}
         """
-        return {
-            f"{name}_mean": self.mean,
-            f"{name}_sd": self.sd,
-            f"{name}_ci_low": self.ci_low,
-            f"{name}_ci_high": self.ci_high,
-            f"{name}_n": self.n,
-        }
+        parts = {"mean": self.mean, "sd": self.sd, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n}
+        return {f"{name}_{part}": value for part, value in parts.items()}
 
 
 @dataclass(frozen=True)
@@ -106,10 +106,8 @@ class PairedDifference:
     ----------
     n, mean, sd, ci_low, ci_high
         Of the differences, as :class:`Summary`.
-    p_value : float
-        Two-sided p-value of :data:`PAIRED_TEST`; NaN for no pair or a non-finite difference.
-    test : str
-        The test's name (:data:`PAIRED_TEST`).
+    p_value, test : float, str
+        Two-sided p-value of the test named ``test`` (:data:`PAIRED_TEST`); NaN for no pair or a non-finite difference.
     only_a, only_b : tuple
         Keys (seeds) with a value in only one of the two mappings (or a NaN in the other): left out.
     """
@@ -160,8 +158,17 @@ def _interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:
 def _check_confidence(confidence: float, interval: str = "bootstrap") -> None:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
-    if interval not in ("bootstrap", "t"):
-        raise ValueError(f"interval = {interval!r}: use 'bootstrap' or 't'")
+    if interval not in ("bootstrap", "t", "auto"):
+        raise ValueError(f"interval = {interval!r}: use 'bootstrap', 't' or 'auto'")
+
+
+def interval_for(n: int) -> str:
+    """What ``interval="auto"`` takes for n values: ``"t"`` up to :data:`T_INTERVAL_MAX_N`, else ``"bootstrap"``.
+
+    >>> interval_for(3), interval_for(10), interval_for(11)
+    ('t', 't', 'bootstrap')
+    """
+    return "t" if n <= T_INTERVAL_MAX_N else "bootstrap"
 
 
 def _t_interval(mean: float, sd: float, n: int, confidence: float) -> tuple[float, float]:
@@ -178,8 +185,8 @@ def summarize(
     seed: int = 0,
     interval: str = "bootstrap",
 ) -> Summary:
-    """n, mean, sample sd and confidence interval of the mean: percentile bootstrap, or Student's t with
-    ``interval="t"`` (see the module docstring).
+    """n, mean, sample sd and confidence interval of the mean: percentile bootstrap, Student's t, or the one that
+    suits n (``"auto"``, :func:`interval_for`; see the module docstring).
 
     Parameters
     ----------
@@ -187,12 +194,10 @@ def summarize(
         The numbers, e.g. one per seed; NaN is dropped (not counted), ±∞ propagates to the mean.
     confidence
         Level of the interval.
-    n_resamples
-        Bootstrap resamples; the exact distribution is enumerated when nⁿ ≤ ``n_resamples``.
-    seed
-        Seed of the resampling RNG (used only when the distribution is not enumerated).
+    n_resamples, seed
+        Bootstrap resamples (every ordered one when nⁿ ≤ ``n_resamples``) and their RNG's seed (for draws only).
     interval
-        ``"bootstrap"`` or ``"t"``.
+        ``"bootstrap"``, ``"t"`` or ``"auto"`` (t for n ≤ :data:`T_INTERVAL_MAX_N`, n counted without NaN).
 
     Returns
     -------
@@ -224,6 +229,8 @@ def summarize(
         c = float(arr[0])
         return Summary(n, c, 0.0, c, c)
     sd = float(arr.std(ddof=1))
+    if interval == "auto":
+        interval = interval_for(n)
     if interval == "t":
         return Summary(n, mean, sd, *_t_interval(mean, sd, n, confidence))
     means = arr[_resample_indices(n, n_resamples, seed)].mean(axis=1)
@@ -242,10 +249,7 @@ def _pairs(
             raise ValueError(f"paired sequences need equal lengths, got {xa.shape} and {xb.shape}")
         a, b = dict(enumerate(xa)), dict(enumerate(xb))
 
-    def present(values: Mapping[Hashable, float]) -> dict[Hashable, float]:
-        return {k: float(v) for k, v in values.items() if not math.isnan(float(v))}
-
-    pa, pb = present(a), present(b)
+    pa, pb = ({k: float(v) for k, v in x.items() if not math.isnan(float(v))} for x in (a, b))
     keys = [k for k in pa if k in pb]
     only_a = tuple(k for k in a if k not in keys)
     only_b = tuple(k for k in b if k not in keys)
@@ -281,8 +285,9 @@ def paired_difference(
     confidence: float = CONFIDENCE,
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
+    interval: str = "bootstrap",
 ) -> PairedDifference:
-    """The paired differences a − b: mean, sd, bootstrap CI of the mean difference and the sign-flip test.
+    """The paired differences a − b: mean, sd, CI of the mean difference (:func:`summarize`) and the sign-flip test.
 
     Parameters
     ----------
@@ -290,8 +295,9 @@ def paired_difference(
         Mappings key (seed) -> value, paired by key; or two sequences of equal length, paired by position. A key
         in one mapping only, or whose value is NaN on either side, is left out and listed in ``only_a`` /
         ``only_b``.
-    confidence, n_resamples, seed
-        As :func:`summarize`; ``n_resamples`` and ``seed`` also serve the sampled test beyond 16 pairs.
+    confidence, n_resamples, seed, interval
+        As :func:`summarize` (``"auto"`` counts the pairs); ``n_resamples`` and ``seed`` also serve the sampled test
+        beyond 16 pairs.
 
     Returns
     -------
@@ -312,12 +318,31 @@ def paired_difference(
     xa, xb, only_a, only_b = _pairs(a, b)
     with np.errstate(invalid="ignore", over="ignore"):
         diff = xa - xb
-    s = summarize(diff, confidence=confidence, n_resamples=n_resamples, seed=seed)
-    if diff.size == 0 or not np.all(np.isfinite(diff)):
-        p = math.nan
-    else:
-        p = _sign_flip_p(diff, n_resamples, seed)
+    s = summarize(diff, confidence=confidence, n_resamples=n_resamples, seed=seed, interval=interval)
+    p = _sign_flip_p(diff, n_resamples, seed) if diff.size and np.all(np.isfinite(diff)) else math.nan
     return PairedDifference(s.n, s.mean, s.sd, s.ci_low, s.ci_high, p, PAIRED_TEST, only_a, only_b)
+
+
+def holm(p_values: Iterable[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values, in the order given: rejecting those ≤ α holds the family-wise error at α.
+
+    With the m non-NaN p-values sorted, p₍₁₎ ≤ … ≤ p₍ₘ₎, the adjusted p₍ᵢ₎ is max over j ≤ i of (m − j + 1) · p₍ⱼ₎,
+    capped at 1 (monotone in p, never below p). NaN (no test) stays NaN and does not count in m.
+
+    Examples
+    --------
+    Sorted 0.01, 0.03, 0.04 of m = 3: 3 · 0.01 = 0.03; max(0.03, 2 · 0.03) = 0.06; max(0.06, 1 · 0.04) = 0.06.
+
+    >>> holm([0.04, 0.01, float("nan"), 0.03]).round(12).tolist()
+    [0.06, 0.03, nan, 0.06]
+    """
+    p = np.asarray(list(p_values), dtype=float).ravel()
+    out = np.full(p.shape, math.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    steps = p[order] * np.arange(order.size, 0, -1)  # (m − j + 1) · p₍ⱼ₎
+    out[order] = np.minimum(np.maximum.accumulate(steps), 1.0)
+    return out
 
 
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -358,16 +383,13 @@ def spearman_ci(
     -1.0
     """
     _check_confidence(confidence)
-    xs = np.asarray(list(x), dtype=float).ravel()
-    ys = np.asarray(list(y), dtype=float).ravel()
+    xs, ys = (np.asarray(list(v), dtype=float).ravel() for v in (x, y))
     if xs.shape != ys.shape:
         raise ValueError(f"spearman_ci needs paired values of equal length, got {xs.size} and {ys.size}")
     keep = ~(np.isnan(xs) | np.isnan(ys))
     xs, ys = xs[keep], ys[keep]
     n = int(xs.size)
-    if n < 3:
-        return SpearmanResult(n, math.nan, math.nan, math.nan)
-    rho = float(_spearman_rows(xs[None, :], ys[None, :])[0])
+    rho = float(_spearman_rows(xs[None, :], ys[None, :])[0]) if n >= 3 else math.nan
     if math.isnan(rho):
         return SpearmanResult(n, math.nan, math.nan, math.nan)
     rho = max(-1.0, min(1.0, rho))

@@ -125,3 +125,69 @@ def test_the_t_interval_is_scipy_s():
     assert stats.summarize([1.0], interval="t").ci_low != stats.summarize([1.0], interval="t").ci_low  # NaN for n = 1
     with pytest.raises(ValueError, match="interval = 'normal'"):
         stats.summarize(values, interval="normal")
+
+
+def test_with_three_normal_values_the_t_interval_is_wider_than_the_bootstrap():
+    # The percentile bootstrap cannot reach beyond the observed values; t does, which is why the tables take t
+    # for few seeds (stats.T_INTERVAL_MAX_N).
+    values = np.random.default_rng(3).normal(size=3)
+    t, boot = stats.summarize(values, interval="t"), stats.summarize(values)
+    assert t.ci_low < values.min() <= boot.ci_low and boot.ci_high <= values.max() < t.ci_high
+    assert (t.mean, t.sd) == (boot.mean, boot.sd)  # only the interval differs
+
+
+def test_auto_takes_t_up_to_ten_values_and_the_bootstrap_beyond():
+    assert stats.T_INTERVAL_MAX_N == 10
+    ten, eleven = np.arange(10.0) ** 1.5, np.arange(11.0) ** 1.5
+    assert stats.summarize(ten, interval="auto") == stats.summarize(ten, interval="t")
+    # n counts the values that remain: a NaN does not make 10 values 11
+    assert stats.summarize([*ten, math.nan], interval="auto") == stats.summarize(ten, interval="t")
+    bootstrap = stats.summarize(eleven)
+    assert stats.summarize(eleven, interval="auto") == bootstrap != stats.summarize(eleven, interval="t")
+    # a paired difference counts its pairs: 3 of them here, so t
+    d = stats.paired_difference({0: 3.0, 1: 5.0, 2: 4.0, 3: 1.0}, {0: 1.0, 1: 2.0, 2: 3.0}, interval="auto")
+    assert d.summary() == stats.summarize([2.0, 3.0, 1.0], interval="t") and d.only_a == (3,)
+    assert d.p_value == stats.paired_difference([3.0, 5.0, 4.0], [1.0, 2.0, 3.0]).p_value  # the test is unchanged
+
+
+def _statsmodels_holm(p_values):
+    """statsmodels.stats.multitest.multipletests(p, method="holm")[1], written out (statsmodels is not a dependency):
+    sort, multiply the i-th smallest by m − i (0-based), running maximum, cap at 1, unsort."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p)
+    corrected = np.maximum.accumulate(p[order] * np.arange(p.size, 0, -1))
+    corrected[corrected > 1] = 1
+    out = np.empty_like(corrected)
+    out[order] = corrected
+    return out
+
+
+def test_holm_by_hand():
+    # m = 4, sorted 0.01, 0.02, 0.03, 0.5: × 4, 3, 2, 1 = 0.04, 0.06, 0.06, 0.5 (already monotone).
+    np.testing.assert_allclose(stats.holm([0.03, 0.5, 0.01, 0.02]), [0.06, 0.5, 0.04, 0.06], rtol=1e-14)
+    # Monotone: 0.01 · 3 = 0.03, 0.011 · 2 = 0.022 → 0.03 (the running maximum), 0.9 · 1; capped at 1 above.
+    np.testing.assert_allclose(stats.holm([0.01, 0.011, 0.9]), [0.03, 0.03, 0.9], rtol=1e-14)
+    np.testing.assert_allclose(stats.holm([0.4, 0.6]), [0.8, 0.8], rtol=1e-14)
+    np.testing.assert_allclose(stats.holm([0.3, 0.9, 0.5]), [0.9, 1.0, 1.0], rtol=1e-14)
+    # NaN (no test) stays NaN and does not count: the two real p-values are a family of 2.
+    got = stats.holm([math.nan, 0.02, 0.04, math.nan])
+    assert math.isnan(got[0]) and math.isnan(got[3]) and got[1:3] == pytest.approx([0.04, 0.04])
+    assert stats.holm([]).size == 0 and math.isnan(stats.holm([math.nan])[0])
+    assert stats.holm([0.2]).tolist() == [0.2]  # one test: nothing to adjust
+
+
+def test_holm_is_statsmodels_holm_and_the_step_down_rule():
+    rng = np.random.default_rng(8)
+    for m in (1, 2, 5, 12, 40):
+        p = rng.uniform(0, 0.2, size=m) ** 2
+        p[rng.integers(0, m)] = p[0]  # a tie
+        adjusted = stats.holm(p)
+        np.testing.assert_allclose(adjusted, _statsmodels_holm(p), rtol=1e-14)
+        assert np.all(adjusted >= p) and np.all(adjusted <= 1)
+        order = np.argsort(p, kind="stable")
+        assert np.all(np.diff(adjusted[order]) >= 0)  # monotone in p
+        # Holm's step-down rule at level α: reject the k smallest, k the first failure of p₍ᵢ₎ ≤ α / (m − i + 1).
+        for alpha in (0.001, 0.01, 0.05):
+            passes = p[order] <= alpha / np.arange(m, 0, -1)
+            k = m if passes.all() else int(np.argmin(passes))
+            assert set(np.flatnonzero(adjusted <= alpha)) == set(order[:k].tolist()), (m, alpha)

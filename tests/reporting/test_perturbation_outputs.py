@@ -41,6 +41,8 @@ SEEDS = (0, 1, 2)
 LEVELS = (-3.0, -2.0, -1.0, 0.0)
 BASE, STAB = REGIMES
 ABOVE, BELOW = "above", "below"
+#: (task index, model index, seed, sample) of the one random direction of a baseline run that never fell.
+PARTIAL = (0, 0, 0, 2)
 
 
 def design(task: str, model: str, regime: str, seed: int) -> dict:
@@ -53,13 +55,14 @@ def design(task: str, model: str, regime: str, seed: int) -> dict:
     if (t, m, regime, seed) == (1, 0, STAB, 2):
         predicted = None  # no stable block
     random = []
-    for sample in (0, 1):
-        base = -0.6 + 0.1 * seed + 0.1 * sample
+    for sample in (0, 1, 2):
+        base = -0.7 + 0.1 * seed + 0.1 * sample
         if regime == BASE:
-            censored = (t, m) == (1, 0) or ((t, m, seed, sample) == (1, 1, 2, 1))
+            # Every sample above the grid; two of three (the median is a bound); one of three (the median is exact).
+            censored = (t, m) == (1, 0) or (t, m, seed, sample) == PARTIAL or ((t, m, seed) == (1, 1, 2) and sample > 0)
             random.append(ABOVE if censored else base)
         elif t == 0:
-            random.append(-1.6 + 0.1 * seed + 0.1 * sample)
+            random.append(-1.7 + 0.1 * seed + 0.1 * sample)
         else:
             random.append(base + (0.2 if seed % 2 == 0 else -0.2))
     layers = LAYERS[task]
@@ -148,13 +151,13 @@ def loaded(files):
 
 
 def expected_run(key) -> dict[str, float]:
-    """Per-run numbers by hand from the design: censored values at the grid's bounds, random the mean of samples."""
+    """Per-run numbers by hand from the design: censored values at the grid's bounds, random the median of samples."""
     d = design(*key)
     bound = {ABOVE: max(LEVELS), BELOW: min(LEVELS)}
     random = [bound.get(x, x) for x in d["random"]]
     return {
         "worst": bound.get(d["worst"], d["worst"]),
-        "random": float(np.mean(random)),
+        "random": float(np.median(random)),
         "predicted": math.nan if d["predicted"] is None else d["predicted"],
         "amplification": math.log10(d["amplification"][d["top"]]),
         "transient_peak": math.log10(d["peaks"][d["top"]]),
@@ -190,11 +193,49 @@ def test_runs_are_reduced_as_designed(loaded):
         assert run.eps5["random"].log10 == pytest.approx(want["random"], abs=1e-9), key
         assert run.eps5["worst"].censored == {ABOVE: "above", BELOW: "below"}.get(d["worst"], "")
         assert run.eps5["random"].above == d["random"].count(ABOVE)
+        # the median is a bound when at least 2 of the 3 samples are censored, else exact
+        assert run.eps5["random"].censored == ("above" if d["random"].count(ABOVE) >= 2 else ""), key
         np.testing.assert_allclose(run.predicted, want["predicted"], atol=1e-12)
         assert run.amplification == pytest.approx(want["amplification"])  # the median's maximum, not the max's
         assert run.transient_peak == pytest.approx(want["transient_peak"])
         assert run.amplification_layer == d["top"] and run.linear_unstable == d["unstable"]
-        assert run.levels == LEVELS and run.random_samples == 2
+        assert run.levels == LEVELS and run.random_samples == 3
+
+
+def _random_run(seed: int, random: list) -> FR.RunFragility:
+    """A run of the first fixture cell whose random samples cross at ``random`` (ABOVE: never), worst case at −2."""
+    key = (FIXTURE_TASKS[0], MODELS[0], BASE, seed)
+    data = record(*key)
+    sweep = [row for row in data["sweep"] if row["family"] == "worst"]
+    for sample, x5 in enumerate(random):
+        sweep += [{"family": "random", "sample": sample, "eps_log10": x, "accuracy": a}
+                  for x, a in zip(LEVELS, curve(data["reference"]["accuracy"], x5), strict=True)]  # fmt: skip
+    return FR.run_fragility(data | {"sweep": sweep})
+
+
+def test_a_partly_censored_run_is_its_median_printed_with_its_count():
+    """Issue 19: two of three directions cost 5 points at 10^−0.875, one never did. The run's value is the median,
+    −0.875 (exact: the censored sample cannot move it), not the mean −0.583 of the bounds, and is printed with the
+    count; with two of three censored the median is the grid's end, a bound."""
+    partly = _random_run(0, [-0.875, ABOVE, -0.875])
+    t = partly.eps5["random"]
+    assert t.log10 == pytest.approx(-0.875) and (t.censored, t.above, t.n) == ("", 1, 3)
+    one = table4_perturbation({partly.run: partly})
+    assert one["eps5_random_text"][0] == "-0.875 (1 of 3 samples above the grid)"
+    assert one["eps5_random_per_seed_text"][0] == {0: "-0.875 (1 of 3 samples above the grid)"}
+    mostly = _random_run(1, [-0.875, ABOVE, ABOVE])
+    t = mostly.eps5["random"]
+    assert t.log10 == max(LEVELS) and (t.censored, t.above) == ("above", 2)
+    both = table4_perturbation({partly.run: partly, mostly.run: mostly})
+    assert both["eps5_random_text"][0].startswith("≥ ") and both["eps5_random_text"][0].endswith("(1/2 above the grid)")
+    assert both["eps5_random_per_seed_text"][0] == {
+        0: "-0.875 (1 of 3 samples above the grid)", 1: "≥ 0 (2 of 3 samples above the grid)"}  # fmt: skip
+    # Two samples, one above: the median (−0.875 + 0) / 2 is a lower bound short of the grid's end, not "> 0".
+    even = _random_run(2, [-0.875, ABOVE])
+    assert table4_perturbation({even.run: even})["eps5_random_text"][0] == "≥ -0.4375 (1/1 above the grid)"
+    # Ranked by the median: the partly censored run counts as measured, the mostly censored one at the grid's end.
+    corr = prediction_correlation({partly.run: partly, mostly.run: mostly}, "random")
+    assert (corr.all.n, corr.censored, corr.measured.n) == (2, 1, 1)
 
 
 def test_a_file_of_another_run_is_refused(files):
@@ -249,7 +290,7 @@ def test_table4_aggregates_equal_stats_of_the_hand_computed_runs(table):
                 per_run = [expected_run((task, model, regime, s)) for s in SEEDS]
                 for name in ("worst", "random", "predicted", "amplification", "transient_peak"):
                     column = {"worst": "eps5_worst", "random": "eps5_random"}.get(name, name)
-                    want = S.summarize(r[name] for r in per_run)
+                    want = S.summarize((r[name] for r in per_run), interval="t")  # 3 seeds: Student's t
                     got = [row[f"{column}_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")]
                     np.testing.assert_allclose(got, [want.mean, want.sd, want.ci_low, want.ci_high], atol=1e-9)
                     assert row[f"{column}_n"] == want.n
@@ -263,11 +304,21 @@ def test_table4_prints_censored_cells_as_bounds_with_counts(table):
     t0, t1 = FIXTURE_TASKS
     # every seed censored: the bound, never a bare number at the grid's end
     assert shown.loc[f"{t1}/{MODELS[0]}/{BASE}", "log10 ε₅, random (n=3)"] == "> 0 (3/3 above the grid)"
-    # one seed censored (one of its two samples): a lower bound of the mean
+    # one seed's median a bound (two of its three samples above): a lower bound of the mean
     cell = shown.loc[f"{t1}/{MODELS[1]}/{BASE}", "log10 ε₅, random (n=3)"]
     assert cell.startswith("≥ ") and cell.endswith("(1/3 above the grid)")
     row = _row(table, t1, MODELS[1], BASE)
     assert (row["eps5_random_above"], row["eps5_random_below"]) == (1, 0)
+    assert row["eps5_random_per_seed_text"][2] == "≥ 0 (2 of 3 samples above the grid)"
+    # one sample of one seed above the grid: that seed's median is exact, the cell is no bound but counts it
+    row = _row(table, t0, MODELS[0], BASE)
+    assert (row["eps5_random_above"], row["eps5_random_below"]) == (0, 0)
+    # seed 0: samples −0.7, −0.6 and one above the grid (carried as 0): median −0.6, wherever beyond it that one lies
+    assert row["eps5_random_per_seed"][0] == pytest.approx(-0.6) and row["eps5_random_mean"] == pytest.approx(-0.5)
+    assert row["eps5_random_per_seed_text"] == {0: "-0.6 (1 of 3 samples above the grid)", 1: "-0.5", 2: "-0.4"}
+    summary = format_summary(*(row[f"eps5_random_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")))
+    assert shown.loc[f"{t0}/{MODELS[0]}/{BASE}", "log10 ε₅, random (n=3)"] == (
+        f"{summary} (1 of 9 samples above the grid)")  # fmt: skip
     # fallen at the smallest level: an upper bound
     cell = shown.loc[f"{t1}/{MODELS[1]}/{STAB}", "log10 ε₅, worst case (n=3)"]
     assert cell.startswith("≤ ") and cell.endswith("(1/3 below the grid)")
@@ -319,7 +370,8 @@ def test_paired_comparison_and_its_verdict(loaded):
     comparisons = {c.task: c for c in compare_regimes(loaded, regimes=list(REGIMES))}
     assert list(comparisons) == list(FIXTURE_TASKS)
     t0, t1 = FIXTURE_TASKS
-    # task 0: every worst-case difference is −0.9 and every random one −1.0, over 6 pairs: p = 2/2⁶ < 0.05
+    # task 0: every worst-case difference is −0.9 and every random one −1.0, over 6 pairs: p = 2/2⁶ < 0.05; the
+    # baseline run with one of three random samples above the grid has an exact median and is paired like the rest
     c = comparisons[t0]
     assert (c.regime, c.reference) == (STAB, BASE)
     assert c.differences["worst"].n == 6 and c.differences["worst"].mean == pytest.approx(-0.9)
@@ -335,7 +387,7 @@ def test_paired_comparison_and_its_verdict(loaded):
     assert c.censored == {"worst": 1, "random": 4} and c.differences["worst"].n == 5
     a = {(m, s): expected_run((t1, m, STAB, s))["random"] for m in MODELS for s in SEEDS if (m, s) != (MODELS[1], 2)}
     b = {(m, s): expected_run((t1, m, BASE, s))["random"] for m in MODELS for s in SEEDS if (m, s) != (MODELS[1], 2)}
-    want = S.paired_difference({k: v for k, v in a.items() if k[0] != MODELS[0]}, b)
+    want = S.paired_difference({k: v for k, v in a.items() if k[0] != MODELS[0]}, b, interval="t")  # 2 pairs
     got = c.differences["random"]
     np.testing.assert_allclose([got.mean, got.ci_low, got.ci_high, got.p_value],
                                [want.mean, want.ci_low, want.ci_high, want.p_value], atol=1e-12)  # fmt: skip
@@ -441,9 +493,9 @@ def test_captions_give_the_numbers_and_a_computed_verdict(loaded, table):
     text = table4_perturbation_report_caption(loaded, regimes=list(REGIMES))
     # What the table is, with the grid and random directions its runs recorded (not the config's), then the numbers.
     assert text.startswith("Table 4 (``table4_perturbation`` rule;")
-    assert "on the grid log10 ε ∈ [-3, -2, -1, 0], for random directions (the mean over 2 per run)" in text
-    assert "Every cell: mean ± sd [95 % bootstrap CI] over 3 seeds (0, 1, 2)." in text
-    assert "\n\nThis run:\n\n24 runs (seeds 0, 1, 2); ε grid 10^-3 … 10^0 (4 levels); 2 random direction(s)" in text
+    assert "on the grid log10 ε ∈ [-3, -2, -1, 0], for random directions (the median over 3 per run)" in text
+    assert "Every cell: mean ± sd [95 % t CI] over 3 seeds (0, 1, 2)." in text
+    assert "\n\nThis run:\n\n24 runs (seeds 0, 1, 2); ε grid 10^-3 … 10^0 (4 levels); 3 random direction(s)" in text
     assert "stabilized runs are less robust than baseline runs" in text
     assert "stabilized runs are shown neither less nor more robust than baseline runs" in text
     assert f"worst case: Spearman {rho_text(prediction_correlation(loaded, 'worst').all)}" in text

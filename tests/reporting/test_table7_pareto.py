@@ -17,7 +17,7 @@ from rnnrobust.reporting.pareto_runs import RUN_COLUMNS, pareto_runs
 from rnnrobust.reporting.render import write_table
 from rnnrobust.reporting.table7_pareto import MATCH_POINTS, hypervolume_reference, table7_pareto
 from rnnrobust.robustness.pareto import METHODS, front, hypervolume, paired_references, regime_method
-from rnnrobust.stats import paired_difference, summarize
+from rnnrobust.stats import holm, paired_difference, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -140,13 +140,28 @@ def test_table7_rows_summaries_hypervolumes_and_matched_comparisons(tmp_path):
     arm = {r: cell[cell["regime"] == r] for r in ("baseline", "near", "far")}
     row = {r: table[(table["task"] == "adding") & (table["regime"] == r)].iloc[0] for r in arm}
     assert row["near"]["accuracy_mean"] == pytest.approx(summarize(arm["near"]["accuracy"]).mean)
-    assert row["near"]["fragility_ci_low"] == pytest.approx(summarize(arm["near"]["fragility"]).ci_low)
+    # 5 seeds: Student's t interval (rnnrobust.stats.interval_for), wider than the percentile bootstrap's
+    t = summarize(arm["near"]["fragility"], interval="t")
+    assert row["near"]["fragility_ci_low"] == pytest.approx(t.ci_low)
+    assert t.ci_low < summarize(arm["near"]["fragility"]).ci_low
     assert row["near"]["fragility_above"] == 1 and row["far"]["fragility_above"] == 0
     assert bool(row["near"]["matched"]) and not bool(row["far"]["matched"]) and not bool(row["baseline"]["matched"])
     by_seed = {r: dict(zip(arm[r]["seed"], arm[r]["fragility"], strict=True)) for r in arm}
-    expected = paired_difference(by_seed["near"], by_seed["baseline"])
+    expected = paired_difference(by_seed["near"], by_seed["baseline"], interval="t")
     assert row["near"]["fragility_diff_mean"] == pytest.approx(expected.mean)
+    assert row["near"]["fragility_diff_ci_low"] == pytest.approx(expected.ci_low)
     assert row["near"]["fragility_p"] == pytest.approx(expected.p_value)
+    # Holm per quantity over the table's arms: the fragility of the 2 matched arms (one per cell), the accuracy and
+    # Henrici of the 4 arms with a reference; arms without a p are not counted.
+    for column, tested in (("fragility", 2), ("accuracy", 4), ("henrici", 4)):
+        p = table[f"{column}_p"]
+        assert p.notna().sum() == tested
+        np.testing.assert_allclose(table[f"{column}_p_holm"], holm(p), rtol=1e-15)
+        smallest = p.idxmin()
+        assert table.loc[smallest, f"{column}_p_holm"] == pytest.approx(min(1.0, tested * p[smallest]))
+    near = row["near"]
+    assert near["fragility_p_text"] == f"{near['fragility_p']:.4g} (Holm {near['fragility_p_holm']:.4g})"
+    assert row["baseline"]["fragility_p_text"] == "" and math.isnan(row["baseline"]["fragility_p_holm"])
     assert math.isnan(row["far"]["fragility_diff_mean"])  # 3 points less accurate: not compared on fragility
     assert row["far"]["accuracy_diff_mean"] < -MATCH_POINTS and row["far"]["henrici_diff_mean"] == 0.0
     reference = hypervolume_reference(cell)

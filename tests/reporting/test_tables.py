@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from rnnrobust import layout, stats
 from rnnrobust.io import write_json
@@ -42,7 +43,7 @@ from rnnrobust.reporting.table3_robustness import (
     table3_robustness_report_caption,
 )
 from rnnrobust.reporting.table5_paired import table5_paired, table5_paired_caption, table5_paired_report_caption
-from rnnrobust.reporting.table_common import unstable_text
+from rnnrobust.reporting.table_common import SIGNED_DISTANCE, run_scalar, unstable_text
 from rnnrobust.reporting.table_frame import display_frame, table_frame, table_notes
 from rnnrobust.robustness.analysis import analyze_blocks
 
@@ -128,6 +129,12 @@ def _row(df, **match):
 def _stats(values):
     values = np.asarray(values, dtype=float)
     return values.mean(), values.std(ddof=1)
+
+
+def _signed(block):
+    """The distance to instability signed by hand: −d for a block with ρ > 1 (the stabilized ones here), else +d."""
+    d = block["distance_to_instability"]
+    return -d if block["spectral_radius"] > 1 else d
 
 
 # --------------------------------------------------------------------------------------------------
@@ -421,9 +428,7 @@ def test_table3_aggregates_blocks_then_seeds(runs, eps_log10):
                     ],
                     "transient_peak": [max(b["transient_peak"] for b in run.values()) for run in per_seed],
                     "kreiss_lower_bound": [max(b["kreiss_lower_bound"] for b in run.values()) for run in per_seed],
-                    "distance_to_instability": [
-                        min(b["distance_to_instability"] for b in run.values()) for run in per_seed
-                    ],
+                    "signed_distance_to_instability": [min(_signed(b) for b in run.values()) for run in per_seed],
                 }
                 for key, values in expected.items():
                     if np.isinf(values).any():
@@ -434,7 +439,11 @@ def test_table3_aggregates_blocks_then_seeds(runs, eps_log10):
                     assert row[f"{key}_sd"] == pytest.approx(std, rel=1e-12), key
     # The stabilized blocks have rho = 1.05 > 1: an infinite Kreiss constant propagates to the mean.
     assert (df.loc[df["regime"] == "stabilized", "kreiss_lower_bound_mean"] == np.inf).all()
-    assert np.isfinite(df.loc[df["regime"] == "baseline", "distance_to_instability_mean"]).all()
+    # Every stabilized run has a block with ρ = 1.05, whose distance back to the unit circle counts negative; cells
+    # whose runs are all stable keep a positive distance.
+    assert (df.loc[df["regime"] == "stabilized", "signed_distance_to_instability_mean"] < 0).all()
+    stable = df["n_unstable"] == 0
+    assert stable.any() and (df.loc[stable, "signed_distance_to_instability_mean"] > 0).all()
 
 
 def test_table3_min_and_max_differ_from_the_mean_over_blocks(runs):
@@ -454,8 +463,11 @@ def test_table3_unknown_eps_raises_naming_the_levels(runs):
 
 def test_table3_header_shows_eps(runs):
     _, analysis = runs
-    shown, _ = display_frame(table3_robustness(analysis, -2))
+    df = table3_robustness(analysis, -2)
+    shown, _ = display_frame(df)
     assert "ρ_ε, ε = 0.01 (max)" in shown.columns
+    assert "signed distance to instability (min; < 0: unstable)" in shown.columns
+    assert any(note.startswith("Signed distance to instability: +d") for note in df.attrs["notes"])
     assert "eps log10" not in shown.columns  # hidden: kept in the CSV only
 
 
@@ -515,9 +527,14 @@ def test_every_aggregate_carries_sd_ci_and_n_of_rnnrobust_stats(runs):
     data = _load(metrics)
     row = _row(table1_accuracy(metrics), task="mnist", model="rnn")
     for regime in REGIMES:
-        expected = stats.summarize([100 * data["mnist", "rnn", regime, s]["test"]["accuracy"] for s in SEEDS])
+        values = [100 * data["mnist", "rnn", regime, s]["test"]["accuracy"] for s in SEEDS]
+        # Two seeds: Student's t interval, mean ± t_{0.975, 1} · sd / √2, not the percentile bootstrap.
+        mean, sd = np.mean(values), np.std(values, ddof=1)
+        half = scipy_stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values))
+        expected = {"x_mean": mean, "x_sd": sd, "x_ci_low": mean - half, "x_ci_high": mean + half, "x_n": 2}
         got = {f"x_{p}": row[f"{regime}_accuracy_{p}"] for p in ("mean", "sd", "ci_low", "ci_high", "n")}
-        assert got == pytest.approx(expected.columns("x"), rel=1e-12)
+        assert got == pytest.approx(expected, rel=1e-12)
+        assert got["x_ci_low"] < stats.summarize(values).ci_low  # wider than the bootstrap's
     for df in _tables(metrics, analysis).values():
         for prefix in [c[:-5] for c in df.columns if c.endswith("_mean")]:
             assert {f"{prefix}_{p}" for p in ("sd", "ci_low", "ci_high", "n")} <= set(df.columns), prefix
@@ -530,8 +547,9 @@ def _write_run(root, key, accuracy, blocks, before=None):
          "test": {"accuracy": accuracy}, "hyperparameters": {"regime": regime}}  # fmt: skip
     if before is not None:
         m["test_before_final_rescale"] = {"accuracy": before}
-    summaries = {b: {"henrici": 1.0, "henrici_relative": h, "distance_to_instability": d, "spectral_radius": 0.5}
-                 for b, (h, d) in blocks.items()}  # fmt: skip
+    # blocks: {block: (henrici_relative, distance_to_instability[, spectral_radius, default 0.5])}
+    summaries = {b: {"henrici": 1.0, "henrici_relative": v[0], "distance_to_instability": v[1],
+                     "spectral_radius": v[2] if len(v) > 2 else 0.5} for b, v in blocks.items()}  # fmt: skip
     paths = root / f"models/{run_stem(*key)}/metrics.json", root / f"analysis/{run_stem(*key)}.json"
     write_json(paths[0], m)
     write_json(paths[1], summaries)
@@ -603,14 +621,15 @@ def test_table5_pairs_each_regime_with_the_baseline_by_seed(regime_runs, tmp_pat
     assert row["n"] == 3 and row["accuracy_diff_n"] == 3
     assert row["accuracy_diff_mean"] == pytest.approx(-11.0) and row["accuracy_diff_sd"] == pytest.approx(1.0)
     assert row["accuracy_p"] == 0.25  # 3 pairs of one sign: the smallest p the exact test can give
-    expected = stats.summarize([-10.0, -11.0, -12.0])
+    # 3 pairs: Student's t, −11 ± t_{0.975, 2} · 1 / √3 = −11 ± 2.484
+    half = scipy_stats.t.ppf(0.975, 2) / math.sqrt(3)
     assert (row["accuracy_diff_ci_low"], row["accuracy_diff_ci_high"]) == (
-        pytest.approx(expected.ci_low), pytest.approx(expected.ci_high))  # fmt: skip
-    # Henrici / ‖W‖_F: the max over blocks differs by +0.2 in every seed; the distance to instability: the min
-    # over blocks is 3 × 0.01 · (seed + 1), a difference of 0.02 · (seed + 1).
+        pytest.approx(-11 - half), pytest.approx(-11 + half))  # fmt: skip
+    # Henrici / ‖W‖_F: the max over blocks differs by +0.2 in every seed; the distance to instability (every block
+    # stable, so signed +d): the min over blocks is 3 × 0.01 · (seed + 1), a difference of 0.02 · (seed + 1).
     assert row["henrici_relative_diff_mean"] == pytest.approx(0.2) and row["henrici_relative_diff_sd"] < 1e-12
-    assert row["distance_to_instability_diff_mean"] == pytest.approx(0.04)
-    assert row["distance_to_instability_diff_sd"] == pytest.approx(0.02)
+    assert row["signed_distance_to_instability_diff_mean"] == pytest.approx(0.04)
+    assert row["signed_distance_to_instability_diff_sd"] == pytest.approx(0.02)
     assert row["test"] == stats.PAIRED_TEST
     assert row["excluded"] == f"{stab} seeds 3: no {base} run of the seed"
     assert any(note.startswith("Left out") and "imdb/lstm" in note for note in df.attrs["notes"])
@@ -619,16 +638,49 @@ def test_table5_pairs_each_regime_with_the_baseline_by_seed(regime_runs, tmp_pat
     assert extra["accuracy_diff_mean"] == pytest.approx(1 / 3) and extra["excluded"] == ""
     # Signs of 1, −2, 2 (sum 1): the 8 sums are ±5, ±1, ±1, ±3, all at least 1 away from 0.
     assert extra["accuracy_p"] == 1.0
+    # Holm over the table's 3 rows, one family per quantity: stats.holm of the p column, in row order.
+    for key in ("accuracy", "henrici_relative", "signed_distance_to_instability"):
+        np.testing.assert_allclose(df[f"{key}_p_holm"], stats.holm(df[f"{key}_p"]), rtol=1e-15)
+        assert (df[f"{key}_p_holm"] >= df[f"{key}_p"]).all()
+    assert row["accuracy_p_holm"] == pytest.approx(min(1.0, 3 * row["accuracy_p"]))  # the smallest of 3: × 3
     shown, _ = display_frame(df)
     assert list(shown.columns) == [
         "task", "model", "regime", "Δ test accuracy (points)", "p (accuracy)", "Δ Henrici / ‖W‖_F (max)",
-        "p (Henrici)", "Δ distance to instability (min)", "p (distance)",
+        "p (Henrici)", "Δ signed distance to instability (min; < 0: unstable)", "p (distance)",
     ]  # fmt: skip
-    assert shown.iloc[0, 4] == "0.25" and "[" in shown.iloc[0, 3]
+    # p and its Holm adjustment side by side in one printed column
+    assert shown.iloc[0, 4] == f"0.25 (Holm {row['accuracy_p_holm']:.4g})" and "[" in shown.iloc[0, 3]
+    assert any("Holm's step-down method" in note for note in df.attrs["notes"])
+    assert any(note.startswith("Signed distance to instability: +d") for note in df.attrs["notes"])
     write_table(df, tmp_path / "t5", "Table 5")
     csv = pd.read_csv(tmp_path / "t5.csv")
     assert {"accuracy_diff_mean", "accuracy_diff_sd", "accuracy_diff_ci_low", "accuracy_diff_ci_high",
-            "accuracy_diff_n", "accuracy_p", "test", "excluded"} <= set(csv.columns)  # fmt: skip
+            "accuracy_diff_n", "accuracy_p", "accuracy_p_holm", "test", "excluded"} <= set(csv.columns)  # fmt: skip
+
+
+def test_table5_and_table3_sign_the_distance_of_an_unstable_block(tmp_path):
+    """A block with ρ > 1 counts −d (its distance back to the unit circle), so a regime that leaves the circle
+    is not reported as "further from instability" than the stable baseline."""
+    base, stab = REGIMES
+    blocks = block_keys("imdb", "lstm")
+    metrics, analysis = {}, {}
+    for seed in (0, 1, 2):
+        for regime in (base, stab):
+            # baseline: every block stable, the closest at d = 0.05; stabilized: one block at ρ = 1.2, d = 0.2 from
+            # the circle, the others stable and further (0.3) than any baseline block.
+            values = {b: (0.5, 0.05 * (1 + i), 0.9) for i, b in enumerate(blocks)}
+            if regime == stab:
+                values = {b: (0.5, 0.2, 1.2) if i == 0 else (0.5, 0.3, 0.9) for i, b in enumerate(blocks)}
+            key = ("imdb", "lstm", regime, seed)
+            metrics[key], analysis[key] = _write_run(tmp_path, key, 0.8, values)
+    # Table 3's per-run number (these hand-written analyses hold only the keys Table 5 reads)
+    data = _load(analysis)
+    assert run_scalar(data["imdb", "lstm", base, 0], SIGNED_DISTANCE, "min", ("imdb", "lstm", base, 0)) == 0.05
+    assert run_scalar(data["imdb", "lstm", stab, 0], SIGNED_DISTANCE, "min", ("imdb", "lstm", stab, 0)) == -0.2
+    # The unsigned minimum would say +0.15 (0.2 − 0.05): the signed difference is −0.2 − 0.05.
+    row = _row(table5_paired(metrics, analysis), regime=stab)
+    assert row["signed_distance_to_instability_diff_mean"] == pytest.approx(-0.25)
+    assert row["signed_distance_to_instability_diff_sd"] == pytest.approx(0.0, abs=1e-12)
 
 
 def test_table5_caption_counts_the_pairs(regime_runs):
@@ -644,7 +696,7 @@ def test_captions_come_from_the_runs_and_the_jobs_params(runs):
     metrics, analysis = runs
     one = {k: v for k, v in metrics.items() if k[3] == 0}
     assert table1_accuracy_caption(metrics) == (
-        "Test accuracy (%), mean ± sd [95 % bootstrap CI] over 2 seeds (0, 1), with the paper's Table 1; rescaled "
+        "Test accuracy (%), mean ± sd [95 % t CI] over 2 seeds (0, 1), with the paper's Table 1; rescaled "
         "regimes: after the final rescale."
     )
     assert "one seed (0): no spread" in table1_detail_caption(one) and "seed" in table2_henrici_caption(one)
@@ -784,7 +836,7 @@ def test_table1_markdown_shows_mean_sd_ci_and_paper(runs, tmp_path):
     md = write_table(df, tmp_path / "t1", "Table 1")[1].read_text()
     row = _row(df, task="adding", model="rnn")
     cell = format_summary(*(row[f"baseline_accuracy_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")))
-    assert f"| {cell} |" in md and re.search(r"\| \d+(\.\d+)? ± \d+(\.\d+)? \[\d+(\.\d+)?, \d+(\.\d+)?\] \|", md)
+    assert f"| {cell} |" in md and re.search(r"\| \d+(\.\d+)? ± \d+(\.\d+)? \[-?\d+(\.\d+)?, \d+(\.\d+)?\] \|", md)
     assert "n = 2 in every cell" in md  # n stated once: every cell has both seeds
     assert "non-convergence (3 seeds)" in md and "99.73%" in md
     assert "| baseline (%) |" in md and "| stabilized, after final rescale (%) |" in md

@@ -23,6 +23,7 @@ rule table7_pareto:
             subcategory="table7_pareto",
         ),
         caption=results("tables/table7_pareto.caption.rst"),
+        runs=results("tables/table7_pareto.runs.csv"),
     log:
         results("logs/tables/table7_pareto.log"),
     benchmark:

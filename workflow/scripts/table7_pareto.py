@@ -3,7 +3,7 @@ comparisons with each arm's reference), as CSV, Markdown, LaTeX and HTML, with i
 
 from pathlib import Path
 
-from rnnrobust.io import write_text
+from rnnrobust.io import atomic_path, write_text
 from rnnrobust.job import start
 from rnnrobust.layout import REFERENCE
 from rnnrobust.reporting.pareto_runs import pareto_runs
@@ -24,4 +24,6 @@ frame = table7_pareto(runs, references=references, regimes=list(sm.params.regime
 for path in write_table(frame, Path(sm.output[0]).with_suffix(""), table7_pareto_caption()):
     print("wrote", path)
 write_text(sm.output.caption, table7_pareto_report_caption(runs))
-print("wrote", sm.output.caption)
+with atomic_path(sm.output.runs, suffix=".csv") as tmp:  # the per-run points, to pool with another study's
+    runs.to_csv(tmp, index=False)
+print("wrote", sm.output.caption, sm.output.runs)

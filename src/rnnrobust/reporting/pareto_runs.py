@@ -6,8 +6,9 @@ the same rows, built here from the run's three files:
 - ``accuracy``: test accuracy in % (``metrics.json``; after the final rescale for a rescaled regime, as Table 1),
   ``chance``: the task's majority-class accuracy in %;
 - ``fragility``: log10 ε₅ of a family of weight perturbations (default ``random``;
-  :mod:`rnnrobust.robustness.perturbation.eps5`), larger is more robust; ``fragility_censored`` says whether it is a
-  bound (``"above"``: no 5-point drop on the grid);
+  :mod:`rnnrobust.robustness.perturbation.eps5`: the median over the run's directions), larger is more robust;
+  ``fragility_censored`` says whether that median is a bound (``"above"``: at least half the directions cost no
+  5 points on the grid);
 - from the analysis JSON: ``henrici`` (the Henrici departure ‖N‖_F of the blocks of the run's figure gate,
   ``figures.gate``: for a Schur-parametrised run the parametrised block, where it equals the parameter ‖N‖_F; the
   maximum over its layers), and over all its blocks the largest ``spectral_radius``, ``kreiss`` (Kreiss lower

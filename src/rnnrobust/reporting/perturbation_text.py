@@ -12,9 +12,16 @@ import math
 from collections.abc import Iterable, Sequence
 
 from rnnrobust.reporting.formatting import format_summary, format_value
+from rnnrobust.reporting.table_common import over_seeds_summary
 from rnnrobust.robustness.perturbation.comparisons import ALPHA, RegimeComparison, ci_side
-from rnnrobust.robustness.perturbation.eps5 import RunFragility, family_summary, grid_bounds
-from rnnrobust.stats import PairedDifference, SpearmanResult, Summary, min_p_value, summarize
+from rnnrobust.robustness.perturbation.eps5 import (
+    FamilyCell,
+    FamilyThreshold,
+    RunFragility,
+    family_summary,
+    grid_bounds,
+)
+from rnnrobust.stats import PairedDifference, SpearmanResult, min_p_value
 
 __all__ = [
     "FAMILY_LABELS",
@@ -23,6 +30,7 @@ __all__ = [
     "direction_reason",
     "family_text",
     "rho_text",
+    "threshold_text",
     "value_text",
 ]
 
@@ -30,32 +38,64 @@ __all__ = [
 FAMILY_LABELS = {"random": "random", "worst": "worst case"}
 
 
-def censored_cell(summary: Summary, above: int, below: int, bounds: tuple[float, float]) -> str:
-    """The printed cell of a summary of log10 ε₅ some of whose runs are censored; ``""`` when none is.
+def _samples_tail(above: int, below: int, samples: int) -> str:
+    """``"k of m samples above the grid"`` (and/or below), or ``""`` when none is censored."""
+    noun = "sample" if samples == 1 else "samples"
+    counts = [f"{k} of {samples} {noun} {side} the grid" for k, side in ((above, "above"), (below, "below")) if k]
+    return ", ".join(counts)
 
-    ``above`` / ``below``: runs censored beyond the largest / below the smallest level of ``bounds``. Every run
-    above: ``"> max (n/n above the grid)"``; every run below: ``"≤ min (…)"``; some above (none below): the mean is a
-    lower bound, ``"≥ mean ± sd [lo, hi] (k/n above the grid)"``; some below: ``"≤ …"``; both: no bound, the counts.
 
-    >>> censored_cell(summarize([0.0, 0.0, 0.0]), 3, 0, (-4.0, 0.0))
-    '> 0 (3/3 above the grid)'
-    >>> censored_cell(summarize([-2.0, -1.0, 0.0]), 1, 0, (-4.0, 0.0))
-    '≥ -1.0 ± 1.0 [-1.8, -0.2] (1/3 above the grid)'
+def threshold_text(threshold: FamilyThreshold) -> str:
+    """One run's log10 ε₅ of a family as printed: its median over samples, ``"≥ …"`` (``"≤ …"``) when that is a
+    bound (:attr:`~rnnrobust.robustness.perturbation.eps5.FamilyThreshold.censored`), and the censored samples.
+
+    >>> from rnnrobust.robustness.perturbation.eps5 import Threshold
+    >>> threshold_text(FamilyThreshold((Threshold(-0.875), Threshold(-0.875), Threshold(0.0, "above"))))
+    '-0.875 (1 of 3 samples above the grid)'
+    >>> threshold_text(FamilyThreshold((Threshold(-0.875), Threshold(0.0, "above"))))  # median (−0.875 + 0) / 2
+    '≥ -0.4375 (1 of 2 samples above the grid)'
+    >>> threshold_text(FamilyThreshold((Threshold(-1.5),)))
+    '-1.5'
     """
-    n = summary.n
-    if not (above or below) or n == 0:
+    if math.isnan(threshold.log10):
         return ""
-    counts = []
-    if above:
-        counts.append(f"{above}/{n} above the grid")
-    if below:
-        counts.append(f"{below}/{n} below the grid")
-    tail = f" ({', '.join(counts)})"
-    if above == n:
-        return f"> {format_value(bounds[1])}{tail}"
-    if below == n:
-        return f"≤ {format_value(bounds[0])}{tail}"
+    sign = {"above": "≥ ", "below": "≤ "}.get(threshold.censored, "")
+    tail = _samples_tail(threshold.above, threshold.below, threshold.n)
+    return f"{sign}{format_value(threshold.log10)}" + (f" ({tail})" if tail else "")
+
+
+def censored_cell(cell: FamilyCell, bounds: tuple[float, float]) -> str:
+    """The printed cell of log10 ε₅ over runs some of whose samples are censored; ``""`` when none is.
+
+    Runs whose value is a bound (``cell.above`` / ``cell.below``, beyond the largest / below the smallest level of
+    ``bounds``): every run at the upper bound, ``"> max (n/n above the grid)"``; every run at the lower,
+    ``"≤ min (…)"``; else some above (none below): the mean is a lower bound, ``"≥ mean ± sd [lo, hi] (k/n above
+    the grid)"``; some below: ``"≤ …"``; both: no bound, the counts. No run a bound, but some of their samples
+    censored: the summary (the medians are exact) and the samples' count.
+
+    >>> from rnnrobust.stats import summarize
+    >>> censored_cell(FamilyCell(summarize([0.0, 0.0, 0.0]), above=3), (-4.0, 0.0))
+    '> 0 (3/3 above the grid)'
+    >>> censored_cell(FamilyCell(summarize([-2.0, -1.0, 0.0]), above=1), (-4.0, 0.0))
+    '≥ -1.0 ± 1.0 [-1.8, -0.2] (1/3 above the grid)'
+    >>> censored_cell(FamilyCell(summarize([-0.875]), samples_above=1, samples=3), (-4.0, 0.0))
+    '-0.875 (1 of 3 samples above the grid)'
+    """
+    summary, above, below = cell.summary, cell.above, cell.below
+    n = summary.n
+    samples = _samples_tail(cell.samples_above, cell.samples_below, cell.samples)
+    if n == 0 or not (above or below or samples):
+        return ""
     text = format_summary(summary.mean, summary.sd, summary.ci_low, summary.ci_high)
+    if not (above or below):
+        return f"{text} ({samples})"
+    counts = [f"{k}/{n} {side} the grid" for k, side in ((above, "above"), (below, "below")) if k]
+    tail = f" ({', '.join(counts)})"
+    # Every run at the grid's end (values never exceed it): the cell is that bound, strictly beyond for "above".
+    if above == n and summary.mean >= bounds[1]:
+        return f"> {format_value(bounds[1])}{tail}"
+    if below == n and summary.mean <= bounds[0]:
+        return f"≤ {format_value(bounds[0])}{tail}"
     if above and below:
         return text + tail
     return f"{'≥' if above else '≤'} {text}{tail}"
@@ -63,22 +103,24 @@ def censored_cell(summary: Summary, above: int, below: int, bounds: tuple[float,
 
 def family_text(runs: Sequence[RunFragility], family: str) -> str:
     """A caption's ``"mean ± sd [lo, hi] (n = k)"`` of log10 ε₅, or the censored form (:func:`censored_cell`)."""
-    summary, above, below = family_summary(runs, family)
+    cell = family_summary(runs, family)
+    summary = cell.summary
     if summary.n == 0:
         return "no runs"
-    text = censored_cell(summary, above, below, grid_bounds(runs))
+    text = censored_cell(cell, grid_bounds(runs))
     if not text:
         text = format_summary(summary.mean, summary.sd, summary.ci_low, summary.ci_high)
     return f"{text} (n = {summary.n})"
 
 
 def value_text(values: Iterable[float], unit: str = "") -> str:
-    """A caption's ``"mean ± sd [lo, hi] (n = k)"`` of plain values (NaN missing), ``unit`` after the numbers.
+    """A caption's ``"mean ± sd [lo, hi] (n = k)"`` of plain values (NaN missing), ``unit`` after the numbers; the
+    interval of :func:`~rnnrobust.reporting.table_common.over_seeds_summary`.
 
-    >>> value_text([1.0, 2.0, 3.0], " %")
-    '2.0 ± 1.0 [1.2, 2.8] % (n = 3)'
+    >>> value_text([1.0, 2.0, 3.0], " %")  # 2 ± t₂ · 1 / √3
+    '2.0 ± 1.0 [-0.5, 4.5] % (n = 3)'
     """
-    s = summarize(values)
+    s = over_seeds_summary(values)
     if s.n == 0:
         return "none"
     return f"{format_summary(s.mean, s.sd, s.ci_low, s.ci_high)}{unit} (n = {s.n})"

@@ -22,6 +22,7 @@ from rnnrobust.reporting.table_common import (
     group_runs,
     load_runs,
     over_seeds,
+    over_seeds_summary,
     percent,
     report_caption,
     rescaled_regimes,
@@ -30,7 +31,6 @@ from rnnrobust.reporting.table_common import (
 )
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.runs import regime_order
-from rnnrobust.stats import summarize
 
 __all__ = ["table1_accuracy", "table1_accuracy_caption", "table1_accuracy_report_caption"]
 
@@ -94,7 +94,7 @@ def table1_accuracy(metrics: Mapping[RunKey, PathLike], *, regimes: Sequence[str
         for r in order:
             seeds = by_regime.get(r, [])
             row[f"{r}_n"] = len(seeds)
-            row |= summarize(percent(m["test"]["accuracy"]) for _, m in seeds).columns(f"{r}_accuracy")
+            row |= over_seeds_summary(percent(m["test"]["accuracy"]) for _, m in seeds).columns(f"{r}_accuracy")
             row[f"{r}_outcome"] = outcome_cell([run_outcome(m) for _, m in seeds])
         rows.append(row)
     notes = [

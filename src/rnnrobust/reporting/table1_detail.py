@@ -20,6 +20,7 @@ from rnnrobust.reporting.table_common import (
     load_runs,
     max_spectral_radius,
     over_seeds,
+    over_seeds_summary,
     percent,
     report_caption,
     rescaled_regimes,
@@ -28,7 +29,6 @@ from rnnrobust.reporting.table_common import (
 )
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.runs import regime_order
-from rnnrobust.stats import summarize
 
 __all__ = ["table1_detail", "table1_detail_caption", "table1_detail_report_caption"]
 
@@ -84,21 +84,21 @@ def _row(
     """One task × model × regime: ``seeds`` are its (seed, metrics) pairs."""
     task, model, regime = cell
     row: dict[str, Any] = {"task": task, "model": model, "regime": regime, "n": len(seeds)}
-    row["chance_accuracy"] = summarize(percent(m.get("chance_accuracy")) for _, m in seeds).mean
+    row["chance_accuracy"] = over_seeds_summary(percent(m.get("chance_accuracy")) for _, m in seeds).mean
     acc = {seed: percent(m["test"]["accuracy"]) for seed, m in seeds}
-    row |= summarize(acc.values()).columns("accuracy")
+    row |= over_seeds_summary(acc.values()).columns("accuracy")
     row["accuracy_per_seed"] = acc
     if rescaled:
         before = {}
         if regime in rescaled:
             before = {s: percent((m.get("test_before_final_rescale") or {}).get("accuracy")) for s, m in seeds}
-        row |= summarize(before.values()).columns("before_rescale_accuracy")
+        row |= over_seeds_summary(before.values()).columns("before_rescale_accuracy")
         row["before_rescale_accuracy_per_seed"] = before
     if has_exact:
-        row |= summarize(percent(m["test"].get("exact_match")) for _, m in seeds).columns("exact_match")
+        row |= over_seeds_summary(percent(m["test"].get("exact_match")) for _, m in seeds).columns("exact_match")
     if radii and rescaled:
         values = _radii(cell, seeds, radii) if regime in rescaled else []
-        row |= summarize(values).columns("radius_after_rescale")
+        row |= over_seeds_summary(values).columns("radius_after_rescale")
     outcomes = {seed: run_outcome(m) for seed, m in seeds}
     row["outcome"] = outcome_cell(list(outcomes.values()))
     row["outcome_per_seed"] = outcomes

@@ -23,13 +23,13 @@ from rnnrobust.reporting.table_common import (
     load_runs,
     matrices_text,
     over_seeds,
+    over_seeds_summary,
     report_caption,
     runs_text,
     summary_columns,
 )
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.runs import block_rank, regime_order
-from rnnrobust.stats import summarize
 
 __all__ = ["table2_henrici", "table2_henrici_caption", "table2_henrici_report_caption"]
 
@@ -73,7 +73,7 @@ def _row(
         present = [(seed, data[block]) for seed, data in by_regime.get(r, []) if block in data]
         row[f"{r}_n"] = len(present)
         for q in ("henrici", "henrici_relative"):
-            row |= summarize(float(s[q]) for _, s in present).columns(f"{r}_{q}")
+            row |= over_seeds_summary(float(s[q]) for _, s in present).columns(f"{r}_{q}")
         if statuses:
             row[f"{r}_status"] = status_cell([statuses[(task, model, r, seed)] for seed, _ in present])
             row[f"{r}_outcome"] = outcome_cell([outcomes[(task, model, r, seed)] for seed, _ in present])

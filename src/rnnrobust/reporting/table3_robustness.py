@@ -17,11 +17,14 @@ from rnnrobust.layout import UNSTABLE_RADIUS, RunKey
 from rnnrobust.reporting.formatting import format_eps
 from rnnrobust.reporting.outcomes import outcome_cell, run_outcomes, run_statuses, status_cell
 from rnnrobust.reporting.table_common import (
+    SIGNED_DISTANCE,
+    SIGNED_DISTANCE_NOTE,
     STATS_NOTE,
     group_runs,
     load_runs,
     matrices_text,
     over_seeds,
+    over_seeds_summary,
     report_caption,
     run_scalar,
     runs_text,
@@ -30,7 +33,6 @@ from rnnrobust.reporting.table_common import (
 )
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.runs import regime_order
-from rnnrobust.stats import summarize
 
 __all__ = [
     "TABLE3_QUANTITIES",
@@ -46,17 +48,20 @@ TABLE3_QUANTITIES: tuple[tuple[str, str, str], ...] = (
     ("pseudospectral_radius", "max", "ρ_ε"),
     ("kreiss_lower_bound", "max", "Kreiss bound"),
     ("transient_peak", "max", "transient peak ‖Wᵏ‖"),
-    ("distance_to_instability", "min", "distance to instability"),
+    (SIGNED_DISTANCE, "min", "signed distance to instability"),
 )
-"""(summary key, aggregation over a run's blocks, header) of the columns of :func:`table3_robustness`."""
+"""(summary key, aggregation over a run's blocks, header) of the columns of :func:`table3_robustness`;
+:data:`~rnnrobust.reporting.table_common.SIGNED_DISTANCE` is the distance to instability signed by stability
+(:func:`~rnnrobust.reporting.table_common.signed_distance`)."""
 
 #: Quantities that have no finite meaning for an unstable matrix (∞, or growth capped at an overflow guard):
 #: the printed Table 3 shows "unstable" instead of their numbers (ρ is in its own column).
 UNSTABLE_QUANTITIES = ("kreiss_lower_bound", "transient_peak")
 
 _NOTES = [
-    "Per run the maximum over its recurrent matrices (minimum for the distance to instability), then "
+    "Per run the maximum over its recurrent matrices (minimum for the signed distance to instability), then "
     f"{STATS_NOTE} Of the saved weights, i.e. for rescaled regimes after the final rescale.",
+    SIGNED_DISTANCE_NOTE,
     "unstable (k/n unstable: k of n seeds): a matrix of the run has ρ > 1 (column ρ), so its Kreiss bound is ∞ "
     "and its powers grow without bound; the numbers (∞, or the overflow guard of the transient computation) "
     "are in the CSV only.",
@@ -71,7 +76,7 @@ def _columns(eps_log10: float, with_metrics: bool) -> tuple[list[str], dict[str,
         columns += summary_columns(key)
         if key == "pseudospectral_radius":
             label = f"{label}, ε = {format_eps(eps_log10)}"
-        headers[key] = f"{label} ({agg})"
+        headers[key] = f"{label} ({agg}; < 0: unstable)" if key == SIGNED_DISTANCE else f"{label} ({agg})"
     columns += ["n_unstable", "unstable", "unstable_text"]
     if with_metrics:
         columns += ["status", "outcome"]
@@ -95,7 +100,7 @@ def _row(
     row["n"] = len(seeds)
     row["n_blocks"] = max(len(data) for _, data in seeds)
     for key, _, _ in TABLE3_QUANTITIES:
-        row |= summarize(per_run[key]).columns(key)
+        row |= over_seeds_summary(per_run[key]).columns(key)
     radii = per_run["spectral_radius"]
     row["n_unstable"] = sum(r > UNSTABLE_RADIUS for r in radii)
     row["unstable"] = row["n_unstable"] == len(radii)
@@ -117,9 +122,10 @@ def table3_robustness(
 
     Each run is reduced to one number per quantity over its matrices (gate blocks, both layers of the adding
     task): the **maximum** over blocks for the spectral radius, spectral norm, ε-pseudospectral radius ρ_ε,
-    Kreiss lower bound and transient peak max_k ‖Wᵏ‖ (the least robust block), the **minimum** for the
-    distance to instability (the block closest to instability). See :data:`TABLE3_QUANTITIES`. All are of the
-    saved weights: for a stabilized run, after the final rescale.
+    Kreiss lower bound and transient peak max_k ‖Wᵏ‖ (the least robust block), the **minimum** for the signed
+    distance to instability (+d for a stable block, −d for an unstable one: the block closest to instability, or the
+    one furthest beyond it). See :data:`TABLE3_QUANTITIES`. All are of the saved weights: for a stabilized run,
+    after the final rescale.
 
     A run is **unstable** when one of its blocks has ρ > 1 (``layout.UNSTABLE_RADIUS``): its Kreiss bound is ∞ and
     its powers grow until the transient computation's overflow guard. The CSV keeps those numbers; the printed
@@ -175,7 +181,7 @@ def table3_robustness_report_caption(
     description = (
         "Table 3 (``table3_robustness``, ``tables`` rule): spectral radius and norm, ρ_ε at log10 ε = "
         f"{float(eps_log10):g}, Kreiss lower bound, transient peak max_k ‖W^k‖₂ (maximum over a run's matrices) and "
-        'distance to instability (minimum); a run with a matrix of ρ > 1 shows "unstable" for the Kreiss bound and '
-        "the transient peak."
+        "signed distance to instability (minimum; negative for a matrix with ρ > 1, by its distance back to the unit "
+        'circle); a run with a matrix of ρ > 1 shows "unstable" for the Kreiss bound and the transient peak.'
     )
     return report_caption(description, metrics, f"{runs_text(metrics)} {matrices_text(analysis)}")

@@ -4,8 +4,9 @@ predict; its caption and its report caption.
 :mod:`rnnrobust.robustness.perturbation.eps5` defines every number, :mod:`rnnrobust.reporting.perturbation_text`
 and :mod:`rnnrobust.reporting.perturbation_captions` put them in words. Like the other tables
 (:mod:`rnnrobust.reporting.table_common`), every aggregate over seeds is a group ``<name>_mean`` / ``_sd`` /
-``_ci_low`` / ``_ci_high`` / ``_n`` from :func:`rnnrobust.stats.summarize`, and the per-seed values travel as
-``{seed: value}`` dicts in the CSV.
+``_ci_low`` / ``_ci_high`` / ``_n`` from :func:`~rnnrobust.reporting.table_common.over_seeds_summary` (log10 ε₅:
+:func:`~rnnrobust.robustness.perturbation.eps5.family_summary`, the same interval), and the per-seed values travel
+as ``{seed: value}`` dicts in the CSV.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from rnnrobust.reporting.perturbation_captions import (
     grid_text,
     measured_families,
 )
-from rnnrobust.reporting.perturbation_text import censored_cell
-from rnnrobust.reporting.table_common import STATS_NOTE, over_seeds, summary_columns, unstable_text
+from rnnrobust.reporting.perturbation_text import censored_cell, threshold_text
+from rnnrobust.reporting.table_common import STATS_NOTE, over_seeds, over_seeds_summary, summary_columns, unstable_text
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.robustness.perturbation.eps5 import (
     DROP,
@@ -36,7 +37,6 @@ from rnnrobust.robustness.perturbation.eps5 import (
     grid_bounds,
 )
 from rnnrobust.runs import regime_order, sort_runs
-from rnnrobust.stats import summarize
 
 __all__ = [
     "TABLE4_HEADERS",
@@ -60,21 +60,24 @@ def _columns(families: Sequence[str]) -> list[str]:
     columns = ["task", "model", "regime", "n", "seeds", *summary_columns("reference_accuracy")]
     for family in families:
         columns += summary_columns(f"eps5_{family}")
-        columns += [f"eps5_{family}_above", f"eps5_{family}_below", f"eps5_{family}_text", f"eps5_{family}_per_seed"]
+        columns += [f"eps5_{family}_{part}" for part in ("above", "below", "text", "per_seed", "per_seed_text")]
     columns += [*summary_columns("predicted"), "predicted_per_seed", "unpredicted", *summary_columns("reach")]
     columns += [*summary_columns("amplification"), *summary_columns("transient_peak"), "amplification_layer"]
     return [*columns, "n_unstable_linear", "transient_peak_text", "grid_log10", "random_samples", "n_eval"]
 
 
 def _family_columns(cell: Sequence[RunFragility], family: str, bounds: tuple[float, float]) -> dict[str, Any]:
-    """log10 ε₅ of one family over the runs of a cell: the summary, the censored counts and cell, per seed."""
-    summary, above, below = family_summary(cell, family)
+    """log10 ε₅ of one family over the runs of a cell: the summary, the censored counts and cell, per seed (the
+    value, and as printed with its censored samples)."""
+    over_runs = family_summary(cell, family)
+    present = [r for r in cell if family in r.eps5]
     return {
-        **summary.columns(f"eps5_{family}"),
-        f"eps5_{family}_above": above,
-        f"eps5_{family}_below": below,
-        f"eps5_{family}_text": censored_cell(summary, above, below, bounds),
+        **over_runs.summary.columns(f"eps5_{family}"),
+        f"eps5_{family}_above": over_runs.above,
+        f"eps5_{family}_below": over_runs.below,
+        f"eps5_{family}_text": censored_cell(over_runs, bounds),
         f"eps5_{family}_per_seed": {r.run[3]: r.eps5[family].log10 if family in r.eps5 else math.nan for r in cell},
+        f"eps5_{family}_per_seed_text": {r.run[3]: threshold_text(r.eps5[family]) for r in present},
     }
 
 
@@ -83,16 +86,16 @@ def _row(cell: Sequence[RunFragility], families: Sequence[str]) -> dict[str, Any
     task, model, regime, _ = cell[0].run
     row: dict[str, Any] = {"task": task, "model": model, "regime": regime, "n": len(cell)}
     row["seeds"] = [r.run[3] for r in cell]
-    row |= summarize(100.0 * r.reference_accuracy for r in cell).columns("reference_accuracy")
+    row |= over_seeds_summary(100.0 * r.reference_accuracy for r in cell).columns("reference_accuracy")
     bounds = grid_bounds(cell)
     for family in families:
         row |= _family_columns(cell, family, bounds)
-    row |= summarize(r.predicted for r in cell).columns("predicted")
+    row |= over_seeds_summary(r.predicted for r in cell).columns("predicted")
     row["predicted_per_seed"] = {r.run[3]: r.predicted for r in cell}
     row["unpredicted"] = sum(math.isnan(r.predicted) for r in cell)
-    row |= summarize(r.reach for r in cell).columns("reach")
-    row |= summarize(r.amplification for r in cell).columns("amplification")
-    row |= summarize(r.transient_peak for r in cell).columns("transient_peak")
+    row |= over_seeds_summary(r.reach for r in cell).columns("reach")
+    row |= over_seeds_summary(r.amplification for r in cell).columns("amplification")
+    row |= over_seeds_summary(r.transient_peak for r in cell).columns("transient_peak")
     row["amplification_layer"] = {r.run[3]: r.amplification_layer or "" for r in cell}
     row["n_unstable_linear"] = sum(r.linear_unstable for r in cell)
     row["transient_peak_text"] = unstable_text([r.linear_unstable for r in cell])
@@ -106,12 +109,14 @@ def _notes(samples: Sequence[int]) -> list[str]:
     return [
         f"ε₅: the relative perturbation ‖ΔW‖₂/‖W‖₂ (every recurrent gate block at once) at which test accuracy first "
         f"falls {100 * DROP:g} percentage points below the unperturbed accuracy, interpolated linearly in log10 ε "
-        "between the grid's levels; worst case: the direction towards instability of each block; random: the mean of "
-        f"log10 ε₅ over the run's {'/'.join(map(str, samples))} Gaussian direction(s). Per run, then {STATS_NOTE}",
-        "Censored: a run whose accuracy never fell by 5 points up to the largest ε of the grid has ε₅ beyond it; it "
-        "enters the mean at the grid's largest level, so that a cell marked ≥ (k/n above the grid) is a lower bound "
-        "of the mean, and > max when no run of the cell fell; ≤ marks runs that had fallen already at the smallest "
-        "level (an upper bound).",
+        "between the grid's levels; worst case: the direction towards instability of each block; random: the median "
+        f"of log10 ε₅ over the run's {'/'.join(map(str, samples))} Gaussian direction(s). Per run, then {STATS_NOTE}",
+        "Censored: a direction whose accuracy never fell by 5 points up to the largest ε of the grid has ε₅ beyond "
+        "it and counts at the grid's largest level (≤ the smallest level: fallen already there). A run's median is "
+        "exact while fewer than half of its directions are censored that way, else a bound; a cell marked ≥ (k/n "
+        "above the grid) is a lower bound of the mean over runs, > max when every run's median lies beyond the grid, "
+        "≤ an upper bound; a cell with censored directions but exact medians gives their count (k of m samples). "
+        "Per run, with its censored directions: the CSV's eps5_<family>_per_seed_text.",
         "Predicted: d/‖W‖₂ of the run's stable block closest to instability (d: distance to instability), the "
         "smallest relative perturbation that can put an eigenvalue of a stable block on the unit circle. State "
         "amplification: the largest over lags k of the median over test sequences of σ₁, the largest singular value of "
@@ -126,15 +131,19 @@ def table4_perturbation(perturbation: PerturbationRecords, *, regimes: Sequence[
     """Perturbation thresholds per task × model × regime (rows): measured ε₅ of both families beside the
     predicted threshold, and the measured state amplification beside its linear prediction.
 
-    Per run (:mod:`rnnrobust.robustness.perturbation.eps5`): log10 ε₅ of the random family (the mean over the run's
-    samples) and of the worst-case direction, found by log-linear interpolation on the ε grid; log10
+    Per run (:mod:`rnnrobust.robustness.perturbation.eps5`): log10 ε₅ of the random family (the median over the
+    run's samples) and of the worst-case direction, found by log-linear interpolation on the ε grid; log10
     ``eps_pred_min``; log10 of the state amplification of the run's most amplifying layer and of that layer's
-    transient peak. Then over seeds, :func:`rnnrobust.stats.summarize` of each (mean ± sd [95 % CI], n).
+    transient peak. Then over seeds, :func:`~rnnrobust.reporting.table_common.over_seeds_summary` of each (mean ± sd
+    [95 % CI], n).
 
-    **Censored ε₅** (no 5-point drop within the grid, or one already at its smallest level) enter the mean at the
-    grid's bound. The CSV has ``eps5_<family>_above`` / ``_below`` (runs censored each way) and the printed cell is
-    :func:`rnnrobust.reporting.perturbation_text.censored_cell`: ``"≥ mean … (k/n above the grid)"`` (a lower bound
-    of the mean), or ``"> max (n/n above the grid)"`` when no run fell, never a bare number at the grid's end.
+    **Censored ε₅** (no 5-point drop within the grid, or one already at its smallest level) count at the grid's
+    bound; a run's median is a bound only when at least half its samples are censored. The CSV has
+    ``eps5_<family>_above`` / ``_below`` (runs whose value is a bound each way), ``_per_seed_text`` (each run as
+    :func:`rnnrobust.reporting.perturbation_text.threshold_text` prints it, with its censored samples) and the
+    printed cell is :func:`rnnrobust.reporting.perturbation_text.censored_cell`: ``"≥ mean … (k/n above the
+    grid)"`` (a lower bound of the mean), or ``"> max (n/n above the grid)"`` when every run lies beyond the grid,
+    never a bare number at the grid's end.
 
     Parameters
     ----------
@@ -151,7 +160,8 @@ def table4_perturbation(perturbation: PerturbationRecords, *, regimes: Sequence[
         ``task``, ``model``, ``regime``, ``n`` runs, ``seeds``; aggregates ``reference_accuracy`` (%),
         ``eps5_random`` (when any run has random samples), ``eps5_worst``, ``predicted``, ``reach`` (log10
         ``eps_worst_min``, CSV only), ``amplification``, ``transient_peak``; per family ``eps5_<f>_above``,
-        ``_below``, ``_text`` (the printed override) and ``_per_seed``; ``predicted_per_seed``, ``unpredicted`` (runs
+        ``_below``, ``_text`` (the printed override), ``_per_seed`` and ``_per_seed_text``; ``predicted_per_seed``,
+        ``unpredicted`` (runs
         without a stable block), ``amplification_layer`` (per seed), ``n_unstable_linear``, ``transient_peak_text``
         ("unstable" where the layer's linear block has ρ > 1), ``grid_log10`` (smallest and largest level),
         ``random_samples`` and ``n_eval``.
@@ -167,7 +177,8 @@ def table4_perturbation(perturbation: PerturbationRecords, *, regimes: Sequence[
     headers = {key: label for key, label in TABLE4_HEADERS.items() if key != "eps5_random" or "random" in families}
     text = {f"eps5_{family}": f"eps5_{family}_text" for family in families}
     text["transient_peak"] = "transient_peak_text"
-    hidden = ["n", "seeds", *(f"eps5_{f}_{part}" for f in families for part in ("above", "below", "per_seed"))]
+    parts = ("above", "below", "per_seed", "per_seed_text")
+    hidden = ["n", "seeds", *(f"eps5_{f}_{part}" for f in families for part in parts)]
     hidden += ["predicted_per_seed", "unpredicted", "reach_mean", "amplification_layer", "n_unstable_linear"]
     hidden += ["grid_log10", "random_samples", "n_eval"]
     notes = _notes(sorted({r.random_samples for r in runs.values()}))
@@ -191,7 +202,7 @@ def _description(runs: Mapping[RunKey, RunFragility]) -> str:
     directions = "the worst-case direction towards instability (no random directions)"
     if any(samples):
         directions = (
-            f"random directions (the mean over {'/'.join(map(str, samples))} per run) and the worst-case direction "
+            f"random directions (the median over {'/'.join(map(str, samples))} per run) and the worst-case direction "
             "towards instability"
         )
     return (
@@ -202,8 +213,9 @@ def _description(runs: Mapping[RunKey, RunFragility]) -> str:
         "the predicted threshold d/‖W‖₂ of the run's stable block closest to instability, and the measured "
         "hidden-state amplification (largest over lags of the median σ₁ of the state Jacobian) beside its linear "
         "prediction, the transient peak "
-        f'max_k ‖W^k‖₂. Every cell: {over_seeds(runs)}. "≥ … (k/n above the grid)": k runs never fell by '
-        f"{100 * DROP:g} points within the grid; they enter the mean at the grid's end, so the cell is a lower bound."
+        f'max_k ‖W^k‖₂. Every cell: {over_seeds(runs)}. "≥ … (k/n above the grid)": the median of k runs lies beyond '
+        f"the grid (at least half of their directions never fell by {100 * DROP:g} points within it); they enter the "
+        "mean at the grid's end, so the cell is a lower bound."
     )
 
 

@@ -15,7 +15,10 @@ import pandas as pd
 from rnnrobust.io import PathLike
 from rnnrobust.layout import REFERENCE, RunKey
 from rnnrobust.reporting.table_common import (
+    SIGNED_DISTANCE,
+    SIGNED_DISTANCE_NOTE,
     STATS_METHOD,
+    add_holm_columns,
     load_runs,
     percent,
     report_caption,
@@ -25,17 +28,18 @@ from rnnrobust.reporting.table_common import (
 )
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.runs import regime_order, sort_runs
-from rnnrobust.stats import PAIRED_TEST, min_p_value, paired_difference
+from rnnrobust.stats import PAIRED_TEST, interval_for, min_p_value, paired_difference
 
 __all__ = ["PAIRED_QUANTITIES", "table5_paired", "table5_paired_caption", "table5_paired_report_caption"]
 
 PAIRED_QUANTITIES: tuple[tuple[str, str, str, str], ...] = (
     ("accuracy", "", "Δ test accuracy (points)", "p (accuracy)"),
     ("henrici_relative", "max", "Δ Henrici / ‖W‖_F (max)", "p (Henrici)"),
-    ("distance_to_instability", "min", "Δ distance to instability (min)", "p (distance)"),
+    (SIGNED_DISTANCE, "min", "Δ signed distance to instability (min; < 0: unstable)", "p (distance)"),
 )
 """(quantity, aggregation over a run's blocks, header, header of its p-value) of :func:`table5_paired`; the
-accuracy is the run's test accuracy in % (metrics.json), the others come from the analysis JSON."""
+accuracy is the run's test accuracy in % (metrics.json), the others come from the analysis JSON (the distance to
+instability signed by stability, :func:`~rnnrobust.reporting.table_common.signed_distance`, as Table 3)."""
 
 
 def _seeds_text(seeds: Iterable[int]) -> str:
@@ -46,7 +50,7 @@ def _columns() -> tuple[list[str], dict[str, str]]:
     columns = ["task", "model", "regime", "reference", "n"]
     headers: dict[str, str] = {}
     for key, _, label, p_label in PAIRED_QUANTITIES:
-        columns += [*summary_columns(f"{key}_diff"), f"{key}_p"]
+        columns += [*summary_columns(f"{key}_diff"), f"{key}_p", f"{key}_p_holm", f"{key}_p_text"]
         headers |= {f"{key}_diff": label, f"{key}_p": p_label}
     return [*columns, "test", "excluded"], headers
 
@@ -74,6 +78,7 @@ def _row(
         diff = paired_difference(
             {s: values[(task, model, regime, s)] for s in both},
             {s: values[(task, model, reference, s)] for s in both},
+            interval="auto",  # Student's t for up to 10 pairs, as every aggregate over seeds (table_common)
         )
         row |= diff.summary().columns(f"{key}_diff")
         row[f"{key}_p"] = diff.p_value
@@ -88,11 +93,14 @@ def _notes(rows: Sequence[Mapping[str, Any]], reference: str, tested: int, exclu
     notes = [
         f"Differences regime − {reference} of runs of the same task, model and seed: test accuracy in percentage "
         "points (after the final rescale for a rescaled regime); Henrici / ‖W‖_F of the run's most non-normal "
-        "matrix (maximum over blocks); distance to instability of its matrix closest to instability (minimum, as "
-        f"table3_robustness). Mean ± sd [95 % CI] of the differences: {STATS_METHOD}",
+        "matrix (maximum over blocks); signed distance to instability of its matrix closest to (or furthest beyond) "
+        f"instability (minimum, as table3_robustness). Mean ± sd [95 % CI] of the differences: {STATS_METHOD}",
+        SIGNED_DISTANCE_NOTE,
         f"p: {PAIRED_TEST} (every one of the 2^n sign assignments of the n differences; sampled beyond 16 pairs). "
         f"The smallest p it can give is 2^(1 − n) ({floor or 'no pairs'}): with fewer than 6 seeds no difference can "
-        f"reach p < 0.05. The {tested} p-values are not corrected for multiple comparisons.",
+        f"reach p < 0.05. Beside each p (Holm …): the quantity's p-values adjusted over the table's {len(rows)} rows "
+        "by Holm's step-down method (a row without a p is not counted), so that rejecting those below α holds the "
+        f"chance of any false rejection among them at α ({tested} p-values in all; CSV: <quantity>_p_holm).",
     ]
     if excluded:
         notes.append("Left out (no partner of the same seed): " + "; ".join(excluded) + ".")
@@ -146,9 +154,11 @@ def table5_paired(
 
     Three quantities per run (:data:`PAIRED_QUANTITIES`): the test accuracy (%, after the final rescale for a
     rescaled regime, as Table 1), the relative Henrici number ‖N‖_F / ‖W‖_F of its most non-normal matrix (maximum
-    over blocks) and the distance to instability of its matrix closest to instability (minimum over blocks, as
-    Table 3). Of each: the mean, sd and 95 % bootstrap interval of the differences and the two-sided p-value of
-    :data:`rnnrobust.stats.PAIRED_TEST` (:func:`rnnrobust.stats.paired_difference`). A run of a regime without a
+    over blocks) and the signed distance to instability (minimum over blocks, as Table 3; negative for an unstable
+    matrix). Of each: the mean, sd and 95 % interval of the differences (Student's t for up to 10 pairs, as
+    :func:`~rnnrobust.reporting.table_common.over_seeds_summary`), the two-sided p-value of
+    :data:`rnnrobust.stats.PAIRED_TEST` (:func:`rnnrobust.stats.paired_difference`) and that p adjusted by
+    :func:`rnnrobust.stats.holm` over the table's rows, per quantity. A run of a regime without a
     reference run of the same seed (task and model) is left out, and so is a reference run without a partner; the
     ``excluded`` column and a note name them.
 
@@ -165,7 +175,8 @@ def table5_paired(
     -------
     DataFrame
         ``task``, ``model``, ``regime``, ``reference``, ``n`` (seeds with both runs); per quantity ``q``:
-        ``q_diff_mean`` / ``_sd`` / ``_ci_low`` / ``_ci_high`` / ``_n`` and ``q_p``; ``test`` (the test's name),
+        ``q_diff_mean`` / ``_sd`` / ``_ci_low`` / ``_ci_high`` / ``_n``, ``q_p``, ``q_p_holm`` and ``q_p_text``
+        (both as printed in the p column); ``test`` (the test's name),
         ``excluded`` (the seeds left out and why; ``""`` when none). A task × model × regime without a single
         pair has no row (e.g. a config without the reference regime); the notes name its runs. The notes give the
         smallest p-value the test can reach with the table's n (:func:`rnnrobust.stats.min_p_value`: 0.25 with 3
@@ -176,17 +187,19 @@ def table5_paired(
     keys = list(dict.fromkeys([*mruns, *aruns]))
     order = regime_order(keys, regimes, strict=True)
     rows, excluded, tested = _paired_rows(sort_runs(keys, order), order, reference, _per_run(mruns, aruns))
+    # Holm over the table's rows, one family per quantity, printed in the p column: "0.25 (Holm 0.75)".
+    text = add_holm_columns(rows, [key for key, _, _, _ in PAIRED_QUANTITIES])
     columns, headers = _columns()
     notes = _notes(rows, reference, tested, excluded)
-    hidden = ["reference", "n", "test", "excluded"]
-    return table_frame(rows, columns, headers=headers, hidden=hidden, notes=notes)
+    hidden = ["reference", "n", "test", "excluded", *(f"{key}_p_holm" for key, _, _, _ in PAIRED_QUANTITIES)]
+    return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=notes)
 
 
 def table5_paired_caption(reference: str = REFERENCE) -> str:
     """The caption written into the table's files."""
     return (
-        f"Each regime − {reference}, paired by seed: test accuracy, Henrici / ‖W‖_F and distance to "
-        f"instability; mean ± sd [95 % bootstrap CI] of the differences and the {PAIRED_TEST}."
+        f"Each regime − {reference}, paired by seed: test accuracy, Henrici / ‖W‖_F and signed distance to "
+        f"instability; mean ± sd [95 % CI] of the differences and the {PAIRED_TEST}, Holm-adjusted beside."
     )
 
 
@@ -205,7 +218,8 @@ def table5_paired_report_caption(metrics: Mapping[RunKey, PathLike], reference: 
     description = (
         f"Table 5 (``table5_paired``, ``tables`` rule): each regime against the {reference} run of the same seed: "
         "the paired difference of test accuracy (after the final rescale for stabilized runs), of the relative "
-        "Henrici number (largest over a run's matrices) and of the distance to instability (smallest), with its 95 % "
-        f"bootstrap CI and the {PAIRED_TEST} (p ≥ 2^(1−n): {min_p_value(n):g} with {n} seed{'s' * (n != 1)})."
+        "Henrici number (largest over a run's matrices) and of the signed distance to instability (smallest; "
+        f"negative for ρ > 1), with its 95 % {interval_for(n)} CI and the {PAIRED_TEST} (p ≥ 2^(1−n): "
+        f"{min_p_value(n):g} with {n} seed{'s' * (n != 1)}), its p Holm-adjusted over the table's rows."
     )
     return report_caption(description, metrics, f"{runs_text(metrics)} {_pairs_text(metrics, reference)}")

@@ -19,11 +19,17 @@ from typing import Any
 import pandas as pd
 
 from rnnrobust.layout import UNSTABLE_RADIUS
-from rnnrobust.reporting.table_common import STATS_NOTE, summary_columns, unstable_text
+from rnnrobust.reporting.table_common import (
+    STATS_NOTE,
+    add_holm_columns,
+    over_seeds_summary,
+    summary_columns,
+    unstable_text,
+)
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.robustness.pareto import hypervolume
 from rnnrobust.runs import regime_order
-from rnnrobust.stats import PAIRED_TEST, paired_difference, summarize
+from rnnrobust.stats import PAIRED_TEST, paired_difference
 
 __all__ = [
     "MATCH_POINTS",
@@ -61,7 +67,9 @@ def hypervolume_reference(runs: pd.DataFrame) -> tuple[float, float]:
 
 def _paired(arm: pd.DataFrame, ref: pd.DataFrame, column: str):
     return paired_difference(
-        dict(zip(arm["seed"], arm[column], strict=True)), dict(zip(ref["seed"], ref[column], strict=True))
+        dict(zip(arm["seed"], arm[column], strict=True)),
+        dict(zip(ref["seed"], ref[column], strict=True)),
+        interval="auto",  # Student's t for up to 10 pairs, as every aggregate over seeds (table_common)
     )
 
 
@@ -74,7 +82,7 @@ def _arm_row(arm: pd.DataFrame, ref: pd.DataFrame | None, reference: str | None,
         "arm_hypervolume": hv["arm"], "method_hypervolume": hv["method"],
     }  # fmt: skip
     for column, _ in _QUANTITIES:
-        row |= summarize(arm[column]).columns(column)
+        row |= over_seeds_summary(arm[column]).columns(column)
     unstable = unstable_text(list(arm["spectral_radius"] > UNSTABLE_RADIUS))
     row |= {"n_unstable": int((arm["spectral_radius"] > UNSTABLE_RADIUS).sum())}
     row |= {f"{column}_text": unstable for column in _UNSTABLE}
@@ -82,7 +90,7 @@ def _arm_row(arm: pd.DataFrame, ref: pd.DataFrame | None, reference: str | None,
     row["matched"] = matched
     for column, _ in _PAIRED:
         if ref is None or (column == "fragility" and not matched):
-            row |= summarize([]).columns(f"{column}_diff") | {f"{column}_p": math.nan}
+            row |= over_seeds_summary([]).columns(f"{column}_diff") | {f"{column}_p": math.nan}
             continue
         diff = _paired(arm, ref, column)
         row |= diff.summary().columns(f"{column}_diff") | {f"{column}_p": diff.p_value}
@@ -112,7 +120,7 @@ def _columns() -> tuple[list[str], dict[str, str]]:
     headers |= {"fragility_above": "ε₅ censored above", "arm_hypervolume": "HV (arm)",
                 "method_hypervolume": "HV (method)", "matched": f"accuracy within {MATCH_POINTS:g} point"}  # fmt: skip
     for column, header in _PAIRED:
-        columns += [*summary_columns(f"{column}_diff"), f"{column}_p"]
+        columns += [*summary_columns(f"{column}_diff"), f"{column}_p", f"{column}_p_holm", f"{column}_p_text"]
         headers |= {f"{column}_diff": header, f"{column}_p": f"p ({column})"}
     return columns, headers
 
@@ -123,12 +131,14 @@ def table7_pareto(
     """Table 7: one row per arm (task × model × regime) of the runs of :func:`~rnnrobust.reporting.pareto_runs.
     pareto_runs`, in the config's regime order.
 
-    Per arm: n and seeds; mean ± sd [95 % bootstrap CI] over seeds of the quantities of :data:`_QUANTITIES`; the
+    Per arm: n and seeds; mean ± sd [95 % CI] over seeds
+    (:func:`~rnnrobust.reporting.table_common.over_seeds_summary`) of the quantities of :data:`_QUANTITIES`; the
     runs whose ε₅ is censored above the grid (their value is the grid's end, so the mean is a lower bound); the
     dominated hypervolume of the arm's runs and of its method's runs (same task × model) above
     :func:`hypervolume_reference`; whether its mean accuracy lies within :data:`MATCH_POINTS` of its reference
     arm's (``references[regime]``); and the seed-paired differences arm − reference with the
-    :data:`rnnrobust.stats.PAIRED_TEST` (fragility only for matched arms).
+    :data:`rnnrobust.stats.PAIRED_TEST` (fragility only for matched arms), its p-values adjusted by
+    :func:`rnnrobust.stats.holm` over the table's arms, per quantity (``<q>_p_holm``; ``<q>_p_text`` prints both).
     """
     order = regime_order([tuple(k) for k in runs[["task", "model", "regime", "seed"]].to_numpy()], regimes)
     rows = []
@@ -141,10 +151,12 @@ def table7_pareto(
             ref = arms.get(reference) if reference else None
             hv = {"arm": by_regime[regime], "method": by_method[arm["method"].iloc[0]]}
             rows.append(_arm_row(arm, ref, reference if ref is not None else None, hv))
+    # Holm over the table's arms, one family per quantity, printed in the p column: "0.06 (Holm 0.3)".
+    text = add_holm_columns(rows, [column for column, _ in _PAIRED])
     columns, headers = _columns()
     notes = _notes(runs)
-    text = {column: f"{column}_text" for column in _UNSTABLE}
-    hidden = ["reference", "seeds", "n_unstable"]
+    text |= {column: f"{column}_text" for column in _UNSTABLE}
+    hidden = ["reference", "seeds", "n_unstable", *(f"{column}_p_holm" for column, _ in _PAIRED)]
     return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=notes)
 
 
@@ -167,7 +179,9 @@ def _notes(runs: pd.DataFrame) -> list[str]:
         "the runs, without an interval.",
         f"Δ: arm − reference (the reference column: the baseline, or a causal arm's β = 0 control), paired by seed; "
         f"p: {PAIRED_TEST} (at least 0.0625 with 5 seeds). Δ log10 ε₅ only where the two arms' mean accuracies "
-        f"differ by at most {MATCH_POINTS:g} point. p-values are not corrected for multiple comparisons.",
+        f"differ by at most {MATCH_POINTS:g} point. Beside each p (Holm …): the quantity's p-values adjusted over the "
+        "table's arms by Holm's step-down method (an arm without a p is not counted), so that rejecting those below "
+        "α holds the chance of any false rejection among them at α (CSV: <quantity>_p_holm).",
     ]
 
 

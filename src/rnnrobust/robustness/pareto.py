@@ -28,12 +28,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["front", "hypervolume", "paired_references", "regime_method"]
+__all__ = ["dominates", "front", "hypervolume", "paired_references", "regime_method"]
 
 
 def _points(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
-    array = np.asarray(points, dtype=float).reshape(-1, 2)
-    return array
+    return np.asarray(points, dtype=float).reshape(-1, 2)
 
 
 def front(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
@@ -52,6 +51,26 @@ def front(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
         dominated = np.any(np.all(others >= p[i], axis=1) & np.any(others > p[i], axis=1))
         mask[i] = not dominated
     return mask
+
+
+def dominates(points: Sequence[Sequence[float]] | np.ndarray, other: Sequence[Sequence[float]] | np.ndarray) -> bool:
+    """Does the front of ``points`` dominate that of ``other``: is every point of ``other``'s front matched or beaten
+    on both counts by a point of ``points``, and some point of ``other`` beaten on one? False when either has no
+    finite point.
+
+    >>> dominates([[90.0, -1.0], [85.0, -0.5]], [[88.0, -1.0], [80.0, -0.6]])
+    True
+    >>> dominates([[90.0, -1.0]], [[88.0, -0.5]]), dominates([[1.0, 1.0]], [[1.0, 1.0]])
+    (False, False)
+    """
+    a, b = _points(points), _points(other)
+    a, b = a[~np.isnan(a).any(axis=1)], b[~np.isnan(b).any(axis=1)]
+    if not len(a) or not len(b):
+        return False
+    b = b[front(b)]
+    covered = all(np.any(np.all(a >= q, axis=1)) for q in b)
+    beaten = any(np.any(np.all(a >= q, axis=1) & np.any(a > q, axis=1)) for q in b)
+    return bool(covered and beaten)
 
 
 def hypervolume(points: Sequence[Sequence[float]] | np.ndarray, reference: Sequence[float]) -> float:

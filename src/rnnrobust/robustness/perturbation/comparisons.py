@@ -3,15 +3,19 @@
 Numbers only (their words are in ``rnnrobust.reporting.perturbation_text``); the runs are the
 :class:`~rnnrobust.robustness.perturbation.eps5.RunFragility` of ``rnnrobust.robustness.perturbation.eps5``.
 
+A run's log10 ε₅ of a family is the median over its samples (``eps5.FamilyThreshold``): exact unless at least half
+of its samples are censored one way, and then *censored* (a bound).
+
 **Paired comparisons** (:func:`compare_regimes`): pairs are runs of the same task, model and seed; a pair whose
 ε₅ of a family is censored on either side is left out of that family's difference (its difference is only a
 bound), and counted. A regime is called less (more) robust than the reference by a family when the paired
-differences of log10 ε₅ have a 95 % CI below (above) 0 *and* the exact sign-flip test gives p < :data:`ALPHA`; the
-CI alone is too narrow with few seeds (``rnnrobust.stats``). The p-values are not corrected for the several tasks
-and families.
+differences of log10 ε₅ have a 95 % CI below (above) 0 *and* the exact sign-flip test gives p < :data:`ALPHA`. The
+CI is Student's t up to 10 pairs (``interval="auto"``, as every aggregate over seeds; a percentile bootstrap is too
+narrow with few seeds, ``rnnrobust.stats``). The p-values are not corrected for the several tasks and families.
 
 **Predicted against measured** (:func:`prediction_correlation`): Spearman's ρ of log10 ε_pred against log10 ε₅
-ranks censored values as ties at the grid's end, which is their true rank relative to every measured value (they
+ranks a censored value at its bound: with the worst case, or an odd number of random samples, its median is then a
+censored sample, so censored runs tie at the grid's end, their true rank relative to every measured value (they
 lie beyond it); ρ over the uncensored runs alone is given beside it.
 """
 
@@ -106,7 +110,7 @@ def _paired_family(
             left += 1
             continue
         a[pair], b[pair] = ta.log10, tb.log10
-    return paired_difference(a, b), left
+    return paired_difference(a, b, interval="auto"), left
 
 
 def _compare(
@@ -121,6 +125,7 @@ def _compare(
     differences["predicted"] = paired_difference(
         {p: own[p].predicted for p in both if math.isfinite(own[p].predicted)},
         {p: ref[p].predicted for p in both if math.isfinite(ref[p].predicted)},
+        interval="auto",
     )
     return differences, censored
 
@@ -157,8 +162,8 @@ def compare_regimes(
 class PredictionCorrelation:
     """Spearman's ρ of log10 ε_pred against log10 ε₅ of one family over runs.
 
-    ``all``: every run with both numbers, censored ε₅ as ties at their bound (their true rank relative to the
-    measured values); ``measured``: the uncensored runs only; ``censored``: runs in ``all`` but not in ``measured``;
+    ``all``: every run with both numbers, each ε₅ the median over the run's samples and a censored one at its bound
+    (module docstring); ``measured``: the uncensored runs only; ``censored``: runs in ``all`` but not in ``measured``;
     ``unpredicted``: runs left out for want of a prediction (no stable block).
     """
 

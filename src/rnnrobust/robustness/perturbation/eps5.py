@@ -11,8 +11,9 @@ span decades):
   (``reference``). On the grid of levels x = log10 ε it is interpolated linearly in log10 ε: with x_i the first
   level whose accuracy a_i ≤ a₀ − 0.05 and x_{i−1} the level before it,
   log10 ε₅ = x_{i−1} + (a_{i−1} − (a₀ − 0.05)) / (a_{i−1} − a_i) · (x_i − x_{i−1}) (:func:`eps5`). The first crossing
-  counts: a curve that recovers at larger ε does not move it. ``worst``: the one worst-case direction; ``random``:
-  the mean over the run's random samples of their log10 ε₅ (one curve per sample).
+  counts: a curve that recovers at larger ε does not move it. A run's value of a family is the **median** over its
+  samples' log10 ε₅ (censored ones at their bound, below): ``worst`` has one sample, the worst-case direction;
+  ``random`` one per random direction.
 - **predicted**: log10 ``eps_pred_min`` = d/‖W‖₂ of the run's stable block closest to instability (NaN when no
   block is stable); ``reach``: log10 ``eps_worst_min``, where the worst-case direction puts an eigenvalue on the
   unit circle (≥ the prediction).
@@ -24,10 +25,16 @@ span decades):
 
 **Censoring.** A curve that never falls by 5 points on the grid has ε₅ > 10^max: it is *right-censored*
 (``"above"``) and carried as the bound, log10 ε₅ = max(eps_log10). A curve that has fallen already at the
-smallest level has ε₅ ≤ 10^min: *left-censored* (``"below"``), carried as min(eps_log10). A run's random value is
-censored when any of its samples is. The bounds enter means as values, so a mean over values of which some are
-right-censored and none left-censored is a lower bound of the true mean (printed "≥ …", with the count), and vice
-versa ("≤ …"; ``rnnrobust.reporting.perturbation_text.censored_cell`` writes such cells).
+smallest level has ε₅ ≤ 10^min: *left-censored* (``"below"``), carried as min(eps_log10). Censored samples are a
+run's largest (smallest) values, so they move its median only when at least half of its samples are censored that
+way: the run's value is exact while fewer are, else a bound (:attr:`FamilyThreshold.censored`; ``"above"``: a lower
+bound). Hence the median and not the mean: a mean over partly censored samples is a bound that depends on where the
+grid ends (−0.58 for a run whose 2 of 3 directions cost 5 points at 10^−0.875 and the third never fell up to 10^0;
+its median, −0.875, is exact). This one value ranks and compares runs everywhere (Table 4, the paired comparisons
+and Spearman's ρ of ``rnnrobust.robustness.perturbation.comparisons``, Figures 7–9, Table 7). Over runs the bounds
+enter means as values, so a mean over values of which some are right-censored and none left-censored is a lower
+bound of the true mean (printed "≥ …", with the count), and vice versa ("≤ …";
+``rnnrobust.reporting.perturbation_text`` writes such cells and each run's value with its censored samples).
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from rnnrobust.stats import Summary, summarize
 
 __all__ = [
     "DROP",
+    "FamilyCell",
     "FamilyThreshold",
     "RunFragility",
     "Threshold",
@@ -131,10 +139,27 @@ def eps5(levels: Sequence[float], accuracies: Sequence[float], reference: float,
 
 @dataclass(frozen=True)
 class FamilyThreshold:
-    """A run's log10 ε₅ of one family: the mean over its samples (their bounds where censored), and the samples."""
+    """A run's log10 ε₅ of one family: its samples' :class:`Threshold`, and their median (module docstring).
 
-    log10: float
+    >>> t = FamilyThreshold((Threshold(-0.875), Threshold(0.0, "above"), Threshold(-0.875)))
+    >>> t.log10, t.above, t.censored  # one of three above the grid: the median is exact
+    (-0.875, 1, '')
+    >>> FamilyThreshold((Threshold(-0.875), Threshold(0.0, "above"), Threshold(0.0, "above"))).censored
+    'above'
+    """
+
     samples: tuple[Threshold, ...]
+
+    @property
+    def log10(self) -> float:
+        """The median of the samples' log10 ε₅, censored ones at their bound; NaN when no sample has a value."""
+        values = [t.log10 for t in self.samples if not math.isnan(t.log10)]
+        return float(np.median(values)) if values else math.nan
+
+    @property
+    def n(self) -> int:
+        """Samples with a value (a NaN one, e.g. of an undefined reference, is left out)."""
+        return sum(not math.isnan(t.log10) for t in self.samples)
 
     @property
     def above(self) -> int:
@@ -148,10 +173,15 @@ class FamilyThreshold:
 
     @property
     def censored(self) -> str:
-        """``""``, ``"above"``, ``"below"`` or ``"both"``: which way the run's value is a bound."""
-        return {(False, False): "", (True, False): "above", (False, True): "below"}.get(
-            (self.above > 0, self.below > 0), "both"
-        )
+        """Which way the median is a bound: ``""`` (exact), ``"above"`` (a lower bound), ``"below"`` (an upper
+        bound) or ``"both"`` (no bound: half the samples censored each way).
+
+        Censored samples are the largest (smallest) values, so the median, the middle value or the mean of the two
+        middle ones, involves one exactly when at least half (⌈n/2⌉) of the samples are censored that way.
+        """
+        half = (self.n + 1) // 2
+        above, below = self.n > 0 and self.above >= half, self.n > 0 and self.below >= half
+        return {(False, False): "", (True, False): "above", (False, True): "below"}.get((above, below), "both")
 
 
 @dataclass(frozen=True)
@@ -159,9 +189,9 @@ class RunFragility:
     """One run's perturbation numbers (module docstring), all log10 except the accuracies (fractions).
 
     ``levels``: the grid (log10 ε, sorted); ``curves``: family -> level -> accuracy (random: the mean over the
-    samples); ``eps5``: family -> :class:`FamilyThreshold` (families the sweep has); ``predicted``, ``reach``:
-    log10 of ``eps_pred_min`` and ``eps_worst_min``; ``amplification`` and ``transient_peak`` of
-    ``amplification_layer`` (NaN and None without state measurements).
+    samples); ``eps5``: family -> :class:`FamilyThreshold` (families the sweep has; its ``log10`` the median over the
+    samples); ``predicted``, ``reach``: log10 of ``eps_pred_min`` and ``eps_worst_min``; ``amplification`` and
+    ``transient_peak`` of ``amplification_layer`` (NaN and None without state measurements).
     """
 
     run: RunKey
@@ -207,8 +237,7 @@ def run_fragility(record: Mapping[str, Any], drop: float = DROP) -> RunFragility
     for family in [f for f in FAMILIES if f in by_sample] + sorted(set(by_sample) - set(FAMILIES)):
         samples = by_sample[family]
         per_sample = tuple(eps5(list(c), list(c.values()), reference, drop) for _, c in sorted(samples.items()))
-        values = [t.log10 for t in per_sample if not math.isnan(t.log10)]
-        thresholds[family] = FamilyThreshold(float(np.mean(values)) if values else math.nan, per_sample)
+        thresholds[family] = FamilyThreshold(per_sample)
         curves[family] = {x: float(np.nanmean([c.get(x, math.nan) for c in samples.values()])) for x in levels}
     amplification, layer, peak, unstable = _state_numbers(record.get("state") or {}, record.get("blocks") or {})
     return RunFragility(
@@ -263,14 +292,34 @@ def grid_bounds(runs: Iterable[RunFragility]) -> tuple[float, float]:
     return (min(levels), max(levels)) if levels else (math.nan, math.nan)
 
 
-def family_summary(runs: Sequence[RunFragility], family: str) -> tuple[Summary, int, int]:
-    """Summary over runs of their log10 ε₅ of ``family`` (bounds for censored runs), and the runs censored
-    above and below; runs without the family are missing (NaN)."""
-    values, above, below = [], 0, 0
-    for run in runs:
-        threshold = run.eps5.get(family)
-        values.append(math.nan if threshold is None else threshold.log10)
-        if threshold is not None and not math.isnan(threshold.log10):
-            above += threshold.censored in ("above", "both")
-            below += threshold.censored in ("below", "both")
-    return summarize(values), above, below
+@dataclass(frozen=True)
+class FamilyCell:
+    """log10 ε₅ of one family over the runs of a cell (:func:`family_summary`).
+
+    ``summary``: over the runs' values (bounds as values); ``above`` / ``below``: runs whose value is a bound that
+    way (:attr:`FamilyThreshold.censored`); ``samples_above`` / ``samples_below`` of ``samples``: their samples
+    censored each way, of all their samples with a value.
+    """
+
+    summary: Summary
+    above: int = 0
+    below: int = 0
+    samples_above: int = 0
+    samples_below: int = 0
+    samples: int = 0
+
+
+def family_summary(runs: Sequence[RunFragility], family: str) -> FamilyCell:
+    """:class:`FamilyCell` of the runs' log10 ε₅ of ``family``; runs without the family are missing (NaN).
+
+    The summary's interval is Student's t up to 10 runs (``interval="auto"``, as every aggregate over seeds)."""
+    thresholds = [run.eps5[family] for run in runs if family in run.eps5 and not math.isnan(run.eps5[family].log10)]
+    values = [run.eps5[family].log10 if family in run.eps5 else math.nan for run in runs]
+    return FamilyCell(
+        summary=summarize(values, interval="auto"),
+        above=sum(t.censored in ("above", "both") for t in thresholds),
+        below=sum(t.censored in ("below", "both") for t in thresholds),
+        samples_above=sum(t.above for t in thresholds),
+        samples_below=sum(t.below for t in thresholds),
+        samples=sum(t.n for t in thresholds),
+    )
