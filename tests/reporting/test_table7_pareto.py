@@ -172,3 +172,14 @@ def test_table7_rows_summaries_hypervolumes_and_matched_comparisons(tmp_path):
     written = write_table(table, tmp_path / "table7_pareto", "caption")
     assert {p.suffix for p in written} >= {".csv", ".md", ".html"}
     assert "HV (method)" in (tmp_path / "table7_pareto.md").read_text()
+
+
+def test_table7_says_which_fronts_dominate():
+    runs = _runs(accuracy_shift=3.0)
+    runs.loc[runs["regime"] == "near", "accuracy"] += 5.0  # "near" now beats the baseline on both counts
+    references = {"baseline": None, "near": "baseline", "far": "baseline"}
+    table = table7_pareto(runs, references=references, regimes=["baseline", "near", "far"])
+    rows = {r: table[(table["task"] == "imdb") & (table["regime"] == r)].iloc[0] for r in references}
+    assert rows["near"]["dominates_reference"] == "yes" and rows["near"]["method_dominates_baseline"] == "yes"
+    assert rows["far"]["dominates_reference"] == "no" and rows["baseline"]["dominates_reference"] == ""
+    assert rows["baseline"]["method_dominates_baseline"] == ""

@@ -27,7 +27,7 @@ from rnnrobust.reporting.table_common import (
     unstable_text,
 )
 from rnnrobust.reporting.table_frame import table_frame
-from rnnrobust.robustness.pareto import hypervolume
+from rnnrobust.robustness.pareto import dominates, hypervolume
 from rnnrobust.runs import regime_order
 from rnnrobust.stats import PAIRED_TEST, paired_difference
 
@@ -88,6 +88,7 @@ def _arm_row(arm: pd.DataFrame, ref: pd.DataFrame | None, reference: str | None,
     row |= {f"{column}_text": unstable for column in _UNSTABLE}
     matched = ref is not None and abs(arm["accuracy"].mean() - ref["accuracy"].mean()) <= MATCH_POINTS
     row["matched"] = matched
+    row["dominates_reference"] = "" if ref is None else ("yes" if dominates(_xy(arm), _xy(ref)) else "no")
     for column, _ in _PAIRED:
         if ref is None or (column == "fragility" and not matched):
             row |= over_seeds_summary([]).columns(f"{column}_diff") | {f"{column}_p": math.nan}
@@ -95,6 +96,21 @@ def _arm_row(arm: pd.DataFrame, ref: pd.DataFrame | None, reference: str | None,
         diff = _paired(arm, ref, column)
         row |= diff.summary().columns(f"{column}_diff") | {f"{column}_p": diff.p_value}
     return row
+
+
+def _xy(runs: pd.DataFrame):
+    return runs[["accuracy", "fragility"]].to_numpy()
+
+
+def _method_dominates(cell: pd.DataFrame, baseline: str | None) -> dict[str, str]:
+    """Per method of one task × model: do its runs (all its arms) dominate the baseline arm's front?"""
+    base = cell[cell["regime"] == baseline]
+    if baseline is None or base.empty:
+        return {}
+    return {
+        method: "yes" if dominates(_xy(runs), _xy(base)) else "no"
+        for method, runs in cell[cell["regime"] != baseline].groupby("method")
+    }
 
 
 def _hypervolumes(cell: pd.DataFrame) -> tuple[dict[str, float], dict[str, float]]:
@@ -116,9 +132,16 @@ def _columns() -> tuple[list[str], dict[str, str]]:
     for column, _ in _QUANTITIES:
         columns += summary_columns(column)
     columns += ["n_unstable", *(f"{c}_text" for c in _UNSTABLE)]
-    columns += ["fragility_above", "arm_hypervolume", "method_hypervolume", "matched"]
-    headers |= {"fragility_above": "ε₅ censored above", "arm_hypervolume": "HV (arm)",
-                "method_hypervolume": "HV (method)", "matched": f"accuracy within {MATCH_POINTS:g} point"}  # fmt: skip
+    columns += ["fragility_above", "arm_hypervolume", "method_hypervolume", "method_dominates_baseline", "matched"]
+    columns += ["dominates_reference"]
+    headers |= {
+        "fragility_above": "ε₅ censored above",
+        "arm_hypervolume": "HV (arm)",
+        "method_hypervolume": "HV (method)",
+        "method_dominates_baseline": "method's front dominates baseline's",
+        "matched": f"accuracy within {MATCH_POINTS:g} point",
+        "dominates_reference": "dominates reference",
+    }
     for column, header in _PAIRED:
         columns += [*summary_columns(f"{column}_diff"), f"{column}_p", f"{column}_p_holm", f"{column}_p_text"]
         headers |= {f"{column}_diff": header, f"{column}_p": f"p ({column})"}
@@ -144,13 +167,16 @@ def table7_pareto(
     rows = []
     for _, cell in runs.groupby(["task", "model"], sort=False):
         by_regime, by_method = _hypervolumes(cell)
+        baseline = next((r for r in order if r in set(cell["regime"]) and references.get(r) is None), None)
+        method_dominates = _method_dominates(cell, baseline)
         arms = {regime: group for regime, group in cell.groupby("regime")}
         for regime in [r for r in order if r in arms]:
             arm = arms[regime]
             reference = references.get(regime)
             ref = arms.get(reference) if reference else None
             hv = {"arm": by_regime[regime], "method": by_method[arm["method"].iloc[0]]}
-            rows.append(_arm_row(arm, ref, reference if ref is not None else None, hv))
+            row = _arm_row(arm, ref, reference if ref is not None else None, hv)
+            rows.append(row | {"method_dominates_baseline": method_dominates.get(row["method"], "")})
     # Holm over the table's arms, one family per quantity, printed in the p column: "0.06 (Holm 0.3)".
     text = add_holm_columns(rows, [column for column, _ in _PAIRED])
     columns, headers = _columns()
@@ -176,7 +202,9 @@ def _notes(runs: pd.DataFrame) -> list[str]:
         "mean over such runs is a lower bound.",
         "HV: the area of (accuracy %, log10 ε₅) dominated by the arm's or the method's runs above the reference "
         "point (chance accuracy, the grid's smallest log10 ε): " + "; ".join(references) + ". A point value over "
-        "the runs, without an interval.",
+        "the runs, without an interval. A front dominates another when each point of the other's front is matched "
+        "or beaten on both counts by one of its runs and one is beaten (rnnrobust.robustness.pareto.dominates); "
+        "the method's front pools its arms, the baseline's is the baseline arm's.",
         f"Δ: arm − reference (the reference column: the baseline, or a causal arm's β = 0 control), paired by seed; "
         f"p: {PAIRED_TEST} (at least 0.0625 with 5 seeds). Δ log10 ε₅ only where the two arms' mean accuracies "
         f"differ by at most {MATCH_POINTS:g} point. Beside each p (Holm …): the quantity's p-values adjusted over the "
