@@ -13,6 +13,7 @@ import pytest
 
 from rnnrobust.config.files import load_config
 from rnnrobust.io import write_json
+from rnnrobust.reporting.latex import LATEX_COLUMN_SEP_PT, LATEX_TEXT_WIDTH_PT, latex_layout
 from rnnrobust.reporting.pareto_runs import RUN_COLUMNS, pareto_runs
 from rnnrobust.reporting.render import write_table
 from rnnrobust.reporting.table7_pareto import MATCH_POINTS, hypervolume_reference, table7_pareto
@@ -133,7 +134,12 @@ def _runs(accuracy_shift: float) -> pd.DataFrame:
 def test_table7_rows_summaries_hypervolumes_and_matched_comparisons(tmp_path):
     runs = _runs(accuracy_shift=3.0)
     references = {"baseline": None, "near": "baseline", "far": "baseline"}
-    table = table7_pareto(runs, references=references, regimes=["baseline", "near", "far"])
+    arms = table7_pareto(runs, references=references, regimes=["baseline", "near", "far"])
+    fronts = table7_pareto(runs, references=references, regimes=["baseline", "near", "far"], part="fronts")
+    assert list(arms[["task", "model", "regime"]].itertuples()) == list(
+        fronts[["task", "model", "regime"]].itertuples()
+    )
+    table = arms.join(fronts.drop(columns=[c for c in fronts.columns if c in arms.columns]))
     assert list(zip(table["task"], table["regime"], strict=True))[:3] == [
         ("adding", "baseline"), ("adding", "near"), ("adding", "far")]  # fmt: skip
     cell = runs[(runs["task"] == "adding")]
@@ -169,16 +175,22 @@ def test_table7_rows_summaries_hypervolumes_and_matched_comparisons(tmp_path):
     points = arm["far"][["accuracy", "fragility"]].to_numpy()
     assert row["far"]["arm_hypervolume"] == pytest.approx(hypervolume(points, reference))
     assert row["far"]["method_hypervolume"] == row["far"]["arm_hypervolume"]  # the method's only arm
-    written = write_table(table, tmp_path / "table7_pareto", "caption")
+    written = write_table(fronts, tmp_path / "table7_fronts", "caption")
     assert {p.suffix for p in written} >= {".csv", ".md", ".html"}
-    assert "HV (method)" in (tmp_path / "table7_pareto.md").read_text()
+    assert "HV (method)" in (tmp_path / "table7_fronts.md").read_text()
+    for part in (arms, fronts):  # each part fits a page, as every table does
+        layout = latex_layout(part)
+        assert len(layout) <= 9, [h for _, h, _ in layout]
+        assert sum(w + LATEX_COLUMN_SEP_PT for _, _, w in layout) <= LATEX_TEXT_WIDTH_PT
+    with pytest.raises(ValueError, match="part = 'both'"):
+        table7_pareto(runs, references=references, part="both")
 
 
 def test_table7_says_which_fronts_dominate():
     runs = _runs(accuracy_shift=3.0)
     runs.loc[runs["regime"] == "near", "accuracy"] += 5.0  # "near" now beats the baseline on both counts
     references = {"baseline": None, "near": "baseline", "far": "baseline"}
-    table = table7_pareto(runs, references=references, regimes=["baseline", "near", "far"])
+    table = table7_pareto(runs, references=references, regimes=["baseline", "near", "far"], part="fronts")
     rows = {r: table[(table["task"] == "imdb") & (table["regime"] == r)].iloc[0] for r in references}
     assert rows["near"]["dominates_reference"] == "yes" and rows["near"]["method_dominates_baseline"] == "yes"
     assert rows["far"]["dominates_reference"] == "no" and rows["baseline"]["dominates_reference"] == ""

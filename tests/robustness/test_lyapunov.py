@@ -133,6 +133,10 @@ def test_the_step_jacobians_multiply_to_the_jacobian_over_the_whole_sequence(cel
         for t in range(1, 6):
             product = jac[b, t] @ product
         assert torch.allclose(product, whole[b], rtol=1e-10, atol=1e-12), b
+        # every exponent lies between the extreme singular values' rates of the whole product (module docstring)
+        spectrum = lyapunov_spectrum(jac[b].numpy())
+        sigma = torch.linalg.svdvals(whole[b]).log().numpy() / 6
+        assert sigma[-1] - 1e-12 <= spectrum[-1] and spectrum[0] <= sigma[0] + 1e-12
 
 
 # ------------------------------------------------------------------------------------------------

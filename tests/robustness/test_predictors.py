@@ -15,6 +15,7 @@ from rnnrobust.robustness.linear_response import (
     flip_threshold,
     linear_response,
     margin_gradients,
+    nuclear_norms,
     predicted_flip_quantile,
     prediction_margins,
 )
@@ -279,6 +280,30 @@ def test_gradients_match_finite_differences_and_the_worst_direction_lowers_the_m
         worst = {key: eps * norms[key] * worst_direction(grads[p, b]) for b, key in enumerate(keys)}
         drop = margins[p] - perturbed_margin(net, example, worst, c, k)[p]
         assert drop == pytest.approx(eps * result["slope"][2, p], rel=1e-3)
+
+
+def test_the_low_rank_nuclear_norm_equals_the_dense_one():
+    rng = np.random.default_rng(0)
+    q1, q2 = (np.linalg.qr(rng.standard_normal((48, 48)))[0] for _ in range(2))
+    low = q1[:, :3] @ np.diag([2.0, 1e-3, 1e-8]) @ q2[:, :3].T  # rank 3, singular values over 8 decades
+    g = torch.from_numpy(np.stack([[low, rng.standard_normal((48, 48))], [2 * low, np.eye(48)]]))
+    dense = torch.linalg.svdvals(g).sum(-1)
+    torch.testing.assert_close(nuclear_norms(g, [3, 48]), dense, rtol=1e-12, atol=0)
+    torch.testing.assert_close(nuclear_norms(g, [48, 48]), dense, rtol=1e-13, atol=0)
+
+
+def test_a_wide_model_uses_the_low_rank_nuclear_norm_with_the_same_result():
+    task = TASKS[0]  # 7 encoder and 4 decoder steps, far below H = 24: both layers take the low-rank path
+    model, x = tiny_model(task, CELLS[2], hidden=24), tiny_inputs(task, 2)
+    result = linear_response(model, x)
+    net = copy.deepcopy(model).to(torch.float64)
+    for layer in recurrent_layers(net).values():
+        layer.weight_hh.requires_grad_(True)
+    norms = np.array([result["block_norms"][key] for key in result["blocks"]])
+    for i in range(2):
+        _, grads = margin_gradients(net, x[i : i + 1], result["blocks"])
+        dense = np.linalg.svd(grads, compute_uv=False).sum(-1) @ norms
+        np.testing.assert_allclose(result["slope"][i], dense, rtol=1e-10)
 
 
 def test_the_result_is_consistent_and_leaves_the_model_alone():

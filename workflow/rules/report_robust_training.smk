@@ -9,20 +9,34 @@ rule table7_pareto:
         analysis=record_files(pareto_runs, "analysis"),
         perturbation=record_files(pareto_runs, "perturbation"),
     output:
-        report(
+        arms=report(
             results("tables/table7_pareto.html"),
             caption="../report/table7_pareto.rst",
             category="7. Robust training",
             subcategory="table7_pareto",
             labels={"table": "table7_pareto"},
         ),
-        report(
+        arms_files=report(
             multiext(results("tables/table7_pareto"), ".csv", ".md", ".tex"),
             caption="../report/table7_pareto.rst",
             category="5. Table files",
             subcategory="table7_pareto",
         ),
-        caption=results("tables/table7_pareto.caption.rst"),
+        arms_caption=results("tables/table7_pareto.caption.rst"),
+        fronts=report(
+            results("tables/table7_fronts.html"),
+            caption="../report/table7_fronts.rst",
+            category="7. Robust training",
+            subcategory="table7_fronts",
+            labels={"table": "table7_fronts"},
+        ),
+        fronts_files=report(
+            multiext(results("tables/table7_fronts"), ".csv", ".md", ".tex"),
+            caption="../report/table7_fronts.rst",
+            category="5. Table files",
+            subcategory="table7_fronts",
+        ),
+        fronts_caption=results("tables/table7_fronts.caption.rst"),
         runs=results("tables/table7_pareto.runs.csv"),
     log:
         results("logs/tables/table7_pareto.log"),

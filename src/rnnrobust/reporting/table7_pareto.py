@@ -126,33 +126,55 @@ def _hypervolumes(cell: pd.DataFrame) -> tuple[dict[str, float], dict[str, float
     )
 
 
-def _columns() -> tuple[list[str], dict[str, str]]:
-    columns = ["task", "model", "method", "regime", "reference", "n", "seeds"]
-    headers = {column: header for column, header in _QUANTITIES}
+#: The columns that identify an arm, first in both parts; the CSV keeps the hidden ones.
+_IDENTITY = ["task", "model", "method", "regime", "reference", "n", "seeds"]
+_HIDDEN_IDENTITY = ["method", "reference", "n", "seeds"]
+
+
+def _arm_columns() -> tuple[list[str], dict[str, str], list[str]]:
+    """Columns, headers and hidden columns of the arms part (the numbers of each arm over its seeds)."""
+    columns = list(_IDENTITY)
     for column, _ in _QUANTITIES:
         columns += summary_columns(column)
-    columns += ["n_unstable", *(f"{c}_text" for c in _UNSTABLE)]
-    columns += ["fragility_above", "arm_hypervolume", "method_hypervolume", "method_dominates_baseline", "matched"]
-    columns += ["dominates_reference"]
-    headers |= {
-        "fragility_above": "ε₅ censored above",
+    columns += ["n_unstable", *(f"{c}_text" for c in _UNSTABLE), "fragility_above"]
+    headers = {column: header for column, header in _QUANTITIES} | {"fragility_above": "ε₅ censored above"}
+    return columns, headers, [*_HIDDEN_IDENTITY, "n_unstable", "fragility_above"]
+
+
+def _front_columns() -> tuple[list[str], dict[str, str], list[str]]:
+    """Columns, headers and hidden columns of the fronts part (hypervolumes, dominance, paired differences)."""
+    columns = [*_IDENTITY, "arm_hypervolume", "method_hypervolume", "method_dominates_baseline"]
+    columns += ["dominates_reference", "matched"]
+    headers = {
         "arm_hypervolume": "HV (arm)",
         "method_hypervolume": "HV (method)",
         "method_dominates_baseline": "method's front dominates baseline's",
-        "matched": f"accuracy within {MATCH_POINTS:g} point",
+        "matched": f"accuracy within {MATCH_POINTS:g} point of reference",
         "dominates_reference": "dominates reference",
     }
+    # printed: the method's hypervolume and dominance, and the differences (blank Δ log10 ε₅: accuracy not matched)
+    hidden = [*_HIDDEN_IDENTITY, "arm_hypervolume", "dominates_reference", "matched"]
     for column, header in _PAIRED:
         columns += [*summary_columns(f"{column}_diff"), f"{column}_p", f"{column}_p_holm", f"{column}_p_text"]
-        headers |= {f"{column}_diff": header, f"{column}_p": f"p ({column})"}
-    return columns, headers
+        headers |= {f"{column}_diff": header, f"{column}_p": f"p, {column} (Holm)"}
+        hidden += [f"{column}_p_holm"]
+    # Δ Henrici and its p stay in the CSV: printed, the fronts part would not fit a page (Table 7's arms part prints
+    # each arm's Henrici number).
+    hidden += ["henrici_diff", *summary_columns("henrici_diff"), "henrici_p"]
+    return columns, headers, hidden
 
 
 def table7_pareto(
-    runs: pd.DataFrame, *, references: Mapping[str, str | None], regimes: Sequence[str] | None = None
+    runs: pd.DataFrame,
+    *,
+    references: Mapping[str, str | None],
+    regimes: Sequence[str] | None = None,
+    part: str = "arms",
 ) -> pd.DataFrame:
     """Table 7: one row per arm (task × model × regime) of the runs of :func:`~rnnrobust.reporting.pareto_runs.
-    pareto_runs`, in the config's regime order.
+    pareto_runs`, in the config's regime order, in two parts that each fit a page: ``part="arms"`` (the arm's
+    numbers over seeds, ``table7_pareto``) and ``part="fronts"`` (hypervolumes, dominance and the paired
+    differences, ``table7_fronts``).
 
     Per arm: n and seeds; mean ± sd [95 % CI] over seeds
     (:func:`~rnnrobust.reporting.table_common.over_seeds_summary`) of the quantities of :data:`_QUANTITIES`; the
@@ -177,13 +199,17 @@ def table7_pareto(
             hv = {"arm": by_regime[regime], "method": by_method[arm["method"].iloc[0]]}
             row = _arm_row(arm, ref, reference if ref is not None else None, hv)
             rows.append(row | {"method_dominates_baseline": method_dominates.get(row["method"], "")})
+    if part not in ("arms", "fronts"):
+        raise ValueError(f"part = {part!r}: use 'arms' or 'fronts'")
+    if part == "arms":
+        columns, headers, hidden = _arm_columns()
+        text = {column: f"{column}_text" for column in _UNSTABLE}
+        return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=_notes(runs)[:3])
+    notes = _notes(runs)
     # Holm over the table's arms, one family per quantity, printed in the p column: "0.06 (Holm 0.3)".
     text = add_holm_columns(rows, [column for column, _ in _PAIRED])
-    columns, headers = _columns()
-    notes = _notes(runs)
-    text |= {column: f"{column}_text" for column in _UNSTABLE}
-    hidden = ["reference", "seeds", "n_unstable", *(f"{column}_p_holm" for column, _ in _PAIRED)]
-    return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=notes)
+    columns, headers, hidden = _front_columns()
+    return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=[notes[0], *notes[2:]])
 
 
 def _notes(runs: pd.DataFrame) -> list[str]:
@@ -198,8 +224,9 @@ def _notes(runs: pd.DataFrame) -> list[str]:
         f"arm's n runs have a block with ρ > {UNSTABLE_RADIUS:g}, whose Kreiss bound is ∞ and powers grow (the CSV "
         "keeps the numbers).",
         "Fragility: log10 ε₅ of random directions (the relative weight perturbation at which test accuracy on the "
-        "perturbation stage's subset falls 5 points); a run without a drop on the grid carries the grid's end, so a "
-        "mean over such runs is a lower bound.",
+        "perturbation stage's subset falls 5 points; a run's value is the median over its directions); a run at least "
+        "half of whose directions cost no 5 points on the grid carries the grid's end, so a mean over such runs is a "
+        "lower bound.",
         "HV: the area of (accuracy %, log10 ε₅) dominated by the arm's or the method's runs above the reference "
         "point (chance accuracy, the grid's smallest log10 ε): " + "; ".join(references) + ". A point value over "
         "the runs, without an interval. A front dominates another when each point of the other's front is matched "
@@ -213,22 +240,27 @@ def _notes(runs: pd.DataFrame) -> list[str]:
     ]
 
 
-def table7_pareto_caption() -> str:
-    """The caption written into the table's files."""
+def table7_pareto_caption(part: str = "arms") -> str:
+    """The caption written into the files of a part of the table (:func:`table7_pareto`)."""
+    if part == "arms":
+        return (
+            "Robust training per arm: test accuracy, fragility (log10 ε₅ of random directions), Henrici, ρ, Kreiss "
+            "bound and transient peak over seeds."
+        )
     return (
-        "Robust training per arm: test accuracy, fragility (log10 ε₅ of random directions), Henrici, ρ, Kreiss bound "
-        "and transient peak over seeds; the hypervolume of each arm's and method's accuracy–robustness front; "
-        "seed-paired differences with the arm's reference (fragility for arms of matched accuracy)."
+        "Robust training per arm: the hypervolume of each method's accuracy–robustness front, whether it dominates "
+        "the baseline's, and seed-paired differences with the arm's reference (fragility for arms of matched "
+        "accuracy) with Holm-adjusted p."
     )
 
 
-def table7_pareto_report_caption(runs: pd.DataFrame) -> str:
-    """The table's caption in the workflow's report: what it shows, then the runs it has."""
+def table7_pareto_report_caption(runs: pd.DataFrame, part: str = "arms") -> str:
+    """The caption of a part of the table in the workflow's report: what it shows, then the runs it has."""
     arms = runs.groupby(["task", "model", "regime"]).ngroups
     seeds = sorted(set(runs["seed"]))
+    name = "table7_pareto" if part == "arms" else "table7_fronts"
     return (
-        "Table 7 (``table7_pareto``): the robust-training study (docs/robust-training.md), one row per arm: "
-        "accuracy, fragility and spectral numbers over seeds, the dominated hypervolume of each method's "
-        "front, and matched comparisons with the arm's reference.\n\n"
+        f"Table 7 (``{name}``): the robust-training study (docs/robust-training.md), one row per arm. "
+        f"{table7_pareto_caption(part)}\n\n"
         f"This run: {len(runs)} runs in {arms} arms, seeds {', '.join(str(s) for s in seeds)}.\n"
     )

@@ -14,9 +14,11 @@ A predictor of fragility (issue 19, item 6) that reads the network as it runs, w
   λ_i = (1/T) log |R_ii|, sorted; natural log per time step (a perturbation grows by about e^λ per step). They are
   computed without forming the product, whose columns all turn towards the fastest direction and overflow, by the
   QR (Benettin) iteration Q_0 = I, Q_t R_t = J_t Q_{t−1}, λ_i = (1/T) Σ_t log |R_t[i, i]| (:func:`lyapunov_spectrum`).
-  λ_1 + … + λ_i is the per-step log growth rate of the i-dimensional volume spanned by perturbations of the first
-  i state units; in particular the unsorted first exponent is (1/T) log ‖J_T ⋯ J_1 e_1‖ ≤ (1/T) log σ₁(∂s_T/∂s_0)
-  (the perturbation stage's state amplification at lag T), and λ_1 + … + λ_S = (1/T) Σ_t log |det J_t| exactly.
+  Before sorting, the first i of them add up to the per-step log growth rate of the i-dimensional volume spanned by
+  perturbations of the first i state units (the first alone: (1/T) log ‖J_T ⋯ J_1 e_1‖), and all S add up to
+  (1/T) Σ_t log |det J_t| exactly. Every λ_i lies between (1/T) log σ_min and (1/T) log σ₁ of ∂s_T/∂s_0 (σ₁: the
+  perturbation stage's state amplification at lag T), as a triangular matrix's diagonal lies between its extreme
+  singular values; at long horizons λ_1 and (1/T) log σ₁ agree, at short ones λ_1 depends on the starting frame.
   An exactly singular step (a state unit that is neither read nor passed on, e.g. an LSTM unit whose hard-sigmoid
   forget gate is clipped at 0) makes an exponent −∞, its true value, never NaN.
 - **Reading them.** λ_1 > 0: along this input-driven trajectory, perturbations of the state grow at the finite
@@ -26,9 +28,9 @@ A predictor of fragility (issue 19, item 6) that reads the network as it runs, w
   log |μ_i| of W's eigenvalues, ordered (a complex pair gives two equal exponents): λ_1 → log ρ(W). At a finite
   horizon they differ by O(log κ(V) / T) for W = V diag(μ) V⁻¹: the transients of a non-normal W, which the
   pseudospectra describe, are what separates the exponents at T ≈ 10–80 from log ρ(W). For the tanh rnn,
-  J_t = diag(1 − h_t²) W, so every |R_t[i, i]| lies between (1 − max_j h_{t,j}²) σ_min(W) and σ_max(W) (the diagonal
-  of a triangular matrix lies between its extreme singular values). The GRU's leak z ∘ h_{t−1} and the LSTM's
-  gates enter the Jacobian too, so no bound from W alone holds for them.
+  J_t = diag(1 − h_t²) W, so every |R_t[i, i]| lies between (1 − max_j h_{t,j}²) σ_min(W) and σ_max(W) (for the
+  same reason). The GRU's leak z ∘ h_{t−1} and the LSTM's gates enter the Jacobian too, so no bound from W alone
+  holds for them.
 
 **Per layer** (:func:`finite_time_lyapunov`), over the first ``max_sequences`` test sequences: ``lambda_max``, the
 median over the sequences of λ_1, with its 10 % and 90 % quantiles (``lambda_max_q10``, ``lambda_max_q90``; numpy's
