@@ -228,7 +228,8 @@ def summarize(
     if np.all(arr == arr[0]):  # constant data: no spread, exactly (the resample means would round)
         c = float(arr[0])
         return Summary(n, c, 0.0, c, c)
-    sd = float(arr.std(ddof=1))
+    with np.errstate(over="ignore"):  # e.g. transient peaks at the overflow guard (1e250): sd is then inf
+        sd = float(arr.std(ddof=1))
     if interval == "auto":
         interval = interval_for(n)
     if interval == "t":
