@@ -159,7 +159,9 @@ def final_targets():
         *expand(results("tables/table4_perturbation.{ext}"), ext=["html", "csv", "md", "tex"]),
         *expand(results("figures/figure7_perturbation_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),
         *expand(results("figures/figure8_prediction.{ext}"), ext=["png", "pdf"]),
-        *expand(results("tables/{table}.{ext}"), table=["table7_pareto", "table7_fronts"], ext=["html", "csv", "md", "tex"]),
+        *expand(
+            results("tables/{table}.{ext}"), table=["table7_pareto", "table7_fronts"], ext=["html", "csv", "md", "tex"]
+        ),
         *expand(results("figures/figure9_pareto.{ext}"), ext=["png", "pdf"]),
         *expand(results("figures/{figure}.{ext}"), figure=FIGURES, ext=["png", "pdf"]),
         *expand(results("figures/training_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),
