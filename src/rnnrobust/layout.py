@@ -26,8 +26,10 @@ REFERENCE = REGIMES[0]
 GATES = {"rnn": ("h",), "lstm": ("i", "f", "c", "o"), "gru": ("z", "r", "h")}
 #: Recurrent layers of each task's model, by attribute name.
 LAYERS = {"adding": ("encoder", "decoder"), "imdb": ("rnn",), "mnist": ("rnn",)}
-#: Families of weight perturbations of the perturbation stage, in the order tables and figures show them.
-FAMILIES = ("random", "worst")
+#: Families of weight perturbations of the perturbation stage, in the order tables and figures show them
+#: (``rnnrobust.robustness.perturbation.directions``): Gaussian; Gaussian of the instability direction's rank;
+#: towards instability (stable blocks); projected gradient ascent on the loss.
+FAMILIES = ("gaussian", "gaussian_rank", "instability", "adversarial")
 #: Outcome of a training run (see ``rnnrobust.training.outputs``).
 STATUSES = ("converged", "not_converged", "diverged")
 
@@ -49,9 +51,28 @@ RUN_FILES = {
 #: A recurrent matrix counts as unstable when its spectral radius exceeds this (the threshold of the
 #: analysis' Kreiss bound); the tables and the report captions both mark runs by it.
 UNSTABLE_RADIUS = 1.0 + 1e-12
+#: Machine epsilons of the weights' precision that a spectral radius may lie from 1 and count as **on the
+#: circle** (:func:`stability`): Algorithm 1's exact rescale applies γ/ρ in float32 and lands within 1 ± 7e-8.
+ON_CIRCLE_ULPS = 4
+#: The labels of :func:`stability`.
+STABILITY = ("stable", "on_circle", "unstable")
 
 RunKey = tuple[str, str, str, int]
 """(task, model, regime, seed) of one run."""
+
+
+def stability(radius: float, dtype: str = "float64") -> str:
+    """``"stable"``, ``"on_circle"`` or ``"unstable"``: a radius within :data:`ON_CIRCLE_ULPS` machine epsilons
+    of ``dtype`` (the weights' precision, ``"float32"`` or ``"float64"``) from 1 is on the circle, where the
+    weights cannot tell stable from unstable.
+
+    >>> stability(1 + 1e-7, "float32"), stability(1 + 1e-7), stability(0.5, "float32")
+    ('on_circle', 'unstable', 'stable')
+    """
+    resolution = ON_CIRCLE_ULPS * {"float32": 1.1920928955078125e-07, "float64": 2.220446049250313e-16}[dtype]
+    if abs(radius - 1.0) <= resolution:
+        return "on_circle"
+    return "stable" if radius < 1.0 else "unstable"
 
 
 def run_stem(task: str, model: str, regime: str, seed: int) -> str:

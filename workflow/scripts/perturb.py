@@ -23,5 +23,6 @@ result = perturb_run(
 )
 write_json(sm.output[0], result)
 print(", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in timings.items()))
-print(f"reference accuracy {result['reference']['accuracy']:.4f}; eps_pred_min {result['eps_pred_min']}, "
-      f"first crossing (log10 eps) {result['first_crossing_eps_log10']}")  # fmt: skip
+flip5 = {family: [t["eps_log10"] for t in samples] for family, samples in result["thresholds"]["flip5"].items()}
+print(f"reference accuracy {result['reference']['accuracy']:.4f}; eps_pred_min {result['eps_pred_min']}; "
+      f"log10 eps_flip5 {flip5}")  # fmt: skip

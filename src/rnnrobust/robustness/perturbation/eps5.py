@@ -39,6 +39,7 @@ bound of the true mean (printed "≥ …", with the count), and vice versa ("≤
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ from rnnrobust.stats import Summary, summarize
 
 __all__ = [
     "DROP",
+    "PRIMARY",
+    "THRESHOLD_NAMES",
     "FamilyCell",
     "FamilyThreshold",
     "RunFragility",
@@ -67,6 +70,14 @@ __all__ = [
 
 #: The accuracy drop that defines ε₅: 5 percentage points (accuracies are fractions).
 DROP = 0.05
+#: The thresholds a run carries, by name: ε_flip5 (5 % of predictions flipped; the primary one, bisected by the
+#: stage), ε₅ (accuracy 5 points down; bisected) and ε₅ normalised ((a₀ − a)/(a₀ − chance) ≥ 5 %; on the grid).
+THRESHOLD_NAMES = ("flip5", "eps5", "eps5_normalized")
+#: The threshold that tables and figures rank and compare runs by.
+PRIMARY = "flip5"
+# Records of the stage before issue 19 named the Gaussian family "random" (the same directions, seeds and norm);
+# their "worst" perturbed unstable blocks too, unlike "instability", and keeps its name.
+_LEGACY_FAMILIES = {"random": "gaussian"}
 # Accuracies are fractions k / n_eval: a drop that equals DROP up to rounding counts as a drop.
 _TOLERANCE = 1e-12
 
@@ -188,10 +199,11 @@ class FamilyThreshold:
 class RunFragility:
     """One run's perturbation numbers (module docstring), all log10 except the accuracies (fractions).
 
-    ``levels``: the grid (log10 ε, sorted); ``curves``: family -> level -> accuracy (random: the mean over the
-    samples); ``eps5``: family -> :class:`FamilyThreshold` (families the sweep has; its ``log10`` the median over the
-    samples); ``predicted``, ``reach``: log10 of ``eps_pred_min`` and ``eps_worst_min``; ``amplification`` and
-    ``transient_peak`` of ``amplification_layer`` (NaN and None without state measurements).
+    ``levels``: the grid (log10 ε, sorted); ``curves``: family -> level -> accuracy (the mean over the samples);
+    ``eps5``, ``flip5`` and ``eps5_normalized``: family -> :class:`FamilyThreshold` (families the sweep has; its
+    ``log10`` the median over the samples) of the accuracy drop, the flip rate and the normalised drop
+    (:func:`run_fragility`); ``predicted``, ``reach``: log10 of ``eps_pred_min`` and ``eps_instability_min``;
+    ``amplification`` and ``transient_peak`` of ``amplification_layer`` (NaN and None without state measurements).
     """
 
     run: RunKey
@@ -207,6 +219,15 @@ class RunFragility:
     linear_unstable: bool = False
     random_samples: int = 0
     n_eval: int = 0
+    flip5: Mapping[str, FamilyThreshold] = dataclasses.field(default_factory=dict)
+    eps5_normalized: Mapping[str, FamilyThreshold] = dataclasses.field(default_factory=dict)
+
+    def thresholds(self, name: str = "flip5") -> Mapping[str, FamilyThreshold]:
+        """family -> threshold of ``name`` (:data:`THRESHOLD_NAMES`): ``flip5`` (primary), ``eps5``,
+        ``eps5_normalized``."""
+        if name not in THRESHOLD_NAMES:
+            raise ValueError(f"unknown threshold {name!r}; expected one of {list(THRESHOLD_NAMES)}")
+        return getattr(self, name)
 
 
 def _state_numbers(state: Mapping[str, Any], blocks: Mapping[str, Any]) -> tuple[float, str | None, float, bool]:
@@ -224,35 +245,62 @@ def _state_numbers(state: Mapping[str, Any], blocks: Mapping[str, Any]) -> tuple
     return best
 
 
+def _recorded_thresholds(record: Mapping[str, Any], name: str) -> dict[str, FamilyThreshold]:
+    """family -> :class:`FamilyThreshold` of a threshold the stage bisected (``record["thresholds"][name]``)."""
+    out = {}
+    for family, samples in (record.get("thresholds") or {}).get(name, {}).items():
+        out[family] = FamilyThreshold(tuple(Threshold(float(t["eps_log10"]), t.get("censored") or "") for t in samples))
+    return out
+
+
 def run_fragility(record: Mapping[str, Any], drop: float = DROP) -> RunFragility:
-    """The :class:`RunFragility` of one perturbation record (the loaded JSON of the perturbation stage)."""
+    """The :class:`RunFragility` of one perturbation record (the loaded JSON of the perturbation stage).
+
+    ``eps5`` and ``flip5`` are the stage's bisected thresholds (``thresholds``); a record without them (of an
+    older stage) gets ε₅ interpolated on the grid (:func:`eps5`) and no ε_flip5. ``eps5_normalized`` is
+    interpolated on the grid: the level where (a₀ − a)/(a₀ − chance) reaches ``drop``.
+    """
     run = (record["task"], record["model"], record["regime"], int(record["seed"]))
     reference = float(record["reference"]["accuracy"])
-    levels = tuple(sorted({float(row["eps_log10"]) for row in record["sweep"]}))
+    grid = [row for row in record["sweep"] if row.get("grid", True)]
+    levels = tuple(sorted({float(row["eps_log10"]) for row in grid}))
     by_sample: dict[str, dict[int, dict[float, float]]] = {}
-    for row in record["sweep"]:
-        curve = by_sample.setdefault(row["family"], {}).setdefault(int(row["sample"]), {})
+    for row in grid:
+        curve = by_sample.setdefault(_LEGACY_FAMILIES.get(row["family"], row["family"]), {}).setdefault(
+            int(row["sample"]), {}
+        )
         curve[float(row["eps_log10"])] = float(row["accuracy"])
-    curves, thresholds = {}, {}
-    for family in [f for f in FAMILIES if f in by_sample] + sorted(set(by_sample) - set(FAMILIES)):
-        samples = by_sample[family]
-        per_sample = tuple(eps5(list(c), list(c.values()), reference, drop) for _, c in sorted(samples.items()))
-        thresholds[family] = FamilyThreshold(per_sample)
-        curves[family] = {x: float(np.nanmean([c.get(x, math.nan) for c in samples.values()])) for x in levels}
+    families = [f for f in FAMILIES if f in by_sample] + sorted(set(by_sample) - set(FAMILIES))
+    chance = record.get("chance_accuracy")
+    span = reference - float(chance) if chance is not None else math.nan
+    curves, interpolated, normalized = {}, {}, {}
+    for family in families:
+        samples = [c for _, c in sorted(by_sample[family].items())]
+        interpolated[family] = FamilyThreshold(tuple(eps5(list(c), list(c.values()), reference, drop) for c in samples))
+        normalized[family] = FamilyThreshold(
+            tuple(
+                eps5(list(c), list(c.values()), reference, drop * span) if span > 0 else Threshold(math.nan)
+                for c in samples
+            )
+        )
+        curves[family] = {x: float(np.nanmean([c.get(x, math.nan) for c in samples])) for x in levels}
+    bisected = _recorded_thresholds(record, "drop5") if drop == DROP else {}
     amplification, layer, peak, unstable = _state_numbers(record.get("state") or {}, record.get("blocks") or {})
     return RunFragility(
         run=run,
         reference_accuracy=reference,
         levels=levels,
         curves=curves,
-        eps5=thresholds,
+        eps5=bisected or interpolated,
+        flip5=_recorded_thresholds(record, "flip5"),
+        eps5_normalized=normalized,
         predicted=log10(record.get("eps_pred_min")),
-        reach=log10(record.get("eps_worst_min")),
+        reach=log10(record.get("eps_instability_min", record.get("eps_worst_min"))),
         amplification=amplification,
         amplification_layer=layer,
         transient_peak=peak,
         linear_unstable=unstable,
-        random_samples=len(by_sample.get("random", {})),
+        random_samples=len(by_sample.get("gaussian", {})),
         n_eval=int(record.get("n_eval") or 0),
     )
 
