@@ -216,7 +216,7 @@ def test_package_inits_import_no_submodules():
 
 
 #: The floor (layer 0): modules every layer may import.
-FLOOR = {"layout", "io", "stats", "progress", "provenance", "runs", "job"}
+FLOOR = {"layout", "io", "stats", "correlation", "progress", "provenance", "runs", "job"}
 #: The stage packages and their layers.
 PACKAGE_LAYERS = {"config": 1, "data": 2, "spectra": 2, "training": 3, "networks": 3, "robustness": 4, "reporting": 5}
 #: Entry points (layer 6): the CLIs, and the deprecated shim of the old training import path.

@@ -46,6 +46,7 @@ RUN_FILES = {
     "analysis": "analysis/{stem}.json",
     "grid": "pseudospectra/{stem}.npz",
     "perturbation": "perturbation/{stem}.json",
+    "predictors": "predictors/{stem}.json",
 }
 
 #: A recurrent matrix counts as unstable when its spectral radius exceeds this (the threshold of the

@@ -27,6 +27,7 @@ from rnnrobust.reporting.figure7_perturbation import (
 from rnnrobust.reporting.figure8_prediction import build_prediction_figure, plot_prediction, prediction_figure_caption
 from rnnrobust.reporting.figure_style import panel_axes
 from rnnrobust.reporting.formatting import format_summary
+from rnnrobust.reporting.latex import LATEX_COLUMN_SEP_PT, LATEX_TEXT_WIDTH_PT, latex_layout
 from rnnrobust.reporting.perturbation_text import comparison_sentence, family_text, rho_text
 from rnnrobust.reporting.render import write_table
 from rnnrobust.reporting.table4_perturbation import table4_perturbation, table4_perturbation_report_caption
@@ -41,30 +42,53 @@ SEEDS = (0, 1, 2)
 LEVELS = (-3.0, -2.0, -1.0, 0.0)
 BASE, STAB = REGIMES
 ABOVE, BELOW = "above", "below"
-#: (task index, model index, seed, sample) of the one random direction of a baseline run that never fell.
+#: (task index, model index, seed, sample) of the one Gaussian direction of a baseline run that never flipped 5 %.
 PARTIAL = (0, 0, 0, 2)
+#: The fixture's accuracy falls 5 points this far (log10 ε) above where 5 % of its predictions flip.
+ACCURACY_LAG = 0.25
+CHANCE = 0.5
+#: The printed name of the primary threshold and of ε₅ in headers and captions.
+FLIP, EPS5 = "ε at 5 % flips", "ε₅"
+LABELS = {"gaussian": "Gaussian", "gaussian_rank": "Gaussian, rank-matched", "instability": "instability",
+          "adversarial": "adversarial (PGD)"}  # fmt: skip
+
+
+def _lagged(x: float | str) -> float | str:
+    """The accuracy's ε₅ of a direction whose ε_flip5 is ``x``: ACCURACY_LAG later, censored beyond the grid."""
+    if x in (ABOVE, BELOW):
+        return x
+    return ABOVE if x + ACCURACY_LAG > max(LEVELS) else x + ACCURACY_LAG
 
 
 def design(task: str, model: str, regime: str, seed: int) -> dict:
-    """The fixture's intended log10 ε₅ per family (ABOVE / BELOW: censored), prediction and state numbers."""
+    """The fixture's intended log10 ε_flip5 per family and sample (ABOVE / BELOW: censored), its log10 ε₅ (accuracy,
+    :func:`_lagged`), prediction and state numbers. A run without a stable block has no prediction and no
+    instability direction, hence no rank-matched control either (as the stage records it)."""
     t, m = FIXTURE_TASKS.index(task), MODELS.index(model)
-    worst = {BASE: -1.4, STAB: -2.3}[regime] + 0.1 * seed + 0.05 * m
-    predicted = worst - 0.5 - 0.02 * seed
+    instability = {BASE: -1.4, STAB: -2.3}[regime] + 0.1 * seed + 0.05 * m
+    predicted = instability - 0.5 - 0.02 * seed
     if (t, m, regime, seed) == (1, 1, STAB, 0):
-        worst = BELOW  # fallen already at the smallest level
-    if (t, m, regime, seed) == (1, 0, STAB, 2):
-        predicted = None  # no stable block
-    random = []
+        instability = BELOW  # flipped already at the smallest level
+    stable = (t, m, regime, seed) != (1, 0, STAB, 2)
+    gaussian = []
     for sample in (0, 1, 2):
         base = -0.7 + 0.1 * seed + 0.1 * sample
         if regime == BASE:
             # Every sample above the grid; two of three (the median is a bound); one of three (the median is exact).
             censored = (t, m) == (1, 0) or (t, m, seed, sample) == PARTIAL or ((t, m, seed) == (1, 1, 2) and sample > 0)
-            random.append(ABOVE if censored else base)
+            gaussian.append(ABOVE if censored else base)
         elif t == 0:
-            random.append(-1.7 + 0.1 * seed + 0.1 * sample)
+            gaussian.append(-1.7 + 0.1 * seed + 0.1 * sample)
         else:
-            random.append(base + (0.2 if seed % 2 == 0 else -0.2))
+            gaussian.append(base + (0.2 if seed % 2 == 0 else -0.2))
+    adversarial = {BASE: -2.2, STAB: -2.6}[regime] + 0.1 * seed
+    if t == 1 and regime == STAB:
+        adversarial += 0.45 if seed % 2 == 0 else -0.45  # no consistent difference in task 1
+    flip5 = {"gaussian": gaussian}
+    if stable:
+        flip5["gaussian_rank"] = [x if x in (ABOVE, BELOW) else x - 0.3 for x in gaussian]
+        flip5["instability"] = [instability]
+    flip5["adversarial"] = [adversarial]
     layers = LAYERS[task]
     amplification = {layers[0]: 1.5 * (1 + 0.1 * seed)}
     peaks = {layers[0]: 2.0 + seed}
@@ -73,9 +97,9 @@ def design(task: str, model: str, regime: str, seed: int) -> dict:
     top = max(amplification, key=amplification.get)
     unstable = regime == STAB and (m == 1 or (t, seed) == (1, 1))
     return {
-        "worst": worst,
-        "random": random,
-        "predicted": predicted,
+        "flip5": flip5,
+        "eps5": {family: [_lagged(x) for x in values] for family, values in flip5.items()},
+        "predicted": predicted if stable else None,
         "amplification": amplification,
         "peaks": peaks,
         "top": top,
@@ -84,31 +108,61 @@ def design(task: str, model: str, regime: str, seed: int) -> dict:
     }
 
 
-def curve(reference: float, x5: float | str) -> list[float]:
-    """Accuracy at LEVELS: flat up to the grid point below x5, then linear in log10 ε through ref − 0.05 at x5."""
+def _start(x5: float) -> int:
+    """The grid point below x5 where a fixture curve starts to rise (x5 rounded: −1.4 + 0.4 is a level, −1)."""
+    return math.ceil(round(x5, 9)) - 1
+
+
+def rising(x5: float | str, level: float) -> float:
+    """A measured quantity (accuracy drop, flip rate) at ``level``: 0 up to the grid point below x5, then linear in
+    log10 ε through 0.05 at x5; ABOVE: 0.01 everywhere, BELOW: 0.5."""
     if x5 == ABOVE:
-        return [reference - 0.01] * len(LEVELS)
+        return 0.01
     if x5 == BELOW:
-        return [reference - 0.5] * len(LEVELS)
-    start = math.floor(x5)
-    slope = FR.DROP / (x5 - start)
-    return [reference - slope * max(0.0, x - start) for x in LEVELS]
+        return 0.5
+    start = _start(x5)
+    return 0.05 / (x5 - start) * max(0.0, level - start)
 
 
-def record(task: str, model: str, regime: str, seed: int) -> dict:
-    d = design(task, model, regime, seed)
-    ref = d["reference"]
-    sweep = []
-    for family, sample, x5 in [("worst", 0, d["worst"]), *(("random", s, x) for s, x in enumerate(d["random"]))]:
-        for level, accuracy in zip(LEVELS, curve(ref, x5), strict=True):
-            sweep.append({"family": family, "sample": sample, "eps_log10": level, "eps": 10**level,
-                          "loss": 1.0, "accuracy": accuracy, "crossed": False})  # fmt: skip
+def curve(reference: float, x5: float | str) -> list[float]:
+    """Accuracy at LEVELS of a direction whose ε₅ is x5 (:func:`rising`)."""
+    return [reference - rising(x5, x) for x in LEVELS]
+
+
+def recorded_crossing(x: float | str) -> dict:
+    """One sample of a record's ``thresholds``, as ``bisection.Crossing.to_record`` and the stage write it."""
+    if x == ABOVE:
+        crossing = {"eps_log10": max(LEVELS), "low": max(LEVELS), "high": None, "censored": "above", "bisections": 0}
+    elif x == BELOW:
+        crossing = {"eps_log10": min(LEVELS), "low": None, "high": min(LEVELS), "censored": "below", "bisections": 0}
+    else:
+        crossing = {"eps_log10": x, "low": x - 1 / 128, "high": x + 1 / 128, "censored": None, "bisections": 5}
+    value = crossing["eps_log10"]
+    return crossing | {"eps_absolute_log10": value + 0.4, "eps_preactivation_log10": value - 0.3}
+
+
+def sweep_rows(family: str, sample: int, reference: float, flip: float | str, drop: float | str) -> list[dict]:
+    """A curve's rows as the stage writes them: the grid, then one bisection point (``grid`` False) whose accuracy
+    of 0 no curve or grid threshold may see."""
+    rows = []
+    for level in LEVELS:
+        accuracy = reference - rising(drop, level)
+        rows.append({"family": family, "sample": sample, "eps_log10": level, "eps": 10**level, "grid": True,
+                     "loss": 1.0, "accuracy": accuracy, "drop": reference - accuracy,
+                     "flip_rate": rising(flip, level), "kl": 0.1, "crossed": False})  # fmt: skip
+    if flip not in (ABOVE, BELOW):
+        rows.append(rows[0] | {"eps_log10": flip, "eps": 10**flip, "grid": False, "accuracy": 0.0, "flip_rate": 1.0})
+    return rows
+
+
+def _blocks_and_state(task: str, model: str, d: dict) -> tuple[dict, dict]:
     gate = GATES[model][-1]
     blocks, state = {}, {}
     for layer in LAYERS[task]:
         block = f"{layer}/{gate}"
         radius = 1.01 if d["unstable"] and layer == d["top"] else 0.9
-        blocks[block] = {"spectral_radius": radius, "transient_peak": d["peaks"][layer]}
+        blocks[block] = {"spectral_radius": radius, "transient_peak": d["peaks"][layer],
+                         "stability": "unstable" if radius > 1 else "stable"}  # fmt: skip
         top = d["amplification"][layer]
         state[layer] = {
             "state": "h",
@@ -122,13 +176,41 @@ def record(task: str, model: str, regime: str, seed: int) -> dict:
             "linear_block": block,
             "linear": {"norm_power": {}, "transient_peak": d["peaks"][layer], "transient_peak_k": 2},
         }
+    return blocks, state
+
+
+def record(task: str, model: str, regime: str, seed: int) -> dict:
+    """A perturbation record of the stage as it is now: four families, grid and bisection rows, ``thresholds``."""
+    d = design(task, model, regime, seed)
+    ref = d["reference"]
+    sweep, thresholds = [], {"flip5": {}, "drop5": {}}
+    for family, flips in d["flip5"].items():
+        for sample, (flip, drop) in enumerate(zip(flips, d["eps5"][family], strict=True)):
+            sweep += sweep_rows(family, sample, ref, flip, drop)
+            thresholds["flip5"].setdefault(family, []).append({"sample": sample, **recorded_crossing(flip)})
+            thresholds["drop5"].setdefault(family, []).append({"sample": sample, **recorded_crossing(drop)})
+    blocks, state = _blocks_and_state(task, model, d)
     predicted = None if d["predicted"] is None else 10.0 ** d["predicted"]
     return {
         "task": task, "model": model, "regime": regime, "seed": seed, "n_eval": 64, "n_test": 100,
-        "reference": {"loss": 0.5, "accuracy": ref}, "blocks": blocks,
-        "eps_pred_min": predicted, "eps_worst_min": None if predicted is None else 2 * predicted,
-        "sweep": sweep, "state": state,
+        "precision": "float32", "chance_accuracy": CHANCE, "reference": {"loss": 0.5, "accuracy": ref},
+        "blocks": blocks, "eps_pred_min": predicted, "sweep": sweep, "thresholds": thresholds, "state": state,
+        "eps_instability_min": None if predicted is None else 2 * predicted,
     }  # fmt: skip
+
+
+def old_record(task: str, model: str, regime: str, seed: int) -> dict:
+    """The same run as the stage recorded it before issue 19: families ``random`` and ``worst``, grid rows without
+    ``grid``, accuracy only, no ``thresholds`` (ε₅ is interpolated on the grid), ``eps_worst_min``."""
+    data, d = record(task, model, regime, seed), design(task, model, regime, seed)
+    sweep = []
+    for family, old in (("instability", "worst"), ("gaussian", "random")):
+        for sample, drop in enumerate(d["eps5"].get(family, [])):
+            sweep += [{"family": old, "sample": sample, "eps_log10": x, "eps": 10**x, "loss": 1.0, "accuracy": a,
+                       "crossed": False} for x, a in zip(LEVELS, curve(d["reference"], drop), strict=True)]  # fmt: skip
+    reach = data["eps_instability_min"]
+    data = {k: v for k, v in data.items() if k not in ("thresholds", "eps_instability_min", "chance_accuracy")}
+    return data | {"sweep": sweep, "eps_worst_min": reach}
 
 
 @pytest.fixture(scope="module")
@@ -150,14 +232,30 @@ def loaded(files):
     return FR.load_fragility(files)
 
 
-def expected_run(key) -> dict[str, float]:
-    """Per-run numbers by hand from the design: censored values at the grid's bounds, random the median of samples."""
+def _bounded(x: float | str) -> float:
+    return {ABOVE: max(LEVELS), BELOW: min(LEVELS)}.get(x, x)
+
+
+def _normalized(x: float | str, reference: float) -> float:
+    """log10 normalised ε₅ of a :func:`curve` by hand: the accuracy's drop reaches 5 % of (reference − chance) between
+    the grid points around x, on the line from 0 at the one below to 0.05 / (x − start) at the one above."""
+    if x in (ABOVE, BELOW):
+        return _bounded(x)
+    start = _start(x)
+    return start + (reference - CHANCE) * (x - start)
+
+
+def expected_run(key) -> dict:
+    """Per-run numbers by hand from the design: censored values at the grid's bounds, each family the median of its
+    samples (None: the run has no such family)."""
     d = design(*key)
-    bound = {ABOVE: max(LEVELS), BELOW: min(LEVELS)}
-    random = [bound.get(x, x) for x in d["random"]]
+    families = list(d["flip5"])
     return {
-        "worst": bound.get(d["worst"], d["worst"]),
-        "random": float(np.median(random)),
+        "flip5": {f: float(np.median([_bounded(x) for x in d["flip5"][f]])) for f in families},
+        "eps5": {f: float(np.median([_bounded(x) for x in d["eps5"][f]])) for f in families},
+        "eps5_normalized": {
+            f: float(np.median([_normalized(x, d["reference"]) for x in d["eps5"][f]])) for f in families
+        },
         "predicted": math.nan if d["predicted"] is None else d["predicted"],
         "amplification": math.log10(d["amplification"][d["top"]]),
         "transient_peak": math.log10(d["peaks"][d["top"]]),
@@ -189,52 +287,87 @@ def test_runs_are_reduced_as_designed(loaded):
     for key, run in loaded.items():
         want = expected_run(key)
         d = design(*key)
-        assert run.eps5["worst"].log10 == pytest.approx(want["worst"], abs=1e-9), key
-        assert run.eps5["random"].log10 == pytest.approx(want["random"], abs=1e-9), key
-        assert run.eps5["worst"].censored == {ABOVE: "above", BELOW: "below"}.get(d["worst"], "")
-        assert run.eps5["random"].above == d["random"].count(ABOVE)
+        assert run.flip5.keys() == run.eps5.keys() == run.curves.keys() == d["flip5"].keys(), key
+        for name in FR.THRESHOLD_NAMES:
+            for family, value in want[name].items():
+                assert run.thresholds(name)[family].log10 == pytest.approx(value, abs=1e-9), (key, name, family)
+        sides = {ABOVE: "above", BELOW: "below"}
+        if "instability" in d["flip5"]:
+            assert run.flip5["instability"].censored == sides.get(d["flip5"]["instability"][0], "")
+        assert run.flip5["gaussian"].above == d["flip5"]["gaussian"].count(ABOVE)
         # the median is a bound when at least 2 of the 3 samples are censored, else exact
-        assert run.eps5["random"].censored == ("above" if d["random"].count(ABOVE) >= 2 else ""), key
+        assert run.flip5["gaussian"].censored == ("above" if d["flip5"]["gaussian"].count(ABOVE) >= 2 else ""), key
         np.testing.assert_allclose(run.predicted, want["predicted"], atol=1e-12)
         assert run.amplification == pytest.approx(want["amplification"])  # the median's maximum, not the max's
         assert run.transient_peak == pytest.approx(want["transient_peak"])
         assert run.amplification_layer == d["top"] and run.linear_unstable == d["unstable"]
+        # the curves are the grid's: the bisection points (accuracy 0) are not among them
         assert run.levels == LEVELS and run.random_samples == 3
+        for family, flips in d["eps5"].items():
+            mean = np.mean([curve(d["reference"], x) for x in flips], axis=0)
+            np.testing.assert_allclose([run.curves[family][x] for x in LEVELS], mean, atol=1e-12)
 
 
-def _random_run(seed: int, random: list) -> FR.RunFragility:
-    """A run of the first fixture cell whose random samples cross at ``random`` (ABOVE: never), worst case at −2."""
+def test_an_old_record_is_read_with_its_families_renamed_and_eps5_on_the_grid(tmp_path):
+    """A record of the stage before issue 19 (``random`` and ``worst``, no ``thresholds``, no ``grid``): its random
+    directions are the Gaussian family, its ε₅ is interpolated on the grid, it has no ε_flip5, and Table 4 and
+    Figure 8 report ε₅ for it."""
+    keys = [(FIXTURE_TASKS[0], MODELS[0], regime, seed) for regime in REGIMES for seed in SEEDS]
+    files = {}
+    for key in keys:
+        files[key] = tmp_path / f"{run_stem(*key)}.json"
+        write_json(files[key], old_record(*key))
+    runs = FR.load_fragility(files)
+    for key, run in runs.items():
+        want = expected_run(key)
+        assert not run.flip5 and list(run.eps5) == ["gaussian", "worst"]
+        assert run.eps5["gaussian"].log10 == pytest.approx(want["eps5"]["gaussian"], abs=1e-9)
+        assert run.eps5["worst"].log10 == pytest.approx(want["eps5"]["instability"], abs=1e-9)
+        assert run.reach == pytest.approx(math.log10(2) + want["predicted"])
+    table = table4_perturbation(files, regimes=list(REGIMES))
+    assert not any(c.startswith("flip5_") for c in table.columns)
+    row = _row(table, *keys[0][:3])
+    gaussian = S.summarize([expected_run(k)["eps5"]["gaussian"] for k in keys[:3]], interval="t")
+    np.testing.assert_allclose([row["eps5_gaussian_mean"], row["eps5_gaussian_ci_low"]], [gaussian.mean,
+                               gaussian.ci_low], atol=1e-9)  # fmt: skip
+    shown, _ = display_frame(table)
+    assert f"log10 {EPS5}, Gaussian" in shown.columns and "interpolated linearly in log10 ε" in table_notes(table)[0]
+    assert f"log10 {EPS5}, instability, all blocks (older records)" in shown.columns
+    assert [ax.get_label() for ax in panel_axes(build_prediction_figure(files))] == ["panel:gaussian", "panel:worst"]
+
+
+def _gaussian_run(seed: int, gaussian: list) -> FR.RunFragility:
+    """A run of the first fixture cell whose Gaussian directions reach ε_flip5 at ``gaussian`` (ABOVE: never)."""
     key = (FIXTURE_TASKS[0], MODELS[0], BASE, seed)
     data = record(*key)
-    sweep = [row for row in data["sweep"] if row["family"] == "worst"]
-    for sample, x5 in enumerate(random):
-        sweep += [{"family": "random", "sample": sample, "eps_log10": x, "accuracy": a}
-                  for x, a in zip(LEVELS, curve(data["reference"]["accuracy"], x5), strict=True)]  # fmt: skip
-    return FR.run_fragility(data | {"sweep": sweep})
+    data["thresholds"]["flip5"]["gaussian"] = [{"sample": s, **recorded_crossing(x)} for s, x in enumerate(gaussian)]
+    return FR.run_fragility(data)
 
 
 def test_a_partly_censored_run_is_its_median_printed_with_its_count():
-    """Issue 19: two of three directions cost 5 points at 10^−0.875, one never did. The run's value is the median,
+    """Issue 19: two of three directions flip 5 % at 10^−0.875, one never did. The run's value is the median,
     −0.875 (exact: the censored sample cannot move it), not the mean −0.583 of the bounds, and is printed with the
-    count; with two of three censored the median is the grid's end, a bound."""
-    partly = _random_run(0, [-0.875, ABOVE, -0.875])
-    t = partly.eps5["random"]
+    count; with two of three censored the median is the grid's end, a bound printed with its count."""
+    partly = _gaussian_run(0, [-0.875, ABOVE, -0.875])
+    t = partly.flip5["gaussian"]
     assert t.log10 == pytest.approx(-0.875) and (t.censored, t.above, t.n) == ("", 1, 3)
     one = table4_perturbation({partly.run: partly})
-    assert one["eps5_random_text"][0] == "-0.875 (1 of 3 samples above the grid)"
-    assert one["eps5_random_per_seed_text"][0] == {0: "-0.875 (1 of 3 samples above the grid)"}
-    mostly = _random_run(1, [-0.875, ABOVE, ABOVE])
-    t = mostly.eps5["random"]
+    assert one["flip5_gaussian_text"][0] == ""  # exact: the summary is printed
+    assert one["flip5_gaussian_per_seed_text"][0] == {0: "-0.875 (1 of 3 samples above the grid)"}
+    assert family_text([partly], "gaussian") == "-0.875 (1 of 3 samples above the grid) (n = 1)"
+    mostly = _gaussian_run(1, [-0.875, ABOVE, ABOVE])
+    t = mostly.flip5["gaussian"]
     assert t.log10 == max(LEVELS) and (t.censored, t.above) == ("above", 2)
     both = table4_perturbation({partly.run: partly, mostly.run: mostly})
-    assert both["eps5_random_text"][0].startswith("≥ ") and both["eps5_random_text"][0].endswith("(1/2 above the grid)")
-    assert both["eps5_random_per_seed_text"][0] == {
+    mean, sd = np.mean([-0.875, 0.0]), np.std([-0.875, 0.0], ddof=1)
+    assert both["flip5_gaussian_text"][0] == f"≥ {mean:.2f} ± {sd:.2f}, 1/2 above"
+    assert both["flip5_gaussian_per_seed_text"][0] == {
         0: "-0.875 (1 of 3 samples above the grid)", 1: "≥ 0 (2 of 3 samples above the grid)"}  # fmt: skip
     # Two samples, one above: the median (−0.875 + 0) / 2 is a lower bound short of the grid's end, not "> 0".
-    even = _random_run(2, [-0.875, ABOVE])
-    assert table4_perturbation({even.run: even})["eps5_random_text"][0] == "≥ -0.4375 (1/1 above the grid)"
+    even = _gaussian_run(2, [-0.875, ABOVE])
+    assert table4_perturbation({even.run: even})["flip5_gaussian_text"][0] == "≥ -0.4375, 1/1 above"
     # Ranked by the median: the partly censored run counts as measured, the mostly censored one at the grid's end.
-    corr = prediction_correlation({partly.run: partly, mostly.run: mostly}, "random")
+    corr = prediction_correlation({partly.run: partly, mostly.run: mostly}, "gaussian")
     assert (corr.all.n, corr.censored, corr.measured.n) == (2, 1, 1)
 
 
@@ -267,19 +400,43 @@ def _row(df, task, model, regime):
 
 def test_table4_columns_and_order(table):
     parts = ("mean", "sd", "ci_low", "ci_high", "n")
-    for name in ("reference_accuracy", "eps5_random", "eps5_worst", "predicted", "amplification", "transient_peak"):
+    aggregates = ["reference_accuracy", "predicted", "reach", "amplification", "transient_peak"]
+    aggregates += [f"{name}_{f}" for name in FR.THRESHOLD_NAMES for f in FAMILIES]
+    for name in aggregates:
         assert all(f"{name}_{p}" in table.columns for p in parts), name
     assert list(table[["task", "model", "regime"]].itertuples(index=False, name=None)) == [
         (t, m, r) for t in FIXTURE_TASKS for m in MODELS for r in REGIMES
     ]
     shown, _ = display_frame(table)
-    # n is printed once: in the header where a column's cells share it (the prediction misses one run: per cell)
+    # The primary threshold of the four families beside accuracy and prediction: 9 columns; n printed once, in the
+    # header where a column's cells share it (a run without a stable block: no instability direction, no control,
+    # no prediction: per cell)
     assert list(shown.columns) == [
-        "task", "model", "regime", "unperturbed accuracy (%) (n=3)", "log10 ε₅, random (n=3)",
-        "log10 ε₅, worst case (n=3)", "predicted log10 ε (d/‖W‖₂, min)", "log10 state amplification (measured) (n=3)",
-        "log10 transient peak (linear) (n=3)",
+        "task", "model", "regime", "unperturbed accuracy (%) (n=3)", f"log10 {FLIP}, Gaussian (n=3)",
+        f"log10 {FLIP}, Gaussian, rank-matched", f"log10 {FLIP}, instability", f"log10 {FLIP}, adversarial (PGD) (n=3)",
+        "predicted log10 ε (d/‖W‖₂, min)",
     ]  # fmt: skip
     assert sum(cell.endswith("(n=2)") for cell in shown["predicted log10 ε (d/‖W‖₂, min)"]) == 1
+
+
+def test_table4_fits_a_page(table):
+    """At most 9 printed columns, headers of at most 4 lines, and a width within the text (as every table)."""
+    layout = latex_layout(table)
+    assert len(layout) <= 9, [h for _, h, _ in layout]
+    assert sum(w + LATEX_COLUMN_SEP_PT for _, _, w in layout) <= LATEX_TEXT_WIDTH_PT
+    assert all(len(lines) <= 4 for _, lines, _ in layout)
+
+
+def test_table4_notes_define_the_thresholds_and_the_families(table):
+    first, censoring, predicted = table_notes(table)[:3]
+    assert "5 % of the predictions on the evaluation subset first differ" in first
+    assert "per output character for adding" in first and "bisected in log10 ε to 1/64 decade" in first
+    assert "(64 test examples)" in first
+    assert "Gaussian 3; Gaussian, rank-matched 3; instability 1; adversarial (PGD) 1 per run" in first
+    assert "disjoint from the evaluation subset: a lower bound on the worst case" in first
+    assert "worst case" not in first.replace("a lower bound on the worst case", "")
+    assert "≥ mean ± sd, k/n above is a lower bound" in censoring
+    assert "test accuracy first falls 5 points below the unperturbed accuracy, bisected" in predicted
 
 
 def test_table4_aggregates_equal_stats_of_the_hand_computed_runs(table):
@@ -288,12 +445,16 @@ def test_table4_aggregates_equal_stats_of_the_hand_computed_runs(table):
             for regime in REGIMES:
                 row = _row(table, task, model, regime)
                 per_run = [expected_run((task, model, regime, s)) for s in SEEDS]
-                for name in ("worst", "random", "predicted", "amplification", "transient_peak"):
-                    column = {"worst": "eps5_worst", "random": "eps5_random"}.get(name, name)
-                    want = S.summarize((r[name] for r in per_run), interval="t")  # 3 seeds: Student's t
+                columns = {"predicted": [r["predicted"] for r in per_run]}
+                columns |= {name: [r[name] for r in per_run] for name in ("amplification", "transient_peak")}
+                for name in FR.THRESHOLD_NAMES:
+                    for family in FAMILIES:
+                        columns[f"{name}_{family}"] = [r[name].get(family, math.nan) for r in per_run]
+                for column, values in columns.items():
+                    want = S.summarize(values, interval="t")  # 3 seeds: Student's t
                     got = [row[f"{column}_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")]
                     np.testing.assert_allclose(got, [want.mean, want.sd, want.ci_low, want.ci_high], atol=1e-9)
-                    assert row[f"{column}_n"] == want.n
+                    assert row[f"{column}_n"] == want.n, column
                 accuracy = S.summarize(100 * design(task, model, regime, s)["reference"] for s in SEEDS)
                 assert row["reference_accuracy_mean"] == pytest.approx(accuracy.mean)
 
@@ -302,34 +463,38 @@ def test_table4_prints_censored_cells_as_bounds_with_counts(table):
     shown, _ = display_frame(table)
     shown.index = [f"{t}/{m}/{r}" for t, m, r in table[["task", "model", "regime"]].itertuples(index=False)]
     t0, t1 = FIXTURE_TASKS
+    gaussian = f"log10 {FLIP}, Gaussian (n=3)"
     # every seed censored: the bound, never a bare number at the grid's end
-    assert shown.loc[f"{t1}/{MODELS[0]}/{BASE}", "log10 ε₅, random (n=3)"] == "> 0 (3/3 above the grid)"
-    # one seed's median a bound (two of its three samples above): a lower bound of the mean
-    cell = shown.loc[f"{t1}/{MODELS[1]}/{BASE}", "log10 ε₅, random (n=3)"]
-    assert cell.startswith("≥ ") and cell.endswith("(1/3 above the grid)")
+    assert shown.loc[f"{t1}/{MODELS[0]}/{BASE}", gaussian] == "> 0, 3/3 above"
+    # one seed's median a bound (two of its three samples above): a lower bound of the mean, with its count
     row = _row(table, t1, MODELS[1], BASE)
-    assert (row["eps5_random_above"], row["eps5_random_below"]) == (1, 0)
-    assert row["eps5_random_per_seed_text"][2] == "≥ 0 (2 of 3 samples above the grid)"
-    # one sample of one seed above the grid: that seed's median is exact, the cell is no bound but counts it
+    mean, sd = row["flip5_gaussian_mean"], row["flip5_gaussian_sd"]
+    assert shown.loc[f"{t1}/{MODELS[1]}/{BASE}", gaussian] == f"≥ {mean:.2f} ± {sd:.2f}, 1/3 above"
+    assert (row["flip5_gaussian_above"], row["flip5_gaussian_below"]) == (1, 0)
+    assert row["flip5_gaussian_per_seed_text"][2] == "≥ 0 (2 of 3 samples above the grid)"
+    # one sample of one seed above the grid: that seed's median is exact, the cell is the summary
     row = _row(table, t0, MODELS[0], BASE)
-    assert (row["eps5_random_above"], row["eps5_random_below"]) == (0, 0)
+    assert (row["flip5_gaussian_above"], row["flip5_gaussian_below"]) == (0, 0)
     # seed 0: samples −0.7, −0.6 and one above the grid (carried as 0): median −0.6, wherever beyond it that one lies
-    assert row["eps5_random_per_seed"][0] == pytest.approx(-0.6) and row["eps5_random_mean"] == pytest.approx(-0.5)
-    assert row["eps5_random_per_seed_text"] == {0: "-0.6 (1 of 3 samples above the grid)", 1: "-0.5", 2: "-0.4"}
-    summary = format_summary(*(row[f"eps5_random_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")))
-    assert shown.loc[f"{t0}/{MODELS[0]}/{BASE}", "log10 ε₅, random (n=3)"] == (
-        f"{summary} (1 of 9 samples above the grid)")  # fmt: skip
-    # fallen at the smallest level: an upper bound
-    cell = shown.loc[f"{t1}/{MODELS[1]}/{STAB}", "log10 ε₅, worst case (n=3)"]
-    assert cell.startswith("≤ ") and cell.endswith("(1/3 below the grid)")
-    # uncensored cells print the summary itself
-    row = _row(table, t0, MODELS[0], STAB)
-    assert shown.loc[f"{t0}/{MODELS[0]}/{STAB}", "log10 ε₅, worst case (n=3)"] == format_summary(
-        row["eps5_worst_mean"], row["eps5_worst_sd"], row["eps5_worst_ci_low"], row["eps5_worst_ci_high"]
+    assert row["flip5_gaussian_per_seed"][0] == pytest.approx(-0.6) and row["flip5_gaussian_mean"] == pytest.approx(
+        -0.5
     )
-    # the linear prediction of an unstable block is not printed as a number
-    assert shown.loc[f"{t0}/{MODELS[1]}/{STAB}", "log10 transient peak (linear) (n=3)"] == "unstable"
-    assert shown.loc[f"{t1}/{MODELS[0]}/{STAB}", "log10 transient peak (linear) (n=3)"] == "1/3 unstable"
+    assert row["flip5_gaussian_per_seed_text"] == {0: "-0.6 (1 of 3 samples above the grid)", 1: "-0.5", 2: "-0.4"}
+    summary = format_summary(*(row[f"flip5_gaussian_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")))
+    assert shown.loc[f"{t0}/{MODELS[0]}/{BASE}", gaussian] == summary
+    # flipped at the smallest level: an upper bound
+    row = _row(table, t1, MODELS[1], STAB)
+    mean, sd = row["flip5_instability_mean"], row["flip5_instability_sd"]
+    assert shown.loc[f"{t1}/{MODELS[1]}/{STAB}", f"log10 {FLIP}, instability"] == f"≤ {mean:.2f} ± {sd:.2f}, 1/3 below"
+    # uncensored cells print the summary itself (with n: the column's cells differ in it)
+    row = _row(table, t0, MODELS[0], STAB)
+    assert shown.loc[f"{t0}/{MODELS[0]}/{STAB}", f"log10 {FLIP}, instability"] == format_summary(
+        row["flip5_instability_mean"], row["flip5_instability_sd"], row["flip5_instability_ci_low"],
+        row["flip5_instability_ci_high"]) + " (n=3)"  # fmt: skip
+    # the unstable linear block's transient peak: in the CSV only, as text
+    assert _row(table, t0, MODELS[1], STAB)["transient_peak_text"] == "unstable"
+    assert _row(table, t1, MODELS[0], STAB)["transient_peak_text"] == "1/3 unstable"
+    assert not any("amplification" in c or "transient" in c for c in shown.columns)
     assert _row(table, t1, MODELS[0], STAB)["unpredicted"] == 1
 
 
@@ -337,8 +502,10 @@ def test_table4_files(table, tmp_path):
     paths = write_table(table, tmp_path / "table4_perturbation", "Table 4")
     assert [p.suffix for p in paths] == [".csv", ".md", ".tex", ".html"]
     md = paths[1].read_text()
-    assert "> 0 (3/3 above the grid)" in md and "(n=2)" in md
-    assert "\\varepsilon _5" in paths[2].read_text()
+    assert "> 0, 3/3 above" in md and "(n=2)" in md
+    csv = paths[0].read_text()
+    assert "eps5_normalized_gaussian_mean" in csv and "amplification_mean" in csv
+    assert "\\varepsilon$ at 5 \\%" in paths[2].read_text()
 
 
 @pytest.mark.latex
@@ -370,31 +537,43 @@ def test_paired_comparison_and_its_verdict(loaded):
     comparisons = {c.task: c for c in compare_regimes(loaded, regimes=list(REGIMES))}
     assert list(comparisons) == list(FIXTURE_TASKS)
     t0, t1 = FIXTURE_TASKS
-    # task 0: every worst-case difference is −0.9 and every random one −1.0, over 6 pairs: p = 2/2⁶ < 0.05; the
-    # baseline run with one of three random samples above the grid has an exact median and is paired like the rest
+    # task 0, ε_flip5 (the default): every instability difference is −0.9, every Gaussian and rank-matched one
+    # −1.0, every adversarial one −0.4, over 6 pairs: p = 2/2⁶ < 0.05; the baseline run with one of three Gaussian
+    # samples above the grid has an exact median and is paired like the rest
     c = comparisons[t0]
-    assert (c.regime, c.reference) == (STAB, BASE)
-    assert c.differences["worst"].n == 6 and c.differences["worst"].mean == pytest.approx(-0.9)
-    assert c.censored == {"worst": 0, "random": 0} and c.differences["random"].n == 6
-    assert c.differences["random"].mean == pytest.approx(-1.0) and c.differences["random"].p_value == 2 / 2**6
+    assert (c.regime, c.reference, c.threshold) == (STAB, BASE, "flip5") and c.families == list(FAMILIES)
+    assert c.differences["instability"].n == 6 and c.differences["instability"].mean == pytest.approx(-0.9)
+    assert c.censored == dict.fromkeys(FAMILIES, 0) and c.differences["gaussian"].n == 6
+    assert c.differences["gaussian"].mean == pytest.approx(-1.0) and c.differences["gaussian"].p_value == 2 / 2**6
+    assert c.differences["adversarial"].mean == pytest.approx(-0.4)
     assert c.verdict == "less robust"
     assert (
-        "By these measurements stabilized runs are less robust than baseline runs (random: CI below 0, p < 0.05; "
-        "worst case: CI below 0, p < 0.05)."
+        "By these measurements stabilized runs are less robust than baseline runs (Gaussian: CI below 0, p < 0.05; "
+        "Gaussian, rank-matched: CI below 0, p < 0.05; instability: CI below 0, p < 0.05; adversarial (PGD): CI "
+        "below 0, p < 0.05)."
     ) in comparison_sentence(c)
-    # task 1: a left-censored worst case leaves 5 pairs (p ≥ 1/16); four censored baselines leave 2 random pairs
+    assert f"paired by model and seed, log10 {FLIP}: Gaussian " in comparison_sentence(c)
+    # ε₅ on request: the accuracy's thresholds lie ACCURACY_LAG above the flips on both sides
+    c = next(c for c in compare_regimes(loaded, regimes=list(REGIMES), threshold="eps5") if c.task == t0)
+    assert c.threshold == "eps5" and c.differences["instability"].mean == pytest.approx(-0.9)
+    assert f"log10 {EPS5}: Gaussian" in comparison_sentence(c)
+    # task 1: a left-censored instability threshold and a run without a stable block leave 4 pairs (p ≥ 1/8);
+    # four censored baselines leave 2 Gaussian pairs
     c = comparisons[t1]
-    assert c.censored == {"worst": 1, "random": 4} and c.differences["worst"].n == 5
-    a = {(m, s): expected_run((t1, m, STAB, s))["random"] for m in MODELS for s in SEEDS if (m, s) != (MODELS[1], 2)}
-    b = {(m, s): expected_run((t1, m, BASE, s))["random"] for m in MODELS for s in SEEDS if (m, s) != (MODELS[1], 2)}
-    want = S.paired_difference({k: v for k, v in a.items() if k[0] != MODELS[0]}, b, interval="t")  # 2 pairs
-    got = c.differences["random"]
+    assert c.censored == {"gaussian": 4, "gaussian_rank": 3, "instability": 1, "adversarial": 0}
+    assert c.differences["instability"].n == 4
+    a = {(m, s): expected_run((t1, m, STAB, s))["flip5"]["gaussian"] for m in MODELS for s in SEEDS}
+    b = {(m, s): expected_run((t1, m, BASE, s))["flip5"]["gaussian"] for m in MODELS for s in SEEDS}
+    uncensored = [(MODELS[1], 0), (MODELS[1], 1)]
+    want = S.paired_difference({k: a[k] for k in uncensored}, {k: b[k] for k in uncensored}, interval="t")
+    got = c.differences["gaussian"]
     np.testing.assert_allclose([got.mean, got.ci_low, got.ci_high, got.p_value],
                                [want.mean, want.ci_low, want.ci_high, want.p_value], atol=1e-12)  # fmt: skip
     assert got.n == want.n == 2 and want.ci_low < 0 < want.ci_high and c.verdict == "not resolved"
     assert (
-        "By these measurements stabilized runs are shown neither less nor more robust than baseline runs (random: CI "
-        "includes 0; worst case: CI below 0 but p ≥ 0.05 (the least p with 5 pairs is 0.062))."
+        "By these measurements stabilized runs are shown neither less nor more robust than baseline runs (Gaussian: "
+        "CI includes 0; Gaussian, rank-matched: CI includes 0; instability: CI below 0 but p ≥ 0.05 (the least p "
+        f"with 4 pairs is {S.min_p_value(4):.2g}); adversarial (PGD): CI includes 0)."
     ) in comparison_sentence(c)
 
 
@@ -406,37 +585,43 @@ def test_verdicts_follow_the_intervals():
         diffs = {f: S.paired_difference(v, [0.0] * len(v)) for f, v in families.items()}
         return RegimeComparison("task", STAB, BASE, diffs)
 
-    assert comparison(worst=up, random=up).verdict == "more robust"
-    assert comparison(worst=down, random=down).verdict == "less robust"
-    c = comparison(worst=flat, random=flat)
+    assert comparison(instability=up, gaussian=up).verdict == "more robust"
+    assert comparison(instability=down, gaussian=down).verdict == "less robust"
+    c = comparison(instability=flat, gaussian=flat)
     assert c.verdict == "not resolved"
     assert "are shown neither less nor more robust than baseline runs" in comparison_sentence(c)
-    c = comparison(worst=down, random=up)
-    assert c.verdict == "mixed" and "are less robust under worst case perturbations but more robust under random" in (
-        comparison_sentence(c)
-    )
-    assert comparison(worst=[0.5]).verdict == "not resolved"  # one pair: no interval
-    c = comparison(worst=up[:3])  # the CI is above 0, but 3 pairs cannot give p < 0.05
+    c = comparison(instability=down, gaussian=up, adversarial=flat)
+    assert c.verdict == "mixed" and (
+        "are less robust under instability perturbations but more robust under Gaussian perturbations than baseline "
+        "runs, and not resolved under adversarial (PGD) perturbations"
+    ) in comparison_sentence(c)
+    assert comparison(instability=[0.5]).verdict == "not resolved"  # one pair: no interval
+    c = comparison(instability=up[:3])  # the CI is above 0, but 3 pairs cannot give p < 0.05
     assert c.verdict == "not resolved"
     assert "CI above 0 but p ≥ 0.05 (the least p with 3 pairs is 0.25)" in comparison_sentence(c)
 
 
 def test_spearman_on_the_fixture_numbers(loaded):
-    x, y, censored = [], [], 0
+    x, y, accuracy, censored, measured = [], [], [], 0, []
     for key in loaded:
-        want = expected_run(key)
+        want, flips = expected_run(key), design(*key)["flip5"]
         if math.isnan(want["predicted"]):
             continue
         x.append(want["predicted"])
-        y.append(want["worst"])
-        censored += design(*key)["worst"] in (ABOVE, BELOW)
-    corr = prediction_correlation(loaded, "worst")
-    assert corr.all == S.spearman_ci(x, y)
-    assert (corr.censored, corr.unpredicted, corr.all.n) == (censored, 1, len(x)) and censored == 1
-    measured = [(a, b) for a, b, k in zip(x, y, [k for k in loaded if not math.isnan(expected_run(k)["predicted"])],
-                strict=True) if design(*k)["worst"] not in (ABOVE, BELOW)]  # fmt: skip
+        y.append(want["flip5"]["instability"])
+        accuracy.append(want["eps5"]["instability"])
+        censored += flips["instability"][0] in (ABOVE, BELOW)
+        if flips["instability"][0] not in (ABOVE, BELOW):
+            measured.append((x[-1], y[-1]))
+    corr = prediction_correlation(loaded, "instability")
+    assert corr.threshold == "flip5" and corr.all == S.spearman_ci(x, y)
+    # the run without a stable block has no instability direction: not counted as unpredicted
+    assert (corr.censored, corr.unpredicted, corr.all.n) == (censored, 0, len(x)) and censored == 1
     assert corr.measured == S.spearman_ci(*zip(*measured, strict=True))
-    assert corr.all.rho > 0.5  # the fixture's prediction tracks its ε₅
+    assert corr.all.rho > 0.5  # the fixture's prediction tracks its thresholds
+    # the Gaussian family has a value for that run: it is left out for want of a prediction
+    assert prediction_correlation(loaded, "gaussian").unpredicted == 1
+    assert prediction_correlation(loaded, "instability", "eps5").all == S.spearman_ci(x, accuracy)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -450,17 +635,18 @@ def test_figure7_lines_thresholds_and_files(loaded, tmp_path):
     assert [ax.get_label() for ax in panels] == [f"panel:{f}/{m}" for f in FAMILIES for m in MODELS]
     for ax in panels:
         family, model = ax.get_label().removeprefix("panel:").split("/")
-        assert ax.get_xscale() == "log"
+        assert ax.get_xscale() == "log" and LABELS[family] in ax.get_title()
         lines = {line.get_gid(): line for line in ax.get_lines()}
         assert any(np.allclose(line.get_ydata(), -5.0) for line in ax.get_lines())  # the 5-point drop
         for regime in REGIMES:
             want = []
             for seed in SEEDS:
                 d = design(task, model, regime, seed)
-                curves = [curve(d["reference"], x) for x in ([d["worst"]] if family == "worst" else d["random"])]
-                want.append(100 * (np.mean(curves, axis=0) - d["reference"]))
+                if family in d["eps5"]:
+                    curves = [curve(d["reference"], x) for x in d["eps5"][family]]
+                    want.append(100 * (np.mean(curves, axis=0) - d["reference"]))
             line = lines[f"{family}/{model}/{regime}"]
-            np.testing.assert_allclose(line.get_xdata(), 10.0 ** np.asarray(LEVELS))
+            np.testing.assert_allclose(line.get_xdata(), 10.0 ** np.asarray(LEVELS))  # the grid: no bisection point
             np.testing.assert_allclose(line.get_ydata(), np.mean(want, axis=0), atol=1e-9)
             predicted = [expected_run((task, model, regime, s))["predicted"] for s in SEEDS]
             x = 10.0 ** np.nanmean(predicted)
@@ -473,7 +659,7 @@ def test_figure7_lines_thresholds_and_files(loaded, tmp_path):
 def test_figure8_panels_markers_and_rho(loaded, tmp_path):
     fig = build_prediction_figure(loaded, regimes=list(REGIMES))
     panels = panel_axes(fig)
-    assert [ax.get_label() for ax in panels] == ["panel:worst", "panel:random"]
+    assert [ax.get_label() for ax in panels] == [f"panel:{f}" for f in FAMILIES]
     for ax in panels:
         family = ax.get_label().removeprefix("panel:")
         markers = [line for line in ax.get_lines() if line.get_gid()]
@@ -481,9 +667,15 @@ def test_figure8_panels_markers_and_rho(loaded, tmp_path):
         assert len(markers) == len(drawn)
         censored = [line for line in markers if line.get_gid().startswith("censored/")]
         assert all(line.get_markerfacecolor() == "none" for line in censored)
-        assert len(censored) == sum(bool(loaded[k].eps5[family].censored) for k in drawn)
+        assert len(censored) == sum(bool(loaded[k].flip5[family].censored) for k in drawn)
+        # each marker at (predicted, ε_flip5) of its run
+        ys = sorted(float(line.get_ydata()[0]) for line in markers)
+        np.testing.assert_allclose(ys, sorted(10.0 ** expected_run(k)["flip5"][family] for k in drawn), rtol=1e-9)
         corr = prediction_correlation(loaded, family)
         assert rho_text(corr.all) in ax.get_title() and ax.get_xscale() == ax.get_yscale() == "log"
+        assert ax.get_ylabel() == f"measured {FLIP}, {LABELS[family]}"
+    eps5 = build_prediction_figure(loaded, regimes=list(REGIMES), threshold="eps5")
+    assert panel_axes(eps5)[0].get_ylabel() == f"measured {EPS5}, Gaussian"
     paths = plot_prediction(loaded, tmp_path / "figure8_prediction", regimes=list(REGIMES))
     assert [p.read_bytes()[:4] for p in paths] == [b"\x89PNG", b"%PDF"]
 
@@ -491,34 +683,43 @@ def test_figure8_panels_markers_and_rho(loaded, tmp_path):
 def test_captions_give_the_numbers_and_a_computed_verdict(loaded, table):
     t0, t1 = FIXTURE_TASKS
     text = table4_perturbation_report_caption(loaded, regimes=list(REGIMES))
-    # What the table is, with the grid and random directions its runs recorded (not the config's), then the numbers.
+    # What the table is, with the grid and directions its runs recorded (not the config's), then the numbers.
     assert text.startswith("Table 4 (``table4_perturbation`` rule;")
-    assert "on the grid log10 ε ∈ [-3, -2, -1, 0], for random directions (the median over 3 per run)" in text
+    assert (
+        "on the grid log10 ε ∈ [-3, -2, -1, 0], for the directions per run Gaussian 3; Gaussian, rank-matched 3" in text
+    )
     assert "Every cell: mean ± sd [95 % t CI] over 3 seeds (0, 1, 2)." in text
-    assert "\n\nThis run:\n\n24 runs (seeds 0, 1, 2); ε grid 10^-3 … 10^0 (4 levels); 3 random direction(s)" in text
+    assert (
+        "\n\nThis run:\n\n24 runs (seeds 0, 1, 2); ε grid 10^-3 … 10^0 (4 levels); directions per run: Gaussian 3"
+        in text
+    )
     assert "stabilized runs are less robust than baseline runs" in text
     assert "stabilized runs are shown neither less nor more robust than baseline runs" in text
-    assert f"worst case: Spearman {rho_text(prediction_correlation(loaded, 'worst').all)}" in text
+    assert f"instability: Spearman {rho_text(prediction_correlation(loaded, 'instability').all)}" in text
     pooled = [loaded[k] for k in loaded if k[0] == t0 and k[2] == STAB]
-    assert f"log10 ε₅ worst case: {BASE} " in text and f"; {STAB} {family_text(pooled, 'worst')}" in text
+    assert f"log10 {FLIP}, instability: {BASE} " in text and f"; {STAB} {family_text(pooled, 'instability')}" in text
+    assert "worst" not in text.replace("a lower bound on the worst case", "")
 
     figure = perturbation_figure_caption(loaded, task=t1, regimes=list(REGIMES))
     row = _row(table, t1, MODELS[0], BASE)
-    worst = format_summary(row["eps5_worst_mean"], row["eps5_worst_sd"], row["eps5_worst_ci_low"],
-                             row["eps5_worst_ci_high"])  # fmt: skip
-    assert f"- {MODELS[0].upper()}, {BASE} (seeds 0, 1, 2)" in figure and f"{worst} (n = 3)" in figure
+    adversarial = format_summary(row["flip5_adversarial_mean"], row["flip5_adversarial_sd"],
+                                 row["flip5_adversarial_ci_low"], row["flip5_adversarial_ci_high"])  # fmt: skip
+    assert f"- {MODELS[0].upper()}, {BASE} (seeds 0, 1, 2)" in figure and f"{adversarial} (n = 3)" in figure
     assert f"{t1}, {STAB} − {BASE} paired by model and seed" in figure and "bands: minimum to maximum" in figure
     assert t0 not in figure.split("\n", 1)[1]
 
     prediction = prediction_figure_caption(loaded, regimes=list(REGIMES))
     assert "1 run without a stable block left out" in prediction and "ranked as ties beyond the grid" in prediction
     # What Figure 7 is, with the number of test examples its runs recorded (not the config's perturbation.n_eval).
-    assert "perturbed − unperturbed, on 64 test examples)" in perturbation_figure_description(loaded, task=t1)
+    description = perturbation_figure_description(loaded, task=t1)
+    assert "perturbed − unperturbed, on 64 test examples)" in description
+    assert "top to bottom: Gaussian; Gaussian, rank-matched; instability; adversarial (PGD)" in description
 
 
 def test_workflow_rules_follow_the_report_pattern():
     text = (ROOT / "workflow/rules/report_perturbation.smk").read_text()
-    rules = re.findall(r"^rule (\w+):", text, flags=re.M)
+    # Table 4 and Figures 7–8 first, in that order (Table 6, of the predictor stage, follows; its own tests check it)
+    rules = re.findall(r"^rule (\w+):", text, flags=re.M)[:3]
     assert rules == ["table4_perturbation", "figure7_perturbation", "figure8_prediction"]
     for rule in rules:
         body = text.split(f"rule {rule}:", 1)[1].split("\nrule ", 1)[0]
@@ -533,27 +734,32 @@ def test_workflow_rules_follow_the_report_pattern():
         assert 'results("logs/' in body and 'results("benchmarks/' in body
 
 
-def test_runs_without_random_samples_or_state_measurements(tmp_path):
-    """A config with ``random_samples: 0`` and ``state_sequences: 0``, one regime and one seed: the worst case alone."""
+def test_runs_without_gaussian_samples_or_state_measurements(tmp_path):
+    """A config with ``random_samples: 0`` and ``state_sequences: 0``, one regime and one seed: the instability and
+    adversarial directions alone."""
     task, model = FIXTURE_TASKS[1], MODELS[0]
     files = {}
     for seed in (0,):
         data = record(task, model, BASE, seed)
-        data["sweep"] = [row for row in data["sweep"] if row["family"] == "worst"]
+        data["sweep"] = [row for row in data["sweep"] if row["family"] in ("instability", "adversarial")]
+        for name in data["thresholds"]:
+            data["thresholds"][name] = {f: v for f, v in data["thresholds"][name].items() if f in ("instability",
+                                        "adversarial")}  # fmt: skip
         data["state"] = {}
         files[(task, model, BASE, seed)] = tmp_path / f"{seed}.json"
         write_json(files[(task, model, BASE, seed)], data)
     df = table4_perturbation(files)
-    assert not any(c.startswith("eps5_random") for c in df.columns) and math.isnan(df["amplification_mean"][0])
+    assert not any("gaussian" in c for c in df.columns) and math.isnan(df["amplification_mean"][0])
     shown, _ = display_frame(df)
-    assert "log10 ε₅, worst case" in shown.columns and "n = 1 in every cell" in table_notes(df)[-1]
-    assert shown["log10 state amplification (measured)"][0] == ""
+    assert list(shown.columns)[4:6] == [f"log10 {FLIP}, instability", f"log10 {FLIP}, adversarial (PGD)"]
+    assert "n = 1 in every cell" in table_notes(df)[-1] and df["directions"][0] == "instability 1; adversarial (PGD) 1"
     caption = table4_perturbation_report_caption(files)
-    assert "for the worst-case direction towards instability (no random directions)" in caption
+    assert "for the directions per run instability 1; adversarial (PGD) 1 (instability: towards instability" in caption
     assert "Every cell: one seed (0): no spread." in caption and "This run:" in caption
     fig = build_perturbation_figure(files, task=task)
-    assert [ax.get_label() for ax in panel_axes(fig)] == [f"panel:worst/{model}"]
-    assert [ax.get_label() for ax in panel_axes(build_prediction_figure(files))] == ["panel:worst"]
+    assert [ax.get_label() for ax in panel_axes(fig)] == [f"panel:instability/{model}", f"panel:adversarial/{model}"]
+    assert [ax.get_label() for ax in panel_axes(build_prediction_figure(files))] == [
+        "panel:instability", "panel:adversarial"]  # fmt: skip
     text = perturbation_figure_caption(files, task=task)
     assert f"only {BASE} runs, so no regime is compared" in text
     assert "ρ undefined (1 run;" in prediction_figure_caption(files)

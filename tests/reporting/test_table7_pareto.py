@@ -71,7 +71,26 @@ def test_the_study_config_names_each_regime_s_method_and_reference():
 ARMS = {"baseline": {}, "s": {"robust_training": {"parametrization": "schur"}}}
 
 
-def _write_run(root: Path, key, accuracy: float, drop_at: float, henrici: float) -> dict[str, Path]:
+def _perturbation_record(key, accuracy: float, drop_at: float, old: bool) -> dict:
+    """A run's perturbation record: one Gaussian direction whose accuracy falls 20 points between the grid levels
+    around ``drop_at``; as the stage writes it now (``grid`` rows, bisected ``thresholds``: ε₅ at ``drop_at`` − 0.1,
+    ε_flip5 a decade earlier), or, ``old``, as before issue 19 (family ``random``, no thresholds: ε₅ interpolated)."""
+    task, model, regime, seed = key
+    levels = [-3.0, -2.0, -1.0, 0.0]
+    sweep = [{"family": "random" if old else "gaussian", "sample": 0, "eps_log10": x,
+              "accuracy": accuracy if x < drop_at else accuracy - 0.2} for x in levels]  # fmt: skip
+    data = {"task": task, "model": model, "regime": regime, "seed": seed, "reference": {"accuracy": accuracy}}
+    if old:
+        return data | {"sweep": sweep}
+
+    def crossing(x: float) -> list[dict]:
+        return [{"sample": 0, "eps_log10": x, "low": x - 1 / 128, "high": x + 1 / 128, "censored": None}]
+
+    thresholds = {"drop5": {"gaussian": crossing(drop_at - 0.1)}, "flip5": {"gaussian": crossing(drop_at - 1.1)}}
+    return data | {"sweep": [row | {"grid": True} for row in sweep], "thresholds": thresholds}
+
+
+def _write_run(root: Path, key, accuracy: float, drop_at: float, henrici: float, old: bool = False) -> dict[str, Path]:
     task, model, regime, seed = key
     stem = f"{task}-{model}-{regime}-{seed}"
     files = {kind: root / f"{kind}/{stem}.json" for kind in ("metrics", "analysis", "perturbation")}
@@ -83,31 +102,37 @@ def _write_run(root: Path, key, accuracy: float, drop_at: float, henrici: float)
         for gate in ("z", "h")
     }  # fmt: skip
     write_json(files["analysis"], blocks)
-    levels = [-3.0, -2.0, -1.0, 0.0]
-    sweep = [
-        {"family": "random", "sample": 0, "eps_log10": x, "accuracy": accuracy if x < drop_at else accuracy - 0.2}
-        for x in levels
-    ]
-    write_json(files["perturbation"], {"task": task, "model": model, "regime": regime, "seed": seed,
-                                       "reference": {"accuracy": accuracy}, "sweep": sweep})  # fmt: skip
+    write_json(files["perturbation"], _perturbation_record(key, accuracy, drop_at, old))
     return files
 
 
-def test_pareto_runs_reads_each_run_s_numbers(tmp_path):
+def _pareto_runs(tmp_path: Path, old: bool) -> pd.DataFrame:
     keys = [("imdb", "gru", regime, seed) for regime in ARMS for seed in (0, 1)]
-    files = {key: _write_run(tmp_path, key, 0.8 + 0.01 * key[3], -1.0, 2.0 + key[3]) for key in keys}
+    files = {key: _write_run(tmp_path, key, 0.8 + 0.01 * key[3], -1.0, 2.0 + key[3], old) for key in keys}
     by_kind = {kind: {key: f[kind] for key, f in files.items()} for kind in ("metrics", "analysis", "perturbation")}
-    runs = pareto_runs(by_kind["metrics"], by_kind["analysis"], by_kind["perturbation"], regimes=ARMS,
+    return pareto_runs(by_kind["metrics"], by_kind["analysis"], by_kind["perturbation"], regimes=ARMS,
                        gates={"gru": "h"})  # fmt: skip
+
+
+def test_pareto_runs_reads_each_run_s_numbers(tmp_path):
+    runs = _pareto_runs(tmp_path, old=False)
     assert list(runs.columns) == list(RUN_COLUMNS) and len(runs) == 4
     row = runs.iloc[1]
     assert (row["regime"], row["seed"], row["method"]) == ("baseline", 1, "plain training")
     assert row["accuracy"] == pytest.approx(81.0) and row["chance"] == pytest.approx(50.0)
-    # a 20-point fall between −2 and −1, interpolated in log10 ε to the 5-point drop
-    assert row["fragility"] == pytest.approx(-1.75) and row["fragility_censored"] == ""
+    # the Gaussian family's ε₅ of the accuracy as the stage bisected it, not its ε_flip5 (a decade earlier)
+    assert row["fragility"] == pytest.approx(-1.1) and row["fragility_censored"] == ""
     assert row["henrici"] == pytest.approx(3.0)  # the gate's block, not the larger z block
     assert (row["spectral_radius"], row["transient_peak"], row["grid_low"]) == pytest.approx((0.91, 4.0, -3.0))
     assert runs.iloc[2]["method"] == "Schur parametrisation"
+
+
+def test_pareto_runs_reads_records_of_the_stage_before_issue_19(tmp_path):
+    """The robust-training study's records predate the rework: their ``random`` family is the Gaussian one, and its
+    ε₅ is interpolated on the grid."""
+    row = _pareto_runs(tmp_path, old=True).iloc[1]
+    # a 20-point fall between −2 and −1, interpolated in log10 ε to the 5-point drop
+    assert row["fragility"] == pytest.approx(-1.75) and row["fragility_censored"] == ""
 
 
 # ------------------------------------------------------------------------------------------ Table 7

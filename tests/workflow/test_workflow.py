@@ -25,11 +25,12 @@ import torch
 from workflow_runs import copy_workflow, job_environment, pending, planned, snakemake, snakemake_command, write_overlay
 
 from rnnrobust.layout import CELLS as MODELS
-from rnnrobust.layout import GATES, LAYERS, REGIMES, TASKS, block_keys
+from rnnrobust.layout import FAMILIES, GATES, LAYERS, REGIMES, TASKS, block_keys
 
 AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues", "all"}
 AGGREGATES |= {"table4_perturbation", "figure7_perturbation", "figure8_prediction", "table7_pareto", "figure9_pareto"}
-PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra", "perturb"}
+AGGREGATES |= {"table6_predictors"}
+PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra", "perturb", "predict"}
 HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
 HIDDEN |= {("imdb", "rnn"): 4, ("imdb", "lstm"): 6, ("imdb", "gru"): 6}
 
@@ -245,7 +246,9 @@ def test_tiny_config_end_to_end(finished_run):
                 (workdir / f"results/tiny/perturbation/{task}/{model}/{regime}/seed0.json").read_text()
             )
             assert sorted(perturbed["blocks"]) == sorted(weights_keys)
-            assert {record["family"] for record in perturbed["sweep"]} == {"random", "worst"}
+            families = {record["family"] for record in perturbed["sweep"]}
+            assert {"gaussian", "adversarial"} <= families <= set(FAMILIES)
+            assert set(perturbed["thresholds"]["flip5"]) == families
             for values in analysis.values():
                 assert len(values["eigenvalues"]) == hid and values["henrici"] >= 0
                 assert values["spectral_radius"] <= values["spectral_norm"] + 1e-12
@@ -384,15 +387,15 @@ def test_report_shows_tables_figures_and_captions_from_the_data(finished_run):
     embedded = re.findall(r"data:([a-z/+.-]+);charset=[a-z0-9-]+;(?:filename=[^;]*;)?base64,([A-Za-z0-9+/=]+)", page)
     html_tables = [base64.b64decode(data).decode() for mime, data in embedded if mime == "text/html"]
     table1 = [t for t in html_tables if "Test accuracy (%)" in t]
-    assert len(html_tables) == 8 and len(table1) == 1  # Tables 1–5 and 7 (two parts)
+    assert len(html_tables) == 9 and len(table1) == 1  # Tables 1–6 and 7 (two parts)
     assert "<table>" in table1[0] and "<td>99.73%</td>" in table1[0] and "non-convergence" in table1[0]
     figures = [f"figure{i}_{t}" for i, t in enumerate(TASKS * 2, start=1)]
     figures += [f"training_{t}" for t in TASKS] + [f"eigenvalues_{t}_{r}" for t in TASKS for r in REGIMES]
     figures += [f"figure7_perturbation_{t}" for t in TASKS] + ["figure8_prediction", "figure9_pareto"]
     for name in figures:
         assert f"{name}.png" in page and f"{name}.pdf" in page, name
-    # each PNG, PDF and HTML table has its caption, and the CSV, Markdown and LaTeX files of Tables 4 and 7 too
-    assert page.count("This run:") == 2 * len(figures) + 8 + 3 * 3
+    # each PNG, PDF and HTML table has its caption, and the CSV, Markdown and LaTeX files of Tables 4, 6 and 7 too
+    assert page.count("This run:") == 2 * len(figures) + 9 + 3 * 4
     assert "6. Perturbation" in page and "7. Robust training" in page
     caption = (workdir / "results/tiny/figures/figure1_adding.caption.rst").read_text()
     assert caption.count("matrix encoder/") == 3 and "eigenvalues outside the unit circle" in caption

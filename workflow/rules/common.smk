@@ -155,8 +155,10 @@ def final_targets():
         *per_run(run_file("analysis")),
         *per_run(run_file("grid")),
         *per_run(run_file("perturbation")),
+        *per_run(run_file("predictors")),
         *expand(results("tables/{table}.{ext}"), table=TABLES, ext=["html", "csv", "md", "tex"]),
         *expand(results("tables/table4_perturbation.{ext}"), ext=["html", "csv", "md", "tex"]),
+        *expand(results("tables/table6_predictors.{ext}"), ext=["html", "csv", "md", "tex"]),
         *expand(results("figures/figure7_perturbation_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),
         *expand(results("figures/figure8_prediction.{ext}"), ext=["png", "pdf"]),
         *expand(

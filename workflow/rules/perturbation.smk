@@ -22,3 +22,32 @@ rule perturb:
         code=CODE["perturb"],
     script:
         "../scripts/perturb.py"
+
+
+# What each run's weights and dynamics predict about its fragility (rnnrobust.robustness.predictors): spectral
+# scalars, the horizon-aware threshold, finite-time Lyapunov exponents and the linear-response threshold, on the
+# examples the perturbation stage measures; Table 6 ranks them against the measured thresholds.
+rule predict:
+    input:
+        model=run_file("model"),
+        metrics=run_file("metrics"),
+        data=results("data/{task}/data.npz"),
+    output:
+        run_file("predictors"),
+    log:
+        run_log("predict"),
+    benchmark:
+        run_benchmark("predict")
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=15,
+    params:
+        predictors=config["predictors"],
+        # the evaluation subset is the perturbation stage's (its n_eval and seed)
+        perturbation=config["perturbation"],
+        code=CODE["predict"],
+    script:
+        "../scripts/predict.py"

@@ -62,3 +62,8 @@ def task_perturbation_runs(wildcards):
 def pareto_runs(wildcards):
     """Every run of the config, with its metrics, analysis and perturbation files (Table 7, Figure 9)."""
     return run_records(config["results_dir"], per_run_keys(), "metrics", "analysis", "perturbation")
+
+
+def predictor_runs(wildcards):
+    """Every run of the config, with its perturbation and predictors files (Table 6)."""
+    return run_records(config["results_dir"], per_run_keys(), "perturbation", "predictors")

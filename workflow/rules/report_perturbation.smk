@@ -87,3 +87,36 @@ rule figure8_prediction:
         code=CODE["figure8_prediction"],
     script:
         "../scripts/figure8_prediction.py"
+
+
+rule table6_predictors:
+    input:
+        perturbation=record_files(perturbation_runs, "perturbation"),
+        predictors=record_files(predictor_runs, "predictors"),
+    output:
+        report(
+            results("tables/table6_predictors.html"),
+            caption="../report/table6_predictors.rst",
+            category="6. Perturbation",
+            subcategory="table6_predictors",
+            labels={"table": "table6_predictors"},
+        ),
+        report(
+            multiext(results("tables/table6_predictors"), ".csv", ".md", ".tex"),
+            caption="../report/table6_predictors.rst",
+            category="5. Table files",
+            subcategory="table6_predictors",
+        ),
+        caption=results("tables/table6_predictors.caption.rst"),
+    log:
+        results("logs/tables/table6_predictors.log"),
+    benchmark:
+        results("benchmarks/tables/table6_predictors.tsv")
+    localrule: True
+    conda:
+        ENV
+    params:
+        runs=predictor_runs,
+        code=CODE["table6_predictors"],
+    script:
+        "../scripts/table6_predictors.py"

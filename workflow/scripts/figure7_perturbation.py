@@ -1,5 +1,5 @@
-"""Figure 7 of one task: test accuracy change against the relative weight perturbation ε, random and worst-case
-directions, one line per regime (mean over seeds, min–max band), predicted thresholds and the 5-point drop marked."""
+"""Figure 7 of one task: test accuracy change against the relative weight perturbation ε, one row per direction
+family, one line per regime (mean over seeds, min–max band), predicted thresholds and the 5-point drop marked."""
 
 from rnnrobust.io import write_text
 from rnnrobust.job import start

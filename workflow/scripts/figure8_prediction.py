@@ -1,5 +1,5 @@
-"""Figure 8: measured ε₅ against the predicted threshold d/‖W‖₂ over every run, worst-case and random directions,
-with Spearman's ρ and its bootstrap interval; censored runs drawn open at the grid's end."""
+"""Figure 8: the measured threshold (ε_flip5; ε₅ for older records) against the predicted d/‖W‖₂ over every run, one
+panel per direction family, with Spearman's ρ and its bootstrap interval; censored runs drawn open at the grid's end."""
 
 from rnnrobust.io import write_text
 from rnnrobust.job import start

@@ -1,6 +1,6 @@
-"""Table 4: per task × model × regime the perturbation size at which test accuracy falls 5 points (random and
-worst-case directions) beside the predicted threshold, and the state amplification beside its linear prediction, as
-CSV, Markdown, LaTeX and HTML, with its caption from the data."""
+"""Table 4: per task × model × regime the perturbation size at which 5 % of predictions flip, per direction family,
+beside the predicted threshold (ε₅, its normalised form and the state amplification in the CSV), as CSV, Markdown,
+LaTeX and HTML, with its caption from the data."""
 
 from pathlib import Path
 

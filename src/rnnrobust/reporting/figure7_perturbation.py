@@ -2,12 +2,15 @@
 beside the threshold the robustness numbers predict; and its report caption.
 
 The change of test accuracy against ε (log axis), one panel column per model and one panel row per family of
-perturbations (random above, worst case below), one line per regime (colour
-:func:`~rnnrobust.reporting.figure_style.regime_colours`, line style
-:func:`~rnnrobust.reporting.figure_style.regime_styles`); the line is the mean over seeds (a run's random curve: the
-mean over its samples first) and the band spans the seeds' minimum to maximum; a vertical dotted line in the regime's
-colour marks its predicted threshold, 10^(mean over seeds of log10 ``eps_pred_min``), and a horizontal line the
-5-point drop that defines ε₅.
+perturbations that the runs have curves of (``layout.FAMILIES`` order: Gaussian, rank-matched Gaussian, towards
+instability, adversarial), one line per regime (colour :func:`~rnnrobust.reporting.figure_style.regime_colours`,
+line style :func:`~rnnrobust.reporting.figure_style.regime_styles`); the line is the mean over seeds (a run's curve
+of a family with several directions: the mean over its samples first) and the band spans the seeds' minimum to
+maximum; a vertical dotted line in the regime's colour marks its predicted threshold, 10^(mean over seeds of log10
+``eps_pred_min``), and a horizontal line the 5-point drop that defines ε₅. The curves are the grid's levels only
+(``eps5.run_fragility`` leaves out the points the stage added to bisect thresholds). The flip rate, which defines
+the primary threshold ε_flip5, is not drawn: ``RunFragility`` carries accuracy curves only; the captions give
+ε_flip5.
 
 The y axis is accuracy *change* (perturbed − unperturbed, percentage points) rather than accuracy, so that the
 5-point drop is one line for every run; the unperturbed accuracies are in the caption and Table 4. Data panels are
@@ -38,14 +41,9 @@ from rnnrobust.reporting.figure_style import (
     regime_styles,
     save_figure,
 )
-from rnnrobust.reporting.perturbation_captions import (
-    cells_text,
-    comparisons_text,
-    grid_text,
-    measured_families,
-    n_eval_text,
-)
+from rnnrobust.reporting.perturbation_captions import cells_text, comparisons_text, grid_text, n_eval_text
 from rnnrobust.reporting.perturbation_text import FAMILY_LABELS, value_text
+from rnnrobust.robustness.perturbation.comparisons import measured_families, reported_threshold
 from rnnrobust.robustness.perturbation.eps5 import DROP, PerturbationRecords, RunFragility, as_fragility
 from rnnrobust.runs import regime_order, sort_runs
 
@@ -71,6 +69,11 @@ def _seed_curves(runs: Sequence[RunFragility], family: str) -> tuple[np.ndarray,
         if family in r.curves
     ]
     return levels, np.asarray(rows, dtype=float).reshape(len(rows), len(levels))
+
+
+def _curve_families(runs: Mapping[RunKey, RunFragility]) -> list[str]:
+    """The families some run has an accuracy curve of, in ``layout.FAMILIES`` order: the figure's rows."""
+    return [f for f in FAMILIES if any(f in r.curves for r in runs.values())]
 
 
 def _task_runs(perturbation: PerturbationRecords, task: str) -> dict[RunKey, RunFragility]:
@@ -191,7 +194,7 @@ def build_perturbation_figure(
     order = regime_order(runs, regimes)
     keys = sort_runs(runs, order)
     models = list(dict.fromkeys(k[1] for k in keys))
-    families = [f for f in FAMILIES if any(f in r.curves for r in runs.values())]
+    families = _curve_families(runs)
     lines = _Lines(order, _cells(runs, keys))
     width, height = panel_size
     fig = Figure(figsize=(width * len(models) + 0.4, height * len(families) + 1.2), layout="constrained")
@@ -227,25 +230,27 @@ def plot_perturbation(
 def perturbation_figure_caption(
     perturbation: PerturbationRecords, *, task: str, regimes: Sequence[str] | None = None
 ) -> str:
-    """Figure 7 of one task, the numbers: per model and regime its seeds, unperturbed accuracy, log10 ε₅ of each
-    family and the prediction; the task's paired comparisons with their verdicts; what the lines and bands are."""
+    """Figure 7 of one task, the numbers: per model and regime its seeds, unperturbed accuracy, the reported
+    threshold (``comparisons.reported_threshold``) of each family and the prediction; the task's paired comparisons
+    with their verdicts; what the lines and bands are."""
     runs = {k: v for k, v in as_fragility(perturbation).items() if k[0] == task}
     if not runs:
         return f"No perturbation runs of {task}.\n"
-    families = measured_families(runs)
-    lines = [grid_text(runs), ""]
+    threshold = reported_threshold(runs.values())
+    families = measured_families(runs.values(), threshold)
+    lines = [grid_text(runs, threshold), ""]
     for (model, regime), cell in _cells(runs, sort_runs(runs, regimes)).items():
         seeds = ", ".join(str(r.run[3]) for r in cell)
         accuracy = value_text((100.0 * r.reference_accuracy for r in cell), " %")
         lines.append(
             f"- {model.upper()}, {regime} (seed{'s' * (len(cell) > 1)} {seeds}): unperturbed accuracy {accuracy}; "
-            f"{cells_text({regime: cell}, families)}."
+            f"{cells_text({regime: cell}, families, threshold)}."
         )
-    lines += ["", comparisons_text(runs, task, regimes), ""]
+    lines += ["", comparisons_text(runs, task, regimes, threshold), ""]
     lines.append(
-        "Lines: the mean over seeds of the accuracy change (a run's random curve is first the mean over its "
-        "samples); bands: minimum to maximum over seeds; vertical dotted lines: 10^(mean over seeds of log10 "
-        f"d/‖W‖₂) per regime; horizontal line: the {100 * DROP:g}-point drop."
+        "Lines: the mean over seeds of the accuracy change on the grid's levels (a run's curve of a family with "
+        "several directions is first the mean over them); bands: minimum to maximum over seeds; vertical dotted "
+        f"lines: 10^(mean over seeds of log10 d/‖W‖₂) per regime; horizontal line: the {100 * DROP:g}-point drop."
     )
     return "\n".join(lines) + "\n"
 
@@ -253,11 +258,14 @@ def perturbation_figure_caption(
 def perturbation_figure_description(perturbation: PerturbationRecords, *, task: str) -> str:
     """Figure 7, what it is; the number of test examples from the task's perturbation records."""
     runs = {k: v for k, v in as_fragility(perturbation).items() if k[0] == task}
+    families = _curve_families(runs)
+    rows = "; ".join(FAMILY_LABELS.get(f, f) for f in families)
+    if "adversarial" in families:
+        rows += " (projected gradient ascent on the loss on training examples: a lower bound on the worst case)"
     return (
         "Test accuracy under weight perturbations (``figure7_perturbation`` rule) for every model of one task: the "
         f"change of test accuracy (points, perturbed − unperturbed, on {n_eval_text(runs)} test examples) against "
-        "ε = ‖ΔW‖₂/‖W‖₂ on a log axis; random directions in the top row, the worst-case direction towards "
-        "instability in the bottom row; one line per regime (mean over seeds, band from their minimum to maximum); "
-        "the dotted vertical line in a regime's colour is its predicted threshold d/‖W‖₂, the grey horizontal line "
-        f"the {100 * DROP:g}-point drop that defines ε₅.\n"
+        f"ε = ‖ΔW‖₂/‖W‖₂ on a log axis; one row per family of directions, top to bottom: {rows}; one line per "
+        "regime (mean over seeds, band from their minimum to maximum); the dotted vertical line in a regime's colour "
+        f"is its predicted threshold d/‖W‖₂, the grey horizontal line the {100 * DROP:g}-point drop that defines ε₅.\n"
     )

@@ -1,39 +1,73 @@
-"""The sentences that the captions of Table 4 and Figures 7–8 share: the runs and grid, each family's ε₅ and the
-prediction per regime, the paired comparisons with the reference regime, and Spearman's ρ.
+"""The sentences that the captions of Table 4 and Figures 7–8 share: the runs, grid and samples, what the threshold
+is, each family's threshold and the prediction per regime, the paired comparisons with the reference regime, and
+Spearman's ρ.
 
-The numbers are those of :mod:`rnnrobust.robustness.perturbation.eps5`, written with
-:mod:`rnnrobust.reporting.perturbation_text`.
+The numbers are those of :mod:`rnnrobust.robustness.perturbation.eps5` and
+:mod:`rnnrobust.robustness.perturbation.comparisons`, written with :mod:`rnnrobust.reporting.perturbation_text`;
+every function takes the threshold it writes about (``eps5.THRESHOLD_NAMES``, default the primary one).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from rnnrobust.layout import FAMILIES, REFERENCE, RunKey
+from rnnrobust.layout import REFERENCE, RunKey
 from rnnrobust.reporting.perturbation_text import (
     FAMILY_LABELS,
+    PERTURBATION_SIZE,
+    THRESHOLD_LABELS,
     comparison_sentence,
     family_text,
     rho_text,
+    threshold_definition,
     value_text,
 )
-from rnnrobust.robustness.perturbation.comparisons import compare_regimes, prediction_correlation
-from rnnrobust.robustness.perturbation.eps5 import DROP, RunFragility, grid_bounds
+from rnnrobust.robustness.perturbation.comparisons import compare_regimes, measured_families, prediction_correlation
+from rnnrobust.robustness.perturbation.eps5 import PRIMARY, RunFragility, grid_bounds
 
-__all__ = ["cells_text", "comparisons_text", "correlation_text", "grid_text", "measured_families", "n_eval_text"]
+__all__ = [
+    "bisected",
+    "cells_text",
+    "comparisons_text",
+    "correlation_text",
+    "grid_text",
+    "n_eval_text",
+    "samples_text",
+]
 
 
-def grid_text(runs: Mapping[RunKey, RunFragility]) -> str:
-    """The runs, their grid, random directions and test examples (from their records), and what ε₅ is."""
+def bisected(runs: Iterable[RunFragility]) -> bool:
+    """Whether the runs' records have the stage's bisected thresholds (ε_flip5 among them); records of the stage
+    before it bisected have none, and their ε₅ is interpolated on the grid."""
+    return any(run.flip5 for run in runs)
+
+
+def samples_text(runs: Iterable[RunFragility], threshold: str = PRIMARY) -> str:
+    """Each family's directions per run, as the records have them (``a/b`` when runs differ), e.g.
+    ``"Gaussian 3, instability 1"``."""
+    runs = list(runs)
+    parts = []
+    for family in measured_families(runs, threshold):
+        per_run = [r.thresholds(threshold).get(family) for r in runs]
+        counts = sorted({len(t.samples) for t in per_run if t is not None})
+        parts.append(f"{FAMILY_LABELS.get(family, family)} {'/'.join(map(str, counts))}")
+    return "; ".join(parts)
+
+
+def grid_text(runs: Mapping[RunKey, RunFragility], threshold: str = PRIMARY) -> str:
+    """The runs, their grid, directions and test examples (from their records), and what the threshold is."""
     seeds = sorted({key[3] for key in runs})
     low, high = grid_bounds(runs.values())
     levels = sorted({x for run in runs.values() for x in run.levels})
-    samples = "/".join(str(s) for s in sorted({run.random_samples for run in runs.values()}))
+    definition = threshold_definition(threshold, bisected(runs.values()))
+    attack = ""
+    if "adversarial" in measured_families(runs.values(), threshold):
+        attack = " (the adversarial ascent runs on training examples, disjoint from them)"
     return (
         f"{len(runs)} runs (seeds {', '.join(map(str, seeds))}); ε grid 10^{low:g} … 10^{high:g} ({len(levels)} "
-        f"levels); {samples} random direction(s) per run; {n_eval_text(runs)} test examples per perturbed copy. ε₅: "
-        f"where test accuracy first falls {100 * DROP:g} points below the unperturbed accuracy, interpolated in log10 "
-        "ε; numbers are log10, mean ± sd [95 % CI] over runs (n)."
+        f"levels); directions per run: {samples_text(runs.values(), threshold)}; {n_eval_text(runs)} test examples "
+        f"per perturbed copy{attack}. {THRESHOLD_LABELS[threshold]}: {PERTURBATION_SIZE} {definition}. Numbers are "
+        "log10, mean ± sd [95 % CI] over runs (n)."
     )
 
 
@@ -50,19 +84,24 @@ def _by_regime(cells: Mapping[str, Sequence[RunFragility]], text: Callable[[Sequ
     return "; ".join(f"{regime} {text(runs)}" for regime, runs in cells.items() if runs)
 
 
-def cells_text(cells: Mapping[str, Sequence[RunFragility]], families: Sequence[str]) -> str:
-    """log10 ε₅ per family and the prediction, each regime's runs (``cells``: regime -> runs) side by side."""
+def cells_text(cells: Mapping[str, Sequence[RunFragility]], families: Sequence[str], threshold: str = PRIMARY) -> str:
+    """The log10 ``threshold`` per family and the prediction, each regime's runs (``cells``: regime -> runs) side by
+    side."""
+    label = THRESHOLD_LABELS[threshold]
     parts = [
-        f"log10 ε₅ {FAMILY_LABELS.get(f, f)}: {_by_regime(cells, lambda runs, f=f: family_text(runs, f))}"
+        f"log10 {label}, {FAMILY_LABELS.get(f, f)}: "
+        f"{_by_regime(cells, lambda runs, f=f: family_text(runs, f, threshold))}"
         for f in families
     ]
     parts.append(f"predicted log10 ε: {_by_regime(cells, lambda runs: value_text(r.predicted for r in runs))}")
     return "; ".join(parts)
 
 
-def comparisons_text(runs: Mapping[RunKey, RunFragility], task: str, regimes: Sequence[str] | None) -> str:
+def comparisons_text(
+    runs: Mapping[RunKey, RunFragility], task: str, regimes: Sequence[str] | None, threshold: str = PRIMARY
+) -> str:
     """The paired comparisons of the task's regimes with the reference, or why there are none."""
-    comparisons = [c for c in compare_regimes(runs, regimes=regimes) if c.task == task]
+    comparisons = [c for c in compare_regimes(runs, regimes=regimes, threshold=threshold) if c.task == task]
     if comparisons:
         return " ".join(comparison_sentence(c) for c in comparisons)
     present = {key[2] for key in runs if key[0] == task}
@@ -71,19 +110,14 @@ def comparisons_text(runs: Mapping[RunKey, RunFragility], task: str, regimes: Se
     return f"{task}: only {REFERENCE} runs, so no regime is compared with {REFERENCE}."
 
 
-def measured_families(runs: Mapping[RunKey, RunFragility]) -> list[str]:
-    """The families of perturbations of which some run has an ε₅, in :data:`rnnrobust.layout.FAMILIES` order."""
-    return [f for f in FAMILIES if any(f in r.eps5 for r in runs.values())]
-
-
-def correlation_text(runs: Mapping[RunKey, RunFragility], family: str) -> str:
+def correlation_text(runs: Mapping[RunKey, RunFragility], family: str, threshold: str = PRIMARY) -> str:
     """Spearman's ρ of prediction against measurement over all runs, with how censored and unpredicted runs count."""
-    corr = prediction_correlation(runs, family)
+    corr = prediction_correlation(runs, family, threshold)
     text = f"{FAMILY_LABELS.get(family, family)}: Spearman {rho_text(corr.all)}"
     if corr.censored:
         text += (
-            f" ({corr.censored} with a censored ε₅, ranked as ties beyond the grid's end; uncensored runs only: "
-            f"{rho_text(corr.measured)})"
+            f" ({corr.censored} with a censored {THRESHOLD_LABELS[threshold]}, ranked as ties beyond the grid's end; "
+            f"uncensored runs only: {rho_text(corr.measured)})"
         )
     if corr.unpredicted:
         text += f"; {corr.unpredicted} run{'s' * (corr.unpredicted != 1)} without a stable block left out"

@@ -1,9 +1,9 @@
 """The perturbation stage's numbers in words: cells, caption phrases and the regime comparisons' sentences.
 
-The numbers are those of :mod:`rnnrobust.robustness.perturbation.eps5` (ε₅, its censoring) and
-:mod:`rnnrobust.robustness.perturbation.comparisons` (the paired regime comparisons, Spearman's ρ); this module
-only writes them, with :mod:`rnnrobust.reporting.formatting`'s formats, for Table 4 and the captions of Table 4
-and Figures 7 and 8.
+The numbers are those of :mod:`rnnrobust.robustness.perturbation.eps5` (the thresholds ε_flip5, ε₅ and the
+normalised ε₅, their censoring) and :mod:`rnnrobust.robustness.perturbation.comparisons` (the paired regime
+comparisons, Spearman's ρ); this module only writes them, with :mod:`rnnrobust.reporting.formatting`'s formats, for
+Table 4 and the captions of Table 4 and Figures 7 and 8.
 """
 
 from __future__ import annotations
@@ -11,31 +11,68 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from rnnrobust.reporting.formatting import format_summary, format_value
+from rnnrobust.reporting.formatting import format_mean_std, format_summary, format_value
 from rnnrobust.reporting.table_common import over_seeds_summary
-from rnnrobust.robustness.perturbation.comparisons import ALPHA, RegimeComparison, ci_side
-from rnnrobust.robustness.perturbation.eps5 import (
-    FamilyCell,
-    FamilyThreshold,
-    RunFragility,
-    family_summary,
-    grid_bounds,
-)
+from rnnrobust.robustness.perturbation.comparisons import ALPHA, RegimeComparison, ci_side, threshold_summary
+from rnnrobust.robustness.perturbation.eps5 import DROP, PRIMARY, FamilyCell, FamilyThreshold, RunFragility, grid_bounds
 from rnnrobust.stats import PairedDifference, SpearmanResult, min_p_value
 
 __all__ = [
     "FAMILY_LABELS",
+    "PERTURBATION_SIZE",
+    "THRESHOLD_LABELS",
     "censored_cell",
     "comparison_sentence",
     "direction_reason",
     "family_text",
     "rho_text",
+    "threshold_definition",
     "threshold_text",
     "value_text",
 ]
 
-#: Printed names of the families of weight perturbations.
-FAMILY_LABELS = {"random": "random", "worst": "worst case"}
+#: Printed names of the families of weight perturbations (``layout.FAMILIES``), and of the family ``worst`` of
+#: records before issue 19 (towards instability, unstable blocks included; ``eps5`` keeps its name).
+FAMILY_LABELS = {
+    "gaussian": "Gaussian",
+    "gaussian_rank": "Gaussian, rank-matched",
+    "instability": "instability",
+    "adversarial": "adversarial (PGD)",
+    "worst": "instability, all blocks (older records)",
+}
+#: Printed names of the thresholds (``eps5.THRESHOLD_NAMES``); words rather than a subscript "flip5", which the
+#: LaTeX of the tables cannot set (``latex.latex_escape`` subscripts one character).
+THRESHOLD_LABELS = {"flip5": "ε at 5 % flips", "eps5": "ε₅", "eps5_normalized": "normalised ε₅"}
+
+
+#: What every threshold measures, before its :func:`threshold_definition`.
+PERTURBATION_SIZE = "the relative weight perturbation ‖ΔW‖₂/‖W‖₂ (every recurrent gate block at once)"
+
+
+def threshold_definition(threshold: str = PRIMARY, bisected: bool = True) -> str:
+    """Where a threshold lies, as the clause after :data:`PERTURBATION_SIZE`: ``"at which …"``; ``bisected``: the
+    records have the stage's bisected thresholds (else ε₅ is interpolated on the grid, as for records of the stage
+    before it bisected).
+
+    >>> threshold_definition("eps5", bisected=False)
+    'at which test accuracy first falls 5 points below the unperturbed accuracy, interpolated linearly in log10 ε'
+    """
+    bisection = "bisected in log10 ε to 1/64 decade"
+    interpolation = "interpolated linearly in log10 ε"
+    if threshold == "flip5":
+        return (
+            "at which 5 % of the predictions on the evaluation subset first differ from the unperturbed network's "
+            f"(per output character for adding, per review for IMDB, per image for MNIST), {bisection}"
+        )
+    if threshold == "eps5":
+        found = bisection if bisected else interpolation
+        return f"at which test accuracy first falls {100 * DROP:g} points below the unperturbed accuracy, {found}"
+    if threshold == "eps5_normalized":
+        return (
+            f"at which the accuracy drop first reaches {100 * DROP:g} % of the unperturbed accuracy's margin over "
+            f"chance, (a₀ − a)/(a₀ − chance) ≥ {DROP:g}, {interpolation} on the grid"
+        )
+    raise ValueError(f"unknown threshold {threshold!r}")
 
 
 def _samples_tail(above: int, below: int, samples: int) -> str:
@@ -46,8 +83,8 @@ def _samples_tail(above: int, below: int, samples: int) -> str:
 
 
 def threshold_text(threshold: FamilyThreshold) -> str:
-    """One run's log10 ε₅ of a family as printed: its median over samples, ``"≥ …"`` (``"≤ …"``) when that is a
-    bound (:attr:`~rnnrobust.robustness.perturbation.eps5.FamilyThreshold.censored`), and the censored samples.
+    """One run's log10 threshold of a family as printed: its median over samples, ``"≥ …"`` (``"≤ …"``) when that
+    is a bound (:attr:`~rnnrobust.robustness.perturbation.eps5.FamilyThreshold.censored`), and the censored samples.
 
     >>> from rnnrobust.robustness.perturbation.eps5 import Threshold
     >>> threshold_text(FamilyThreshold((Threshold(-0.875), Threshold(-0.875), Threshold(0.0, "above"))))
@@ -65,51 +102,56 @@ def threshold_text(threshold: FamilyThreshold) -> str:
 
 
 def censored_cell(cell: FamilyCell, bounds: tuple[float, float]) -> str:
-    """The printed cell of log10 ε₅ over runs some of whose samples are censored; ``""`` when none is.
+    """The printed cell of a log10 threshold over runs some of whose values are bounds (``cell.above`` /
+    ``cell.below``: at least half of a run's samples beyond the largest / below the smallest level of ``bounds``);
+    ``""`` when none is (the summary is exact, whatever samples were censored: :func:`family_text` counts them).
 
-    Runs whose value is a bound (``cell.above`` / ``cell.below``, beyond the largest / below the smallest level of
-    ``bounds``): every run at the upper bound, ``"> max (n/n above the grid)"``; every run at the lower,
-    ``"≤ min (…)"``; else some above (none below): the mean is a lower bound, ``"≥ mean ± sd [lo, hi] (k/n above
-    the grid)"``; some below: ``"≤ …"``; both: no bound, the counts. No run a bound, but some of their samples
-    censored: the summary (the medians are exact) and the samples' count.
+    Compact, to fit a table of four families on a page: every run at the upper bound, ``"> max, n/n above"``; every
+    run at the lower, ``"≤ min, n/n below"``; else some above (none below): the mean is a lower bound, ``"≥ mean ±
+    sd, k/n above"``; some below: ``"≤ …"``; both: no bound, the mean and both counts. The interval is left out: it
+    would be one of bounds (the CSV has it).
 
     >>> from rnnrobust.stats import summarize
     >>> censored_cell(FamilyCell(summarize([0.0, 0.0, 0.0]), above=3), (-4.0, 0.0))
-    '> 0 (3/3 above the grid)'
+    '> 0, 3/3 above'
     >>> censored_cell(FamilyCell(summarize([-2.0, -1.0, 0.0]), above=1), (-4.0, 0.0))
-    '≥ -1.0 ± 1.0 [-1.8, -0.2] (1/3 above the grid)'
+    '≥ -1.0 ± 1.0, 1/3 above'
     >>> censored_cell(FamilyCell(summarize([-0.875]), samples_above=1, samples=3), (-4.0, 0.0))
-    '-0.875 (1 of 3 samples above the grid)'
+    ''
     """
     summary, above, below = cell.summary, cell.above, cell.below
     n = summary.n
-    samples = _samples_tail(cell.samples_above, cell.samples_below, cell.samples)
-    if n == 0 or not (above or below or samples):
+    if n == 0 or not (above or below):
         return ""
-    text = format_summary(summary.mean, summary.sd, summary.ci_low, summary.ci_high)
-    if not (above or below):
-        return f"{text} ({samples})"
-    counts = [f"{k}/{n} {side} the grid" for k, side in ((above, "above"), (below, "below")) if k]
-    tail = f" ({', '.join(counts)})"
+    counts = ", ".join(f"{k}/{n} {side}" for k, side in ((above, "above"), (below, "below")) if k)
     # Every run at the grid's end (values never exceed it): the cell is that bound, strictly beyond for "above".
     if above == n and summary.mean >= bounds[1]:
-        return f"> {format_value(bounds[1])}{tail}"
+        return f"> {format_value(bounds[1])}, {counts}"
     if below == n and summary.mean <= bounds[0]:
-        return f"≤ {format_value(bounds[0])}{tail}"
-    if above and below:
-        return text + tail
-    return f"{'≥' if above else '≤'} {text}{tail}"
+        return f"≤ {format_value(bounds[0])}, {counts}"
+    sign = "" if above and below else "≥ " if above else "≤ "
+    return f"{sign}{format_mean_std(summary.mean, summary.sd)}, {counts}"
 
 
-def family_text(runs: Sequence[RunFragility], family: str) -> str:
-    """A caption's ``"mean ± sd [lo, hi] (n = k)"`` of log10 ε₅, or the censored form (:func:`censored_cell`)."""
-    cell = family_summary(runs, family)
+def family_text(runs: Sequence[RunFragility], family: str, threshold: str = PRIMARY) -> str:
+    """A caption's ``"mean ± sd [lo, hi] (n = k)"`` of the log10 ``threshold`` of ``family``, or the censored form
+    (:func:`censored_cell`), with the samples censored in runs whose median is exact.
+
+    >>> from rnnrobust.robustness.perturbation.eps5 import Threshold
+    >>> run = RunFragility(("adding", "rnn", "baseline", 0), 0.9, (-1.0, 0.0), {}, {}, 0.0, 0.0, flip5={
+    ...     "gaussian": FamilyThreshold((Threshold(-0.875), Threshold(-0.875), Threshold(0.0, "above")))})
+    >>> family_text([run], "gaussian")
+    '-0.875 (1 of 3 samples above the grid) (n = 1)'
+    """
+    cell = threshold_summary(runs, family, threshold)
     summary = cell.summary
     if summary.n == 0:
         return "no runs"
     text = censored_cell(cell, grid_bounds(runs))
     if not text:
         text = format_summary(summary.mean, summary.sd, summary.ci_low, summary.ci_high)
+        samples = _samples_tail(cell.samples_above, cell.samples_below, cell.samples)
+        text += f" ({samples})" if samples else ""
     return f"{text} (n = {summary.n})"
 
 
@@ -201,7 +243,8 @@ def comparison_sentence(comparison: RegimeComparison) -> str:
                      + (f", {left} censored pair{'s' * (left != 1)} left out" if left else ""))  # fmt: skip
     predicted = comparison.differences.get("predicted")
     head = (
-        f"{comparison.task}, {comparison.regime} − {comparison.reference} paired by model and seed: log10 ε₅ "
+        f"{comparison.task}, {comparison.regime} − {comparison.reference} paired by model and seed, log10 "
+        f"{THRESHOLD_LABELS[comparison.threshold]}: "
         + "; ".join(parts)
         + (f"; predicted log10 ε {_difference_text(predicted)}" if predicted is not None else "")
         + "."

@@ -2,31 +2,37 @@
 
 Numbers only (their words are in ``rnnrobust.reporting.perturbation_text``); the runs are the
 :class:`~rnnrobust.robustness.perturbation.eps5.RunFragility` of ``rnnrobust.robustness.perturbation.eps5``.
+Every comparison is of one **threshold** (``eps5.THRESHOLD_NAMES``): by default the primary one, ε_flip5
+(``eps5.PRIMARY``: 5 % of predictions flipped), else ε₅ (accuracy 5 points down) or the normalised ε₅; the
+families are those of ``layout.FAMILIES`` of which some run has a value (:func:`measured_families`).
 
-A run's log10 ε₅ of a family is the median over its samples (``eps5.FamilyThreshold``): exact unless at least half
-of its samples are censored one way, and then *censored* (a bound).
+A run's log10 threshold of a family is the median over its samples (``eps5.FamilyThreshold``): exact unless at
+least half of its samples are censored one way, and then *censored* (a bound).
 
 **Paired comparisons** (:func:`compare_regimes`): pairs are runs of the same task, model and seed; a pair whose
-ε₅ of a family is censored on either side is left out of that family's difference (its difference is only a
-bound), and counted. A regime is called less (more) robust than the reference by a family when the paired
-differences of log10 ε₅ have a 95 % CI below (above) 0 *and* the exact sign-flip test gives p < :data:`ALPHA`. The
-CI is Student's t up to 10 pairs (``interval="auto"``, as every aggregate over seeds; a percentile bootstrap is too
-narrow with few seeds, ``rnnrobust.stats``). The p-values are not corrected for the several tasks and families.
+threshold of a family is censored on either side is left out of that family's difference (its difference is only
+a bound), and counted. A regime is called less (more) robust than the reference by a family when the paired
+differences of the log10 threshold have a 95 % CI below (above) 0 *and* the exact sign-flip test gives
+p < :data:`ALPHA`. The CI is Student's t up to 10 pairs (``interval="auto"``, as every aggregate over seeds; a
+percentile bootstrap is too narrow with few seeds, ``rnnrobust.stats``). The p-values are not corrected for the
+several tasks and families.
 
-**Predicted against measured** (:func:`prediction_correlation`): Spearman's ρ of log10 ε_pred against log10 ε₅
-ranks a censored value at its bound: with the worst case, or an odd number of random samples, its median is then a
-censored sample, so censored runs tie at the grid's end, their true rank relative to every measured value (they
-lie beyond it); ρ over the uncensored runs alone is given beside it.
+**Predicted against measured** (:func:`prediction_correlation`): Spearman's ρ of log10 ε_pred against the log10
+threshold ranks a censored value at its bound: with one sample (the instability and adversarial families), or an
+odd number of Gaussian samples, its median is then a censored sample, so censored runs tie at the grid's end,
+their true rank relative to every measured value (they lie beyond it); ρ over the uncensored runs alone is given
+beside it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rnnrobust.layout import FAMILIES, REFERENCE, RunKey
-from rnnrobust.robustness.perturbation.eps5 import RunFragility
+from rnnrobust.robustness.perturbation.eps5 import PRIMARY, FamilyCell, RunFragility, family_summary
 from rnnrobust.runs import sort_runs
 from rnnrobust.stats import PairedDifference, SpearmanResult, paired_difference, spearman_ci
 
@@ -37,11 +43,41 @@ __all__ = [
     "ci_side",
     "compare_regimes",
     "direction",
+    "measured_families",
     "prediction_correlation",
+    "reported_threshold",
+    "threshold_summary",
 ]
 
 #: Level of the paired test below which (with the CI on the same side of 0) a difference counts as resolved.
 ALPHA = 0.05
+
+
+def _has_value(run: RunFragility, family: str, threshold: str) -> bool:
+    """Whether the run has a value (not NaN) of ``threshold`` for ``family``."""
+    value = run.thresholds(threshold).get(family)
+    return value is not None and not math.isnan(value.log10)
+
+
+def measured_families(runs: Iterable[RunFragility], threshold: str = PRIMARY) -> list[str]:
+    """The families of which some run has a value of ``threshold``: ``layout.FAMILIES`` in order, then others."""
+    runs = list(runs)
+    present = {f for run in runs for f in run.thresholds(threshold) if _has_value(run, f, threshold)}
+    return [f for f in FAMILIES if f in present] + sorted(present - set(FAMILIES))
+
+
+def reported_threshold(runs: Iterable[RunFragility]) -> str:
+    """The threshold that tables and figures report: the primary one (``eps5.PRIMARY``) when some run has it,
+    else ε₅ (``"eps5"``: records of the stage before it bisected thresholds have no ε_flip5)."""
+    return PRIMARY if measured_families(runs, PRIMARY) else "eps5"
+
+
+def threshold_summary(runs: Sequence[RunFragility], family: str, threshold: str = PRIMARY) -> FamilyCell:
+    """:func:`~rnnrobust.robustness.perturbation.eps5.family_summary` of ``threshold`` over the runs of a cell.
+
+    ``family_summary`` reads each run's ``eps5``; it is handed copies of the runs that hold ``threshold`` there.
+    """
+    return family_summary([dataclasses.replace(run, eps5=run.thresholds(threshold)) for run in runs], family)
 
 
 def ci_side(diff: PairedDifference) -> str:
@@ -64,9 +100,10 @@ class RegimeComparison:
     """One regime against the reference within a task, paired by (model, seed).
 
     ``differences`` maps each family of the runs (and ``"predicted"``) to the :class:`~rnnrobust.stats.
-    PairedDifference` of log10 ε₅ (log10 ε_pred), regime − reference; ``censored`` counts per family the pairs
-    left out because a value is censored; ``verdict`` says for which families the difference is resolved, i.e. its
-    95 % CI lies on one side of 0 and the paired sign-flip test gives p < :data:`ALPHA` (ε₅ lower: less robust).
+    PairedDifference` of the log10 ``threshold`` (log10 ε_pred), regime − reference; ``censored`` counts per family
+    the pairs left out because a value is censored; ``verdict`` says for which families the difference is resolved,
+    i.e. its 95 % CI lies on one side of 0 and the paired sign-flip test gives p < :data:`ALPHA` (a lower
+    threshold: less robust).
     """
 
     task: str
@@ -74,6 +111,7 @@ class RegimeComparison:
     reference: str
     differences: Mapping[str, PairedDifference]
     censored: Mapping[str, int] = field(default_factory=dict)
+    threshold: str = PRIMARY
 
     @property
     def families(self) -> list[str]:
@@ -98,12 +136,16 @@ class RegimeComparison:
 
 
 def _paired_family(
-    own: Mapping[tuple[str, int], RunFragility], ref: Mapping[tuple[str, int], RunFragility], family: str
+    own: Mapping[tuple[str, int], RunFragility],
+    ref: Mapping[tuple[str, int], RunFragility],
+    family: str,
+    threshold: str,
 ) -> tuple[PairedDifference, int]:
-    """The paired difference of log10 ε₅ of ``family``, own − ref, and the pairs left out as censored."""
+    """The paired difference of the log10 ``threshold`` of ``family``, own − ref, and the pairs left out as
+    censored."""
     a, b, left = {}, {}, 0
     for pair in sorted(own.keys() & ref.keys()):  # a fixed order: sums and resamples follow it
-        ta, tb = own[pair].eps5.get(family), ref[pair].eps5.get(family)
+        ta, tb = own[pair].thresholds(threshold).get(family), ref[pair].thresholds(threshold).get(family)
         if ta is None or tb is None or math.isnan(ta.log10) or math.isnan(tb.log10):
             continue
         if ta.censored or tb.censored:
@@ -114,13 +156,13 @@ def _paired_family(
 
 
 def _compare(
-    own: Mapping[tuple[str, int], RunFragility], ref: Mapping[tuple[str, int], RunFragility]
+    own: Mapping[tuple[str, int], RunFragility], ref: Mapping[tuple[str, int], RunFragility], threshold: str
 ) -> tuple[dict[str, PairedDifference], dict[str, int]]:
-    """(differences, censored pairs) per family the runs have, then the difference of the predictions."""
-    families = [f for f in FAMILIES if any(f in r.eps5 for r in [*own.values(), *ref.values()])]
+    """(differences, censored pairs) per family the runs have a ``threshold`` of, then the difference of the
+    predictions."""
     differences, censored = {}, {}
-    for family in families:
-        differences[family], censored[family] = _paired_family(own, ref, family)
+    for family in measured_families([*own.values(), *ref.values()], threshold):
+        differences[family], censored[family] = _paired_family(own, ref, family, threshold)
     both = sorted(own.keys() & ref.keys())
     differences["predicted"] = paired_difference(
         {p: own[p].predicted for p in both if math.isfinite(own[p].predicted)},
@@ -131,12 +173,17 @@ def _compare(
 
 
 def compare_regimes(
-    runs: Mapping[RunKey, RunFragility], *, regimes: Sequence[str] | None = None, reference: str = REFERENCE
+    runs: Mapping[RunKey, RunFragility],
+    *,
+    regimes: Sequence[str] | None = None,
+    reference: str = REFERENCE,
+    threshold: str = PRIMARY,
 ) -> list[RegimeComparison]:
-    """Every regime but ``reference`` against it, per task, paired by (model, seed) (:class:`RegimeComparison`).
+    """Every regime but ``reference`` against it, per task, paired by (model, seed) (:class:`RegimeComparison`),
+    on ``threshold`` (``eps5.THRESHOLD_NAMES``).
 
-    Pairs whose ε₅ is censored are left out and counted (module docstring). Tasks in the project's order, regimes
-    in ``regimes`` (else as the runs first name them); none when the reference has no runs.
+    Pairs whose threshold is censored are left out and counted (module docstring). Tasks in the project's order,
+    regimes in ``regimes`` (else as the runs first name them); none when the reference has no runs.
     """
     keys = sort_runs(runs, regimes)
     order = list(dict.fromkeys(k[2] for k in keys))
@@ -149,8 +196,8 @@ def compare_regimes(
             own = {(k[1], k[3]): runs[k] for k in keys if k[0] == task and k[2] == regime}
             if regime == reference or not own:
                 continue
-            differences, censored = _compare(own, ref)
-            out.append(RegimeComparison(task, regime, reference, differences, censored))
+            differences, censored = _compare(own, ref, threshold)
+            out.append(RegimeComparison(task, regime, reference, differences, censored, threshold))
     return out
 
 
@@ -160,11 +207,11 @@ def compare_regimes(
 
 @dataclass(frozen=True)
 class PredictionCorrelation:
-    """Spearman's ρ of log10 ε_pred against log10 ε₅ of one family over runs.
+    """Spearman's ρ of log10 ε_pred against the log10 ``threshold`` of one family over runs.
 
-    ``all``: every run with both numbers, each ε₅ the median over the run's samples and a censored one at its bound
-    (module docstring); ``measured``: the uncensored runs only; ``censored``: runs in ``all`` but not in ``measured``;
-    ``unpredicted``: runs left out for want of a prediction (no stable block).
+    ``all``: every run with both numbers, each threshold the median over the run's samples and a censored one at
+    its bound (module docstring); ``measured``: the uncensored runs only; ``censored``: runs in ``all`` but not in
+    ``measured``; ``unpredicted``: runs left out for want of a prediction (no stable block).
     """
 
     family: str
@@ -172,11 +219,15 @@ class PredictionCorrelation:
     measured: SpearmanResult
     censored: int
     unpredicted: int
+    threshold: str = PRIMARY
 
 
-def prediction_correlation(runs: Mapping[RunKey, RunFragility], family: str) -> PredictionCorrelation:
-    """:class:`PredictionCorrelation` of ``family`` over ``runs`` (:func:`rnnrobust.stats.spearman_ci`)."""
-    rows = [(r.predicted, r.eps5[family]) for r in runs.values() if family in r.eps5]
+def prediction_correlation(
+    runs: Mapping[RunKey, RunFragility], family: str, threshold: str = PRIMARY
+) -> PredictionCorrelation:
+    """:class:`PredictionCorrelation` of ``family``'s ``threshold`` over ``runs``
+    (:func:`rnnrobust.stats.spearman_ci`)."""
+    rows = [(r.predicted, r.thresholds(threshold)[family]) for r in runs.values() if family in r.thresholds(threshold)]
     usable = [(x, t) for x, t in rows if math.isfinite(x) and not math.isnan(t.log10)]
     measured = [(x, t) for x, t in usable if not t.censored]
     unpredicted = sum(not math.isfinite(x) for x, t in rows if not math.isnan(t.log10))
@@ -186,4 +237,5 @@ def prediction_correlation(runs: Mapping[RunKey, RunFragility], family: str) -> 
         measured=spearman_ci([x for x, _ in measured], [t.log10 for _, t in measured]),
         censored=len(usable) - len(measured),
         unpredicted=unpredicted,
+        threshold=threshold,
     )

@@ -252,6 +252,16 @@ def _state(
             for name, m in measured.items()}  # fmt: skip
 
 
+def _reference_stability(records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The unperturbed blocks' radii and which are ``unstable`` and ``on_circle`` (the record's ``reference``)."""
+    label = {key: r["stability"] for key, r in records.items()}
+    return {
+        "spectral_radius": {key: r["spectral_radius"] for key, r in records.items()},
+        "unstable": [key for key in label if label[key] == "unstable"],
+        "on_circle": [key for key in label if label[key] == "on_circle"],
+    }
+
+
 def _attack_split(arrays: Mapping[str, np.ndarray], task: str, config: PerturbationConfig, dtype) -> tuple:
     """(x, y) of the adversarial ascent: ``n_attack`` training examples (``default_rng([seed, 2])``), so that the
     direction is never fitted to the examples it is evaluated on."""
@@ -314,9 +324,7 @@ def perturb_run(
         state = _state(model, x_state, config, state_block, records, powers)
         watch.lap("state")
 
-    radii = {key: r["spectral_radius"] for key, r in records.items()}
-    reference |= {"spectral_radius": radii, "unstable": [k for k in blocks if records[k]["stability"] == "unstable"],
-                  "on_circle": [k for k in blocks if records[k]["stability"] == "on_circle"]}  # fmt: skip
+    reference |= _reference_stability(records)
     return {
         "task": task, "model": cell, "regime": train.regime, "seed": train.seed, "config": config.to_params(),
         "code_digest": code_digest, "precision": train.dtype, "n_test": int(n_test), "n_eval": len(index),
