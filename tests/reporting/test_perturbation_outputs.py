@@ -5,6 +5,7 @@ figure7_perturbation, figure8_prediction, captions)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import shutil
@@ -546,12 +547,29 @@ def test_paired_comparison_and_its_verdict(loaded):
     assert c.censored == dict.fromkeys(FAMILIES, 0) and c.differences["gaussian"].n == 6
     assert c.differences["gaussian"].mean == pytest.approx(-1.0) and c.differences["gaussian"].p_value == 2 / 2**6
     assert c.differences["adversarial"].mean == pytest.approx(-0.4)
-    assert c.verdict == "less robust"
+    # each p = 2/2⁶ alone is < 0.05, but Holm over the regime's 2 tasks × 4 families leaves none below it
+    tests = [(t, f) for t in FIXTURE_TASKS for f in comparisons[t].families]
+    raw = [
+        comparisons[t].differences[f].p_value for t, f in tests if not math.isnan(comparisons[t].differences[f].p_value)
+    ]
+    adjusted = dict(zip([(t, f) for t, f in tests if not math.isnan(comparisons[t].differences[f].p_value)],
+                        S.holm(raw), strict=True))  # fmt: skip
+    for (t, f), p in adjusted.items():
+        assert comparisons[t].p_holm[f] == pytest.approx(p)
+    assert c.p_holm["gaussian"] >= 8 / 2**6 and c.verdict == "not resolved"
+    assert (
+        "By these measurements stabilized runs are shown neither less nor more robust than baseline runs (Gaussian: "
+        "CI below 0 but Holm-adjusted p ≥ 0.05 (the least p with 6 pairs is 0.031)"
+    ) in comparison_sentence(c)
+    assert "Holm adjusts each regime's p over its task × family tests." in comparison_sentence(c)
+    # without Holm (a comparison built alone) the same differences are resolved: every family below 0
+    alone = dataclasses.replace(c, p_holm={})
+    assert alone.verdict == "less robust"
     assert (
         "By these measurements stabilized runs are less robust than baseline runs (Gaussian: CI below 0, p < 0.05; "
         "Gaussian, rank-matched: CI below 0, p < 0.05; instability: CI below 0, p < 0.05; adversarial (PGD): CI "
         "below 0, p < 0.05)."
-    ) in comparison_sentence(c)
+    ) in comparison_sentence(alone)
     assert f"paired by model and seed, log10 {FLIP}: Gaussian " in comparison_sentence(c)
     # ε₅ on request: the accuracy's thresholds lie ACCURACY_LAG above the flips on both sides
     c = next(c for c in compare_regimes(loaded, regimes=list(REGIMES), threshold="eps5") if c.task == t0)
@@ -572,8 +590,8 @@ def test_paired_comparison_and_its_verdict(loaded):
     assert got.n == want.n == 2 and want.ci_low < 0 < want.ci_high and c.verdict == "not resolved"
     assert (
         "By these measurements stabilized runs are shown neither less nor more robust than baseline runs (Gaussian: "
-        "CI includes 0; Gaussian, rank-matched: CI includes 0; instability: CI below 0 but p ≥ 0.05 (the least p "
-        f"with 4 pairs is {S.min_p_value(4):.2g}); adversarial (PGD): CI includes 0)."
+        "CI includes 0; Gaussian, rank-matched: CI includes 0; instability: CI below 0 but Holm-adjusted p ≥ 0.05 "
+        f"(the least p with 4 pairs is {S.min_p_value(4):.2g}); adversarial (PGD): CI includes 0)."
     ) in comparison_sentence(c)
 
 
@@ -693,8 +711,9 @@ def test_captions_give_the_numbers_and_a_computed_verdict(loaded, table):
         "\n\nThis run:\n\n24 runs (seeds 0, 1, 2); ε grid 10^-3 … 10^0 (4 levels); directions per run: Gaussian 3"
         in text
     )
-    assert "stabilized runs are less robust than baseline runs" in text
-    assert "stabilized runs are shown neither less nor more robust than baseline runs" in text
+    # Holm over the regime's task × family tests leaves no 6-pair difference resolved (p ≥ 8 · 2/2⁶)
+    assert "stabilized runs are less robust than baseline runs" not in text
+    assert text.count("stabilized runs are shown neither less nor more robust than baseline runs") == 2
     assert f"instability: Spearman {rho_text(prediction_correlation(loaded, 'instability').all)}" in text
     pooled = [loaded[k] for k in loaded if k[0] == t0 and k[2] == STAB]
     assert f"log10 {FLIP}, instability: {BASE} " in text and f"; {STAB} {family_text(pooled, 'instability')}" in text

@@ -13,8 +13,16 @@ from collections.abc import Iterable, Sequence
 
 from rnnrobust.reporting.formatting import format_mean_std, format_summary, format_value
 from rnnrobust.reporting.table_common import over_seeds_summary
-from rnnrobust.robustness.perturbation.comparisons import ALPHA, RegimeComparison, ci_side, threshold_summary
-from rnnrobust.robustness.perturbation.eps5 import DROP, PRIMARY, FamilyCell, FamilyThreshold, RunFragility, grid_bounds
+from rnnrobust.robustness.perturbation.comparisons import ALPHA, RegimeComparison, ci_side
+from rnnrobust.robustness.perturbation.eps5 import (
+    DROP,
+    PRIMARY,
+    FamilyCell,
+    FamilyThreshold,
+    RunFragility,
+    family_summary,
+    grid_bounds,
+)
 from rnnrobust.stats import PairedDifference, SpearmanResult, min_p_value
 
 __all__ = [
@@ -143,7 +151,7 @@ def family_text(runs: Sequence[RunFragility], family: str, threshold: str = PRIM
     >>> family_text([run], "gaussian")
     '-0.875 (1 of 3 samples above the grid) (n = 1)'
     """
-    cell = threshold_summary(runs, family, threshold)
+    cell = family_summary(runs, family, threshold)
     summary = cell.summary
     if summary.n == 0:
         return "no runs"
@@ -187,17 +195,19 @@ def rho_text(result: SpearmanResult) -> str:
 # Regimes against the reference, in words.
 
 
-def direction_reason(diff: PairedDifference) -> str:
-    """Why a paired difference is resolved or not (:func:`~rnnrobust.robustness.perturbation.comparisons.direction`)."""
+def direction_reason(diff: PairedDifference, p_holm: float | None = None) -> str:
+    """Why a paired difference is resolved or not (:func:`~rnnrobust.robustness.perturbation.comparisons.direction`),
+    on its Holm-adjusted p when given."""
     if diff.n < 2 or math.isnan(diff.ci_low):
         return "fewer than 2 pairs"
     side = ci_side(diff)
     if not side:
         return "CI includes 0"
-    if not diff.p_value < ALPHA:
+    name, p = ("p", diff.p_value) if p_holm is None else ("Holm-adjusted p", p_holm)
+    if not p < ALPHA:
         floor = min_p_value(diff.n)
-        return f"CI {side} 0 but p ≥ {ALPHA:g} (the least p with {diff.n} pairs is {floor:.2g})"
-    return f"CI {side} 0, p < {ALPHA:g}"
+        return f"CI {side} 0 but {name} ≥ {ALPHA:g} (the least p with {diff.n} pairs is {floor:.2g})"
+    return f"CI {side} 0, {name} < {ALPHA:g}"
 
 
 def _difference_text(d: PairedDifference) -> str:
@@ -250,5 +260,8 @@ def comparison_sentence(comparison: RegimeComparison) -> str:
         + "."
     )
     directions = comparison.directions
-    detail = "; ".join(f"{_label(f)}: {direction_reason(comparison.differences[f])}" for f in directions)
-    return f"{head} By these measurements {_claim(comparison, directions)} ({detail})."
+    detail = "; ".join(
+        f"{_label(f)}: {direction_reason(comparison.differences[f], comparison.p_holm.get(f))}" for f in directions
+    )
+    holm = " Holm adjusts each regime's p over its task × family tests." if comparison.p_holm else ""
+    return f"{head} By these measurements {_claim(comparison, directions)} ({detail}).{holm}"

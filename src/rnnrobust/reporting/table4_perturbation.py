@@ -5,7 +5,7 @@ predict; its caption and its report caption.
 and :mod:`rnnrobust.reporting.perturbation_captions` put them in words. Like the other tables
 (:mod:`rnnrobust.reporting.table_common`), every aggregate over seeds is a group ``<name>_mean`` / ``_sd`` /
 ``_ci_low`` / ``_ci_high`` / ``_n`` from :func:`~rnnrobust.reporting.table_common.over_seeds_summary` (a log10
-threshold: :func:`~rnnrobust.robustness.perturbation.comparisons.threshold_summary`, the same interval), and the
+threshold: :func:`~rnnrobust.robustness.perturbation.eps5.family_summary`, the same interval), and the
 per-seed values travel as ``{seed: value}`` dicts in the CSV.
 
 The table prints the reported threshold (:func:`~rnnrobust.robustness.perturbation.comparisons.reported_threshold`:
@@ -41,12 +41,13 @@ from rnnrobust.reporting.perturbation_text import (
 )
 from rnnrobust.reporting.table_common import STATS_NOTE, over_seeds, over_seeds_summary, summary_columns, unstable_text
 from rnnrobust.reporting.table_frame import table_frame
-from rnnrobust.robustness.perturbation.comparisons import measured_families, reported_threshold, threshold_summary
+from rnnrobust.robustness.perturbation.comparisons import measured_families, reported_threshold
 from rnnrobust.robustness.perturbation.eps5 import (
     THRESHOLD_NAMES,
     PerturbationRecords,
     RunFragility,
     as_fragility,
+    family_summary,
     grid_bounds,
 )
 from rnnrobust.runs import regime_order, sort_runs
@@ -94,7 +95,7 @@ def _family_columns(
 ) -> dict[str, Any]:
     """The log10 ``threshold`` of one family over the runs of a cell: the summary, the censored counts and cell, per
     seed (the value, and as printed with its censored samples)."""
-    over_runs = threshold_summary(cell, family, threshold)
+    over_runs = family_summary(cell, family, threshold)
     name = f"{threshold}_{family}"
     per_run = {r.run[3]: r.thresholds(threshold).get(family) for r in cell}
     return {

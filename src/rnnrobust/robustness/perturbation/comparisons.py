@@ -32,9 +32,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rnnrobust.layout import FAMILIES, REFERENCE, RunKey
-from rnnrobust.robustness.perturbation.eps5 import PRIMARY, FamilyCell, RunFragility, family_summary
+from rnnrobust.robustness.perturbation.eps5 import PRIMARY, RunFragility
 from rnnrobust.runs import sort_runs
-from rnnrobust.stats import PairedDifference, SpearmanResult, paired_difference, spearman_ci
+from rnnrobust.stats import PairedDifference, SpearmanResult, holm, paired_difference, spearman_ci
 
 __all__ = [
     "ALPHA",
@@ -46,7 +46,6 @@ __all__ = [
     "measured_families",
     "prediction_correlation",
     "reported_threshold",
-    "threshold_summary",
 ]
 
 #: Level of the paired test below which (with the CI on the same side of 0) a difference counts as resolved.
@@ -72,14 +71,6 @@ def reported_threshold(runs: Iterable[RunFragility]) -> str:
     return PRIMARY if measured_families(runs, PRIMARY) else "eps5"
 
 
-def threshold_summary(runs: Sequence[RunFragility], family: str, threshold: str = PRIMARY) -> FamilyCell:
-    """:func:`~rnnrobust.robustness.perturbation.eps5.family_summary` of ``threshold`` over the runs of a cell.
-
-    ``family_summary`` reads each run's ``eps5``; it is handed copies of the runs that hold ``threshold`` there.
-    """
-    return family_summary([dataclasses.replace(run, eps5=run.thresholds(threshold)) for run in runs], family)
-
-
 def ci_side(diff: PairedDifference) -> str:
     """``"below"`` / ``"above"`` when the 95 % CI of the mean difference lies on that side of 0; ``""`` when it
     includes 0 or is undefined (fewer than 2 pairs)."""
@@ -101,9 +92,10 @@ class RegimeComparison:
 
     ``differences`` maps each family of the runs (and ``"predicted"``) to the :class:`~rnnrobust.stats.
     PairedDifference` of the log10 ``threshold`` (log10 ε_pred), regime − reference; ``censored`` counts per family
-    the pairs left out because a value is censored; ``verdict`` says for which families the difference is resolved,
-    i.e. its 95 % CI lies on one side of 0 and the paired sign-flip test gives p < :data:`ALPHA` (a lower
-    threshold: less robust).
+    the pairs left out because a value is censored; ``p_holm`` the families' p Holm-adjusted across the regime's
+    task × family tests (:func:`compare_regimes`); ``verdict`` says for which families the difference is resolved,
+    i.e. its 95 % CI lies on one side of 0 and the Holm-adjusted p of the paired sign-flip test is < :data:`ALPHA`
+    (a lower threshold: less robust).
     """
 
     task: str
@@ -112,6 +104,7 @@ class RegimeComparison:
     differences: Mapping[str, PairedDifference]
     censored: Mapping[str, int] = field(default_factory=dict)
     threshold: str = PRIMARY
+    p_holm: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def families(self) -> list[str]:
@@ -120,8 +113,15 @@ class RegimeComparison:
 
     @property
     def directions(self) -> dict[str, str]:
-        """Family -> its :func:`direction` (``"below"``, ``"above"`` or ``"unresolved"``)."""
-        return {f: direction(self.differences[f]) for f in self.families}
+        """Family -> its :func:`direction` (``"below"``, ``"above"`` or ``"unresolved"``), on the Holm-adjusted p
+        where the comparison has it."""
+        out = {}
+        for f in self.families:
+            diff = self.differences[f]
+            if f in self.p_holm:
+                diff = dataclasses.replace(diff, p_value=self.p_holm[f])
+            out[f] = direction(diff)
+        return out
 
     @property
     def verdict(self) -> str:
@@ -182,8 +182,9 @@ def compare_regimes(
     """Every regime but ``reference`` against it, per task, paired by (model, seed) (:class:`RegimeComparison`),
     on ``threshold`` (``eps5.THRESHOLD_NAMES``).
 
-    Pairs whose threshold is censored are left out and counted (module docstring). Tasks in the project's order,
-    regimes in ``regimes`` (else as the runs first name them); none when the reference has no runs.
+    Pairs whose threshold is censored are left out and counted (module docstring). Each regime's p values are
+    Holm-adjusted across its task × family tests (``stats.holm``). Tasks in the project's order, regimes in
+    ``regimes`` (else as the runs first name them); none when the reference has no runs.
     """
     keys = sort_runs(runs, regimes)
     order = list(dict.fromkeys(k[2] for k in keys))
@@ -198,7 +199,18 @@ def compare_regimes(
                 continue
             differences, censored = _compare(own, ref, threshold)
             out.append(RegimeComparison(task, regime, reference, differences, censored, threshold))
-    return out
+    return _with_holm(out)
+
+
+def _with_holm(comparisons: Sequence[RegimeComparison]) -> list[RegimeComparison]:
+    """The comparisons with ``p_holm``: each regime's family p values adjusted together across its tasks."""
+    tests = [(i, f) for i, c in enumerate(comparisons) for f in c.families if not math.isnan(c.differences[f].p_value)]
+    adjusted: dict[int, dict[str, float]] = {i: {} for i in range(len(comparisons))}
+    for regime in dict.fromkeys(c.regime for c in comparisons):
+        mine = [(i, f) for i, f in tests if comparisons[i].regime == regime]
+        for (i, f), p in zip(mine, holm([comparisons[i].differences[f].p_value for i, f in mine]), strict=True):
+            adjusted[i][f] = float(p)
+    return [dataclasses.replace(c, p_holm=adjusted[i]) for i, c in enumerate(comparisons)]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -357,12 +357,14 @@ class FamilyCell:
     samples: int = 0
 
 
-def family_summary(runs: Sequence[RunFragility], family: str) -> FamilyCell:
-    """:class:`FamilyCell` of the runs' log10 ε₅ of ``family``; runs without the family are missing (NaN).
+def family_summary(runs: Sequence[RunFragility], family: str, threshold: str = PRIMARY) -> FamilyCell:
+    """:class:`FamilyCell` of the runs' log10 ``threshold`` (:data:`THRESHOLD_NAMES`) of ``family``; runs without
+    the family are missing (NaN).
 
     The summary's interval is Student's t up to 10 runs (``interval="auto"``, as every aggregate over seeds)."""
-    thresholds = [run.eps5[family] for run in runs if family in run.eps5 and not math.isnan(run.eps5[family].log10)]
-    values = [run.eps5[family].log10 if family in run.eps5 else math.nan for run in runs]
+    per_run = [run.thresholds(threshold) for run in runs]
+    thresholds = [t[family] for t in per_run if family in t and not math.isnan(t[family].log10)]
+    values = [t[family].log10 if family in t else math.nan for t in per_run]
     return FamilyCell(
         summary=summarize(values, interval="auto"),
         above=sum(t.censored in ("above", "both") for t in thresholds),
