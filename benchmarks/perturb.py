@@ -1,4 +1,5 @@
-"""Cost of the perturbation stage (rnnrobust.robustness.perturbation) against its training time, paper settings.
+"""Cost of the perturbation and predictor stages (rnnrobust.robustness.perturbation, rnnrobust.robustness.predictors)
+against a run's training time, paper settings.
 
     python benchmarks/perturb.py [--tasks adding imdb mnist] [--models rnn lstm gru] [--train-samples 4096]
         [--configfile OVERLAY.yaml ...]
@@ -8,14 +9,15 @@ paper's shapes and hyperparameters (config.yaml, overlays layered over it) train
 on ``--train-samples`` examples (adding: the real generator; imdb and mnist: random inputs of the real
 shapes, random labels), so that its recurrent blocks have left their orthogonal initialisation; then
 ``perturb_run`` with the config's ``perturbation`` block on a test set of the paper's size (adding 5000,
-imdb 25000, mnist 10000). The stage's cost depends on the weights only through the iterations of its
-linear algebra (distance to instability, Kreiss constant, transient growth); the sweep's and the state
-Jacobians' costs depend on the shapes only.
+imdb 25000, mnist 10000), and ``predict_run`` with its ``predictors`` block on the same examples. Their cost
+depends on the weights through the iterations of their linear algebra (distance to instability, Kreiss constant,
+transient growth, ε_T: stable blocks cost most) and through where the thresholds lie (bisection), else on the shapes.
 
-Columns: CPU seconds of the stage (``time.process_time``, fair on a loaded machine) and of its phases,
-the process's peak resident memory, the run's training time in minutes by the workflow's cost model
-without its safety margins (epochs × batches per epoch × measured ms per batch × loop overhead,
-``workflow/resources.yaml``; ``python -m rnnrobust.resources`` adds the margins), and their ratio.
+Columns: CPU seconds of the perturbation stage (``time.process_time``, fair on a loaded machine) and of its phases,
+CPU seconds of the predictors, the process's peak resident memory, the run's training time in minutes by the
+workflow's cost model without its safety margins (epochs × batches per epoch × measured ms per batch × loop overhead,
+``workflow/resources.yaml``; ``python -m rnnrobust.resources`` adds the margins), and the ratio of both stages
+to it.
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def run_case(args: argparse.Namespace) -> dict:
     from rnnrobust.io import read_json
     from rnnrobust.robustness.perturbation.run import perturb_run
     from rnnrobust.robustness.perturbation.settings import PerturbationConfig
+    from rnnrobust.robustness.predictors import predict_run
     from rnnrobust.training.loop import train_run
     from rnnrobust.training.weights import load_state_dict
 
@@ -93,8 +96,13 @@ def run_case(args: argparse.Namespace) -> dict:
     cpu, wall = time.process_time(), time.perf_counter()
     result = perturb_run(state, metrics, data, settings, log=lambda _: None, timings=timings)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    hidden = train.hidden_size
-    return {"cpu_s": cpu, "wall_s": wall, "phases": timings, "hidden": hidden, "copies": 1 + len(result["sweep"])}
+    predictors = time.process_time()
+    predict_run(
+        state, metrics, data, **config["predictors"], n_eval=settings.n_eval, seed=settings.seed, log=lambda _: None
+    )
+    predictors = time.process_time() - predictors
+    return {"cpu_s": cpu, "wall_s": wall, "phases": timings, "hidden": train.hidden_size,
+            "copies": 1 + len(result["sweep"]), "predictors_cpu_s": predictors}  # fmt: skip
 
 
 def training_minutes(config: dict, task: str, cell: str) -> float:
@@ -120,8 +128,8 @@ def main() -> None:
     env["RNNROBUST_BLAS_THREADS"] = "1"
     print(f"perturbation: {config['perturbation']}\n")
     print("| task | model | H | copies | stage CPU s | linear algebra (wall s) | weight sweep (wall s) "
-          "| state (wall s) | peak MB | training min | stage / training |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| state (wall s) | predictors CPU s | peak MB | training min | both / training |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for task in args.tasks:
         for cell in args.models:
             command = [sys.executable, __file__, "--case", task, cell, "--train-samples", str(args.train_samples)]
@@ -137,10 +145,11 @@ def main() -> None:
             case = json.loads(output.strip().splitlines()[-1])
             phases = case["phases"]
             minutes = training_minutes(config, task, cell)
-            ratio = case["cpu_s"] / 60 / minutes
+            ratio = (case["cpu_s"] + case["predictors_cpu_s"]) / 60 / minutes
             print(f"| {task} | {cell} | {case['hidden']} | {case['copies']} | {case['cpu_s']:.1f} | "
                   f"{phases.get('linear algebra', 0):.1f} | {phases.get('weight sweep', 0):.1f} | "
-                  f"{phases.get('state', 0):.1f} | {usage.ru_maxrss / 1024:.0f} | {minutes:.0f} | {ratio:.4f} |",
+                  f"{phases.get('state', 0):.1f} | {case['predictors_cpu_s']:.1f} | {usage.ru_maxrss / 1024:.0f} | "
+                  f"{minutes:.0f} | {ratio:.4f} |",
                   flush=True)  # fmt: skip
 
 
