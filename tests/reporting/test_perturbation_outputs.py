@@ -29,12 +29,17 @@ from rnnrobust.reporting.figure8_prediction import build_prediction_figure, plot
 from rnnrobust.reporting.figure_style import panel_axes
 from rnnrobust.reporting.formatting import format_summary
 from rnnrobust.reporting.latex import LATEX_COLUMN_SEP_PT, LATEX_TEXT_WIDTH_PT, latex_layout
-from rnnrobust.reporting.perturbation_text import comparison_sentence, family_text, rho_text
+from rnnrobust.reporting.perturbation_text import comparison_sentence, family_text, rho_text, scales_sentence
 from rnnrobust.reporting.render import write_table
 from rnnrobust.reporting.table4_perturbation import table4_perturbation, table4_perturbation_report_caption
 from rnnrobust.reporting.table_frame import display_frame, table_notes
 from rnnrobust.robustness.perturbation import eps5 as FR
-from rnnrobust.robustness.perturbation.comparisons import RegimeComparison, compare_regimes, prediction_correlation
+from rnnrobust.robustness.perturbation.comparisons import (
+    RegimeComparison,
+    compare_regimes,
+    compare_scales,
+    prediction_correlation,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_TASKS = (TASKS[0], TASKS[2])  # two layers (the adding task's encoder and decoder), and one
@@ -48,6 +53,8 @@ PARTIAL = (0, 0, 0, 2)
 #: The fixture's accuracy falls 5 points this far (log10 ε) above where 5 % of its predictions flip.
 ACCURACY_LAG = 0.25
 CHANCE = 0.5
+#: The shift of the absolute and pre-activation scales from the relative one in the fixture's records.
+SHIFTS = {"absolute": 0.4, "preactivation": -0.3}
 #: The printed name of the primary threshold and of ε₅ in headers and captions.
 FLIP, EPS5 = "ε at 5 % flips", "ε₅"
 LABELS = {"gaussian": "Gaussian", "gaussian_rank": "Gaussian, rank-matched", "instability": "instability",
@@ -139,7 +146,7 @@ def recorded_crossing(x: float | str) -> dict:
     else:
         crossing = {"eps_log10": x, "low": x - 1 / 128, "high": x + 1 / 128, "censored": None, "bisections": 5}
     value = crossing["eps_log10"]
-    return crossing | {"eps_absolute_log10": value + 0.4, "eps_preactivation_log10": value - 0.3}
+    return crossing | {f"eps_{scale}_log10": value + shift for scale, shift in SHIFTS.items()}
 
 
 def sweep_rows(family: str, sample: int, reference: float, flip: float | str, drop: float | str) -> list[dict]:
@@ -302,11 +309,27 @@ def test_runs_are_reduced_as_designed(loaded):
         assert run.amplification == pytest.approx(want["amplification"])  # the median's maximum, not the max's
         assert run.transient_peak == pytest.approx(want["transient_peak"])
         assert run.amplification_layer == d["top"] and run.linear_unstable == d["unstable"]
-        # the curves are the grid's: the bisection points (accuracy 0) are not among them
+        # the curves are the grid's: the bisection points (accuracy 0, flip rate 1) are not among them
         assert run.levels == LEVELS and run.random_samples == 3
         for family, flips in d["eps5"].items():
             mean = np.mean([curve(d["reference"], x) for x in flips], axis=0)
             np.testing.assert_allclose([run.curves[family][x] for x in LEVELS], mean, atol=1e-12)
+        assert run.flip_curves.keys() == d["flip5"].keys()
+        for family, flips in d["flip5"].items():
+            mean = np.mean([[rising(x, level) for level in LEVELS] for x in flips], axis=0)
+            np.testing.assert_allclose([run.flip_curves[family][x] for x in LEVELS], mean, atol=1e-12)
+        # the other scales: the records' fields (recorded_crossing: +0.4 absolute, −0.3 pre-activation), censored
+        # as on the relative scale; ε₅ normalised is interpolated on the grid, relative only
+        for scale, shift in SHIFTS.items():
+            for name, recorded in (("flip5", "flip5"), ("eps5", "eps5")):
+                got = run.thresholds(name, scale)
+                assert got.keys() == d[recorded].keys(), (key, name, scale)
+                for family, values in d[recorded].items():
+                    want = float(np.median([_bounded(x) + shift for x in values]))
+                    assert got[family].log10 == pytest.approx(want, abs=1e-9), (key, name, scale, family)
+                    assert got[family].censored == run.thresholds(name)[family].censored, (key, name, scale, family)
+            assert run.thresholds("eps5_normalized", scale) == {}
+        assert run.thresholds("flip5", "relative") is run.flip5
 
 
 def test_an_old_record_is_read_with_its_families_renamed_and_eps5_on_the_grid(tmp_path):
@@ -322,6 +345,9 @@ def test_an_old_record_is_read_with_its_families_renamed_and_eps5_on_the_grid(tm
     for key, run in runs.items():
         want = expected_run(key)
         assert not run.flip5 and list(run.eps5) == ["gaussian", "worst"]
+        # relative only, and no flip rates: the figure has no flip-rate panels
+        assert not run.scaled and not run.flip_curves
+        assert run.thresholds("eps5", "absolute") == {} and run.thresholds("flip5", "preactivation") == {}
         assert run.eps5["gaussian"].log10 == pytest.approx(want["eps5"]["gaussian"], abs=1e-9)
         assert run.eps5["worst"].log10 == pytest.approx(want["eps5"]["instability"], abs=1e-9)
         assert run.reach == pytest.approx(math.log10(2) + want["predicted"])
@@ -335,6 +361,12 @@ def test_an_old_record_is_read_with_its_families_renamed_and_eps5_on_the_grid(tm
     assert f"log10 {EPS5}, Gaussian" in shown.columns and "interpolated linearly in log10 ε" in table_notes(table)[0]
     assert f"log10 {EPS5}, instability, all blocks (older records)" in shown.columns
     assert [ax.get_label() for ax in panel_axes(build_prediction_figure(files))] == ["panel:gaussian", "panel:worst"]
+    figure = build_perturbation_figure(files, task=keys[0][0], regimes=list(REGIMES))
+    assert [ax.get_label() for ax in panel_axes(figure)] == [f"panel:{f}/{MODELS[0]}/accuracy" for f in
+                                                             ("gaussian", "worst")]  # fmt: skip
+    caption = table4_perturbation_report_caption(files, regimes=list(REGIMES))
+    assert "by scale" not in caption and "scales" not in caption
+    assert "flips" not in perturbation_figure_description(files, task=keys[0][0])
 
 
 def _gaussian_run(seed: int, gaussian: list) -> FR.RunFragility:
@@ -595,6 +627,135 @@ def test_paired_comparison_and_its_verdict(loaded):
     ) in comparison_sentence(c)
 
 
+#: The scaled fixture's stabilized runs: their thresholds this much higher on the absolute scale (every family), and
+#: on the pre-activation scale for the adversarial family only (its direction sizes the pre-activations differently).
+STAB_SHIFTS = {"absolute": 0.6, "preactivation": 0.3}
+#: The stabilized run of task 0 whose adversarial threshold has no absolute value in its record.
+NO_ABSOLUTE = (FIXTURE_TASKS[0], MODELS[1], STAB, 2)
+
+
+def scaled_record(task: str, model: str, regime: str, seed: int) -> dict:
+    """:func:`record` with the other scales moved for stabilized runs (:data:`STAB_SHIFTS`), so that a conclusion on
+    the relative scale changes sign on another."""
+    data = record(task, model, regime, seed)
+    if regime != STAB:
+        return data
+    for name, families in data["thresholds"].items():
+        for family, samples in families.items():
+            for sample in samples:
+                sample["eps_absolute_log10"] += STAB_SHIFTS["absolute"]
+                sample["eps_preactivation_log10"] += STAB_SHIFTS["preactivation"] * (family == "adversarial")
+                if (task, model, regime, seed) == NO_ABSOLUTE and family == "adversarial" and name == "flip5":
+                    del sample["eps_absolute_log10"]
+    return data
+
+
+@pytest.fixture(scope="module")
+def scaled():
+    keys = [(t, m, r, s) for t in FIXTURE_TASKS for m in MODELS for r in REGIMES for s in SEEDS]
+    return {key: FR.run_fragility(scaled_record(*key)) for key in keys}
+
+
+def _hand_scale(key, family: str, scale: str) -> float:
+    """A run's log10 ε_flip5 of ``family`` on ``scale`` by hand: the relative median shifted as the records are."""
+    value = expected_run(key)["flip5"][family] + SHIFTS.get(scale, 0.0)
+    if key[2] == STAB and scale == "absolute":
+        value += STAB_SHIFTS["absolute"]
+    if key[2] == STAB and scale == "preactivation" and family == "adversarial":
+        value += STAB_SHIFTS["preactivation"]
+    return value
+
+
+def test_regimes_compared_on_every_scale(scaled):
+    t0 = FIXTURE_TASKS[0]
+    (c,) = [c for c in compare_scales(scaled, regimes=list(REGIMES)) if c.task == t0]
+    assert (c.regime, c.reference, c.threshold) == (STAB, BASE, "flip5") and list(c.differences) == list(FAMILIES)
+    for family in FAMILIES:
+        assert list(c.differences[family]) == list(FR.SCALES)
+        for scale in FR.SCALES:
+            pairs = [
+                (m, s)
+                for m in MODELS
+                for s in SEEDS
+                if not (scale == "absolute" and family == "adversarial" and (t0, m, STAB, s) == NO_ABSOLUTE)
+            ]
+            want = S.paired_difference({p: _hand_scale((t0, *p[:1], STAB, p[1]), family, scale) for p in pairs},
+                                       {p: _hand_scale((t0, *p[:1], BASE, p[1]), family, scale) for p in pairs},
+                                       interval="t")  # fmt: skip
+            got = c.differences[family][scale]
+            assert got.n == want.n == len(pairs) and got.mean == pytest.approx(want.mean, abs=1e-9), (family, scale)
+            # the comparison of that scale alone is the same one
+            alone = next(x for x in compare_regimes(scaled, regimes=list(REGIMES), scale=scale) if x.task == t0)
+            assert alone.scale == scale and alone.differences[family].mean == pytest.approx(got.mean, abs=1e-12)
+    # adversarial: −0.4 relative, −0.4 + 0.6 absolute, −0.4 + 0.3 pre-activation: the sign changes
+    assert c.sign_changes == ["adversarial"]
+    assert scales_sentence(c) == (
+        f"{t0}, {STAB} − {BASE}, mean paired difference of log10 {FLIP} by scale: Gaussian -1.00 relative, -0.40 "
+        "absolute, -1.00 pre-activation; Gaussian, rank-matched -1.00 relative, -0.40 absolute, -1.00 pre-activation; "
+        "instability -0.90 relative, -0.30 absolute, -0.90 pre-activation; adversarial (PGD) -0.40 relative, +0.20 "
+        "absolute, -0.10 pre-activation (6/5/6 pairs). The sign changes between scales: adversarial (PGD) (below 0 "
+        "relative and pre-activation, above 0 absolute)."
+    )
+    alone = next(x for x in compare_regimes(scaled, regimes=list(REGIMES), scale="absolute") if x.task == t0)
+    assert f"log10 {FLIP} (absolute scale): Gaussian" in comparison_sentence(alone)
+    # Table 4's report caption: the sentence after the task's comparison; the fixture's own records keep every sign
+    caption = table4_perturbation_report_caption(scaled, regimes=list(REGIMES))
+    assert f"  {scales_sentence(c)}\n- {FIXTURE_TASKS[1]} (models and seeds pooled)" in caption
+    assert "The same threshold is read on 3 scales (relative, ε with ‖ΔW_b‖₂ = ε‖W_b‖₂" in caption
+    plain = table4_perturbation_report_caption({k: FR.run_fragility(record(*k)) for k in scaled}, regimes=list(REGIMES))
+    assert plain.count("No family's sign changes between scales.") == 2 and "The sign changes" not in plain
+    assert "adversarial (PGD) -0.40 relative, -0.40 absolute, -0.40 pre-activation." in plain
+
+
+def test_a_median_is_a_bound_where_a_censored_sample_can_move_it():
+    """On the relative scale the count rule (⌈n/2⌉ censored one way) and the positions agree; on another scale a
+    censored sample's bound can lie below the others, and the median is then a bound even with one of three."""
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        n = int(rng.integers(1, 7))
+        sides = rng.choice(["", "above", "below"], size=n, p=[0.5, 0.3, 0.2])
+        values = rng.uniform(-2.9, -0.1, size=n)
+        samples = tuple(FR.Threshold({"above": 0.0, "below": -3.0}.get(side, x), side)
+                        for x, side in zip(values, sides, strict=True))  # fmt: skip
+        above, below = (sum(sides == side) >= (n + 1) // 2 for side in ("above", "below"))
+        want = {(False, False): "", (True, False): "above", (False, True): "below"}.get((above, below), "both")
+        assert FR.FamilyThreshold(samples).censored == want, samples
+    data = record(FIXTURE_TASKS[0], MODELS[0], BASE, 0)
+    data["thresholds"]["flip5"]["gaussian"] = [{"sample": i, **recorded_crossing(x)} for i, x in
+                                               enumerate([-0.875, ABOVE, -0.875])]  # fmt: skip
+    data["thresholds"]["flip5"]["gaussian"][1]["eps_preactivation_log10"] = -2.0  # below the others' −1.175
+    run = FR.run_fragility(data)
+    assert run.flip5["gaussian"].censored == "" and run.thresholds("flip5", "absolute")["gaussian"].censored == ""
+    pre = run.thresholds("flip5", "preactivation")["gaussian"]
+    assert pre.log10 == pytest.approx(-1.175) and pre.censored == "above"
+    with pytest.raises(ValueError, match="unknown scale"):
+        run.thresholds("flip5", "log")
+
+
+def test_table4_csv_has_the_primary_threshold_on_the_other_scales(table):
+    for task in FIXTURE_TASKS:
+        for model in MODELS:
+            for regime in REGIMES:
+                row = _row(table, task, model, regime)
+                for family in FAMILIES:
+                    for scale, shift in SHIFTS.items():
+                        per_run = {s: expected_run((task, model, regime, s))["flip5"].get(family, math.nan) + shift
+                                   for s in SEEDS}  # fmt: skip
+                        name = f"flip5_{family}_{scale}"
+                        want = S.summarize(list(per_run.values()), interval="t")
+                        got = [row[f"{name}_{p}"] for p in ("mean", "sd", "ci_low", "ci_high")]
+                        np.testing.assert_allclose(got, [want.mean, want.sd, want.ci_low, want.ci_high], atol=1e-9)
+                        np.testing.assert_allclose([row[f"{name}_per_seed"][s] for s in SEEDS], list(per_run.values()),
+                                                   atol=1e-9)  # fmt: skip
+                        # censored as on the relative scale (the fixture shifts every sample of a run alike)
+                        assert (row[f"{name}_above"], row[f"{name}_below"]) == (
+                            row[f"flip5_{family}_above"], row[f"flip5_{family}_below"])  # fmt: skip
+    assert not any(c.startswith(("eps5_", "eps5_normalized_")) and c.endswith("absolute_mean") for c in table.columns)
+    shown, _ = display_frame(table)
+    assert not any("absolute" in c or "preactivation" in c for c in shown.columns)
+    assert "flip5_<family>_absolute_… and flip5_<family>_preactivation_…" in table_notes(table)[2]
+
+
 def test_verdicts_follow_the_intervals():
     up = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]  # six pairs: the sign-flip test can reach p = 2/2⁶ < 0.05
     down, flat = [-x for x in up], [x * (-1) ** i for i, x in enumerate(up)]
@@ -646,30 +807,48 @@ def test_spearman_on_the_fixture_numbers(loaded):
 # Figures and captions.
 
 
+def _figure7_means(task: str, model: str, regime: str, family: str) -> dict[str, np.ndarray]:
+    """The lines Figure 7 should draw, by hand from the design: per measure the mean over seeds of each run's mean
+    over its samples, the accuracy change in points and the flip rate in percent."""
+    accuracy, flips = [], []
+    for seed in SEEDS:
+        d = design(task, model, regime, seed)
+        if family in d["eps5"]:
+            accuracy.append(100 * (np.mean([curve(d["reference"], x) for x in d["eps5"][family]], axis=0)
+                                   - d["reference"]))  # fmt: skip
+            flips.append(100 * np.mean([[rising(x, level) for level in LEVELS] for x in d["flip5"][family]], axis=0))
+    return {"accuracy": np.mean(accuracy, axis=0), "flip_rate": np.mean(flips, axis=0)}
+
+
 def test_figure7_lines_thresholds_and_files(loaded, tmp_path):
     task = FIXTURE_TASKS[1]
     fig = build_perturbation_figure(loaded, task=task, regimes=list(REGIMES))
     panels = panel_axes(fig)
-    assert [ax.get_label() for ax in panels] == [f"panel:{f}/{m}" for f in FAMILIES for m in MODELS]
+    # per family row, each model's accuracy panel beside its flip-rate panel
+    assert [ax.get_label() for ax in panels] == [
+        f"panel:{f}/{m}/{measure}" for f in FAMILIES for m in MODELS for measure in ("accuracy", "flip_rate")
+    ]
+    limits = {}
     for ax in panels:
-        family, model = ax.get_label().removeprefix("panel:").split("/")
+        family, model, measure = ax.get_label().removeprefix("panel:").split("/")
         assert ax.get_xscale() == "log" and LABELS[family] in ax.get_title()
         lines = {line.get_gid(): line for line in ax.get_lines()}
-        assert any(np.allclose(line.get_ydata(), -5.0) for line in ax.get_lines())  # the 5-point drop
+        level = {"accuracy": -5.0, "flip_rate": 5.0}[measure]  # the 5-point drop, 5 % of predictions flipped
+        assert any(np.allclose(line.get_ydata(), level) for line in ax.get_lines() if not line.get_gid())
         for regime in REGIMES:
-            want = []
-            for seed in SEEDS:
-                d = design(task, model, regime, seed)
-                if family in d["eps5"]:
-                    curves = [curve(d["reference"], x) for x in d["eps5"][family]]
-                    want.append(100 * (np.mean(curves, axis=0) - d["reference"]))
-            line = lines[f"{family}/{model}/{regime}"]
+            line = lines[f"{measure}/{family}/{model}/{regime}"]
             np.testing.assert_allclose(line.get_xdata(), 10.0 ** np.asarray(LEVELS))  # the grid: no bisection point
-            np.testing.assert_allclose(line.get_ydata(), np.mean(want, axis=0), atol=1e-9)
+            np.testing.assert_allclose(line.get_ydata(), _figure7_means(task, model, regime, family)[measure],
+                                       atol=1e-9)  # fmt: skip
             predicted = [expected_run((task, model, regime, s))["predicted"] for s in SEEDS]
             x = 10.0 ** np.nanmean(predicted)
             np.testing.assert_allclose(lines[f"predicted/{regime}"].get_xdata(), [x, x])
         assert len(ax.collections) == len(REGIMES)  # one min–max band per regime
+        limits.setdefault(measure, set()).add(ax.get_ylim())
+    # every panel of a measure on one y axis, the two measures on their own
+    assert len(limits["accuracy"]) == len(limits["flip_rate"]) == 1 and limits["accuracy"] != limits["flip_rate"]
+    low, high = limits["flip_rate"].pop()
+    assert low < 0 < 5 < 100 * max(rising(BELOW, 0.0), 0.05) < high
     paths = plot_perturbation(loaded, tmp_path / f"figure7_perturbation_{task}", task=task, regimes=list(REGIMES))
     assert [p.read_bytes()[:4] for p in paths] == [b"\x89PNG", b"%PDF"]
 
@@ -776,7 +955,9 @@ def test_runs_without_gaussian_samples_or_state_measurements(tmp_path):
     assert "for the directions per run instability 1; adversarial (PGD) 1 (instability: towards instability" in caption
     assert "Every cell: one seed (0): no spread." in caption and "This run:" in caption
     fig = build_perturbation_figure(files, task=task)
-    assert [ax.get_label() for ax in panel_axes(fig)] == [f"panel:instability/{model}", f"panel:adversarial/{model}"]
+    measures = ("accuracy", "flip_rate")
+    assert [ax.get_label() for ax in panel_axes(fig)] == [
+        f"panel:{f}/{model}/{m}" for f in ("instability", "adversarial") for m in measures]  # fmt: skip
     assert [ax.get_label() for ax in panel_axes(build_prediction_figure(files))] == [
         "panel:instability", "panel:adversarial"]  # fmt: skip
     text = perturbation_figure_caption(files, task=task)

@@ -19,10 +19,16 @@ from rnnrobust.reporting.perturbation_text import (
     comparison_sentence,
     family_text,
     rho_text,
+    scales_sentence,
     threshold_definition,
     value_text,
 )
-from rnnrobust.robustness.perturbation.comparisons import compare_regimes, measured_families, prediction_correlation
+from rnnrobust.robustness.perturbation.comparisons import (
+    compare_regimes,
+    compare_scales,
+    measured_families,
+    prediction_correlation,
+)
 from rnnrobust.robustness.perturbation.eps5 import PRIMARY, RunFragility, grid_bounds
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "grid_text",
     "n_eval_text",
     "samples_text",
+    "scales_text",
 ]
 
 
@@ -108,6 +115,18 @@ def comparisons_text(
     if REFERENCE not in present:
         return f"{task}: no {REFERENCE} runs, so no regime is compared with {REFERENCE}."
     return f"{task}: only {REFERENCE} runs, so no regime is compared with {REFERENCE}."
+
+
+def scales_text(
+    runs: Mapping[RunKey, RunFragility], task: str, regimes: Sequence[str] | None, threshold: str = PRIMARY
+) -> str:
+    """The task's regimes against the reference on every scale (``eps5.SCALES``): each comparison's mean paired
+    differences per scale and the families whose sign changes between scales (:func:`scales_sentence`); ``""`` when
+    no run has the threshold on a scale but the relative one (records of the stage before it bisected)."""
+    comparisons = [c for c in compare_scales(runs, regimes=regimes, threshold=threshold) if c.task == task]
+    return " ".join(
+        scales_sentence(c) for c in comparisons if any(len(by_scale) > 1 for by_scale in c.differences.values())
+    )
 
 
 def correlation_text(runs: Mapping[RunKey, RunFragility], family: str, threshold: str = PRIMARY) -> str:

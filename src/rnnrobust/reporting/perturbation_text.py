@@ -13,7 +13,13 @@ from collections.abc import Iterable, Sequence
 
 from rnnrobust.reporting.formatting import format_mean_std, format_summary, format_value
 from rnnrobust.reporting.table_common import over_seeds_summary
-from rnnrobust.robustness.perturbation.comparisons import ALPHA, RegimeComparison, ci_side
+from rnnrobust.robustness.perturbation.comparisons import (
+    ALPHA,
+    ZERO_TOLERANCE,
+    RegimeComparison,
+    ScaleComparison,
+    ci_side,
+)
 from rnnrobust.robustness.perturbation.eps5 import (
     DROP,
     PRIMARY,
@@ -28,12 +34,15 @@ from rnnrobust.stats import PairedDifference, SpearmanResult, min_p_value
 __all__ = [
     "FAMILY_LABELS",
     "PERTURBATION_SIZE",
+    "SCALE_DEFINITIONS",
+    "SCALE_LABELS",
     "THRESHOLD_LABELS",
     "censored_cell",
     "comparison_sentence",
     "direction_reason",
     "family_text",
     "rho_text",
+    "scales_sentence",
     "threshold_definition",
     "threshold_text",
     "value_text",
@@ -51,6 +60,15 @@ FAMILY_LABELS = {
 #: Printed names of the thresholds (``eps5.THRESHOLD_NAMES``); words rather than a subscript "flip5", which the
 #: LaTeX of the tables cannot set (``latex.latex_escape`` subscripts one character).
 THRESHOLD_LABELS = {"flip5": "ε at 5 % flips", "eps5": "ε₅", "eps5_normalized": "normalised ε₅"}
+#: Printed names of the scales a threshold is read on (``eps5.SCALES``).
+SCALE_LABELS = {"relative": "relative", "absolute": "absolute", "preactivation": "pre-activation"}
+#: What each scale measures, for a caption's definition of the scales.
+SCALE_DEFINITIONS = {
+    "relative": "ε with ‖ΔW_b‖₂ = ε‖W_b‖₂ for every gate block b (≤ for the adversarial family)",
+    "absolute": "max_b ‖ΔW_b‖₂",
+    "preactivation": "max_b ‖ΔW_b S_b‖_F/‖P_b‖_F, with S_b the states block b multiplies and P_b the gate's full "
+    "pre-activations along the unperturbed network's trajectories on the evaluation subset",
+}
 
 
 #: What every threshold measures, before its :func:`threshold_definition`.
@@ -252,9 +270,10 @@ def comparison_sentence(comparison: RegimeComparison) -> str:
         parts.append(f"{_label(family)} {_difference_text(comparison.differences[family])}"
                      + (f", {left} censored pair{'s' * (left != 1)} left out" if left else ""))  # fmt: skip
     predicted = comparison.differences.get("predicted")
+    scale = "" if comparison.scale == "relative" else f" ({SCALE_LABELS[comparison.scale]} scale)"
     head = (
         f"{comparison.task}, {comparison.regime} − {comparison.reference} paired by model and seed, log10 "
-        f"{THRESHOLD_LABELS[comparison.threshold]}: "
+        f"{THRESHOLD_LABELS[comparison.threshold]}{scale}: "
         + "; ".join(parts)
         + (f"; predicted log10 ε {_difference_text(predicted)}" if predicted is not None else "")
         + "."
@@ -265,3 +284,54 @@ def comparison_sentence(comparison: RegimeComparison) -> str:
     )
     holm = " Holm adjusts each regime's p over its task × family tests." if comparison.p_holm else ""
     return f"{head} By these measurements {_claim(comparison, directions)} ({detail}).{holm}"
+
+
+def _signed(x: float) -> str:
+    """A mean difference with its sign, to 2 decimals, or 1 significant digit below 0.005 so that the sign shows;
+    ``"0"`` within ``comparisons.ZERO_TOLERANCE`` of 0.
+
+    >>> _signed(-0.401), _signed(0.05), _signed(0.0012), _signed(-1e-17)
+    ('-0.40', '+0.05', '+0.001', '0')
+    """
+    if abs(x) <= ZERO_TOLERANCE:
+        return "0"
+    return f"{x:+.2f}" if abs(x) >= 0.005 else f"{x:+.1g}"
+
+
+def _scale_values(by_scale: dict[str, PairedDifference]) -> str:
+    """``"-0.40 relative, -0.12 absolute, +0.05 pre-activation"``: the mean difference on each scale, signed
+    (``"no pairs"`` on a scale without any), then the pairs per scale where they differ."""
+    parts = [f"{_signed(d.mean)} {SCALE_LABELS[s]}" if d.n else f"no pairs {SCALE_LABELS[s]}"
+             for s, d in by_scale.items()]  # fmt: skip
+    counts = [d.n for d in by_scale.values()]
+    return ", ".join(parts) + (f" ({'/'.join(map(str, counts))} pairs)" if len(set(counts)) > 1 else "")
+
+
+def scales_sentence(comparison: ScaleComparison) -> str:
+    """The mean paired differences of a regime against the reference on every scale (from
+    :func:`~rnnrobust.robustness.perturbation.comparisons.compare_scales`), numbers first, and the families whose
+    sign changes between scales, named plainly.
+
+    >>> from rnnrobust.stats import paired_difference
+    >>> diff = lambda *values: paired_difference(list(values), [0.0] * len(values))
+    >>> c = ScaleComparison("adding", "stabilized", "baseline", "flip5", {"adversarial": {
+    ...     "relative": diff(-0.5, -0.3), "absolute": diff(-0.1, -0.14), "preactivation": diff(0.05, 0.05)}})
+    >>> print(scales_sentence(c))  # doctest: +NORMALIZE_WHITESPACE
+    adding, stabilized − baseline, mean paired difference of log10 ε at 5 % flips by scale: adversarial (PGD)
+    -0.40 relative, -0.12 absolute, +0.05 pre-activation. The sign changes between scales: adversarial (PGD)
+    (below 0 relative and absolute, above 0 pre-activation).
+    """
+    parts = "; ".join(f"{_label(f)} {_scale_values(by_scale)}" for f, by_scale in comparison.differences.items())
+    head = (
+        f"{comparison.task}, {comparison.regime} − {comparison.reference}, mean paired difference of log10 "
+        f"{THRESHOLD_LABELS[comparison.threshold]} by scale: {parts}."
+    )
+    changes = []
+    for family in comparison.sign_changes:
+        by_scale = comparison.differences[family]
+        sides = [" and ".join(SCALE_LABELS[s] for s, d in by_scale.items() if d.n and test(d.mean))
+                 for test in (lambda m: m < -ZERO_TOLERANCE, lambda m: m > ZERO_TOLERANCE)]  # fmt: skip
+        changes.append(f"{_label(family)} (below 0 {sides[0]}, above 0 {sides[1]})")
+    if not changes:
+        return f"{head} No family's sign changes between scales."
+    return f"{head} The sign changes between scales: {'; '.join(changes)}."

@@ -11,7 +11,9 @@ per-seed values travel as ``{seed: value}`` dicts in the CSV.
 The table prints the reported threshold (:func:`~rnnrobust.robustness.perturbation.comparisons.reported_threshold`:
 the primary ε_flip5, or ε₅ for records of the stage before it bisected thresholds) for each family, beside the
 accuracy and the prediction: at most 9 printed columns, to fit a page. The CSV has every threshold of
-``eps5.THRESHOLD_NAMES`` (``<threshold>_<family>_…``) and the state amplification beside its linear prediction.
+``eps5.THRESHOLD_NAMES`` (``<threshold>_<family>_…``, relative scale), the primary threshold on the two other scales
+of ``eps5.SCALES`` (``flip5_<family>_absolute_…`` and ``flip5_<family>_preactivation_…``: the summary group,
+``_above``, ``_below`` and ``_per_seed``) and the state amplification beside its linear prediction.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from rnnrobust.layout import RunKey
+from rnnrobust.layout import REFERENCE, RunKey
 from rnnrobust.reporting.perturbation_captions import (
     bisected,
     cells_text,
@@ -30,10 +32,13 @@ from rnnrobust.reporting.perturbation_captions import (
     correlation_text,
     grid_text,
     samples_text,
+    scales_text,
 )
 from rnnrobust.reporting.perturbation_text import (
     FAMILY_LABELS,
     PERTURBATION_SIZE,
+    SCALE_DEFINITIONS,
+    SCALE_LABELS,
     THRESHOLD_LABELS,
     censored_cell,
     threshold_definition,
@@ -43,6 +48,8 @@ from rnnrobust.reporting.table_common import STATS_NOTE, over_seeds, over_seeds_
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.robustness.perturbation.comparisons import measured_families, reported_threshold
 from rnnrobust.robustness.perturbation.eps5 import (
+    PRIMARY,
+    SCALES,
     THRESHOLD_NAMES,
     PerturbationRecords,
     RunFragility,
@@ -71,6 +78,8 @@ TABLE4_HEADERS = {
 _CSV_ONLY = ("reach", "amplification", "transient_peak")
 # Per-family columns of a threshold beside its aggregate.
 _FAMILY_PARTS = ("above", "below", "text", "per_seed", "per_seed_text")
+# Per-family columns of the primary threshold on another scale beside its aggregate (CSV only).
+_SCALE_PARTS = ("above", "below", "per_seed")
 
 
 def _families(runs: Iterable[RunFragility]) -> dict[str, list[str]]:
@@ -79,12 +88,23 @@ def _families(runs: Iterable[RunFragility]) -> dict[str, list[str]]:
     return {threshold: measured_families(runs, threshold) for threshold in THRESHOLD_NAMES}
 
 
-def _columns(families: Mapping[str, Sequence[str]]) -> list[str]:
+def _scale_families(runs: Iterable[RunFragility]) -> dict[str, list[str]]:
+    """scale -> the families some run has a value of the primary threshold of on it, for the scales of
+    ``eps5.SCALES`` but the relative one (none for records before the stage bisected)."""
+    runs = list(runs)
+    return {scale: measured_families(runs, PRIMARY, scale) for scale in SCALES if scale != "relative"}
+
+
+def _columns(families: Mapping[str, Sequence[str]], scaled: Mapping[str, Sequence[str]]) -> list[str]:
     columns = ["task", "model", "regime", "n", "seeds", *summary_columns("reference_accuracy")]
     for threshold, names in families.items():
         for family in names:
             columns += summary_columns(f"{threshold}_{family}")
             columns += [f"{threshold}_{family}_{part}" for part in _FAMILY_PARTS]
+    for scale, names in scaled.items():
+        for family in names:
+            columns += summary_columns(f"{PRIMARY}_{family}_{scale}")
+            columns += [f"{PRIMARY}_{family}_{scale}_{part}" for part in _SCALE_PARTS]
     columns += [*summary_columns("predicted"), "predicted_per_seed", "unpredicted", *summary_columns("reach")]
     columns += [*summary_columns("amplification"), *summary_columns("transient_peak"), "amplification_layer"]
     return [*columns, "n_unstable_linear", "transient_peak_text", "grid_log10", "directions", "n_eval"]
@@ -108,7 +128,23 @@ def _family_columns(
     }
 
 
-def _row(cell: Sequence[RunFragility], families: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+def _scale_columns(cell: Sequence[RunFragility], scaled: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """The primary threshold of each family on the other scales over the runs of a cell: the summary (bounds as
+    values), the runs whose value is a bound each way, and each run's value."""
+    out: dict[str, Any] = {}
+    for scale, names in scaled.items():
+        for family in names:
+            name, over_runs = f"{PRIMARY}_{family}_{scale}", family_summary(cell, family, PRIMARY, scale)
+            per_run = {r.run[3]: r.thresholds(PRIMARY, scale).get(family) for r in cell}
+            out |= over_runs.summary.columns(name)
+            out |= {f"{name}_above": over_runs.above, f"{name}_below": over_runs.below}
+            out[f"{name}_per_seed"] = {seed: math.nan if t is None else t.log10 for seed, t in per_run.items()}
+    return out
+
+
+def _row(
+    cell: Sequence[RunFragility], families: Mapping[str, Sequence[str]], scaled: Mapping[str, Sequence[str]]
+) -> dict[str, Any]:
     """One task × model × regime: ``cell`` holds its runs, in seed order."""
     task, model, regime, _ = cell[0].run
     row: dict[str, Any] = {"task": task, "model": model, "regime": regime, "n": len(cell)}
@@ -118,6 +154,7 @@ def _row(cell: Sequence[RunFragility], families: Mapping[str, Sequence[str]]) ->
     for threshold, names in families.items():
         for family in names:
             row |= _family_columns(cell, family, threshold, bounds)
+    row |= _scale_columns(cell, scaled)
     row |= over_seeds_summary(r.predicted for r in cell).columns("predicted")
     row["predicted_per_seed"] = {r.run[3]: r.predicted for r in cell}
     row["unpredicted"] = sum(math.isnan(r.predicted) for r in cell)
@@ -144,12 +181,15 @@ def _headers(families: Mapping[str, Sequence[str]]) -> dict[str, str]:
     return headers
 
 
-def _hidden(families: Mapping[str, Sequence[str]], shown: str) -> list[str]:
-    """The CSV-only columns: all but task, model, regime, the accuracy, the ``shown`` threshold and the prediction."""
+def _hidden(families: Mapping[str, Sequence[str]], shown: str, scaled: Mapping[str, Sequence[str]]) -> list[str]:
+    """The CSV-only columns: all but task, model, regime, the accuracy, the ``shown`` threshold (relative scale)
+    and the prediction."""
     hidden = ["n", "seeds"]
     for threshold, names in families.items():
         hidden += [f"{threshold}_{f}_{part}" for f in names for part in _FAMILY_PARTS if part != "text"]
         hidden += [f"{threshold}_{f}_mean" for f in names if threshold != shown]
+    for scale, names in scaled.items():
+        hidden += [f"{PRIMARY}_{f}_{scale}_{part}" for f in names for part in ("mean", *_SCALE_PARTS)]
     hidden += [f"{name}_mean" for name in _CSV_ONLY]
     hidden += ["predicted_per_seed", "unpredicted", "amplification_layer", "n_unstable_linear"]
     return [*hidden, "grid_log10", "directions", "n_eval"]
@@ -169,10 +209,23 @@ def _family_note(families: Sequence[str]) -> str:
     return "; ".join(f"{FAMILY_LABELS.get(f, f)}: {what[f]}" for f in families if f in what)
 
 
-def _notes(runs: Sequence[RunFragility], families: Mapping[str, Sequence[str]], shown: str) -> list[str]:
+def _scales_note(scaled: Mapping[str, Sequence[str]]) -> str:
+    """The CSV's primary threshold on the other scales, what each scale is; ``""`` when the runs have none."""
+    scales = [scale for scale, names in scaled.items() if names]
+    if not scales:
+        return ""
+    what = "; ".join(f"{SCALE_LABELS[scale]}, {SCALE_DEFINITIONS[scale]}" for scale in scales)
+    columns = " and ".join(f"{PRIMARY}_<family>_{scale}_…" for scale in scales)
+    return f"; log10 {THRESHOLD_LABELS[PRIMARY]} on other scales than the relative one ({columns}: {what})"
+
+
+def _notes(
+    runs: Sequence[RunFragility], families: Mapping[str, Sequence[str]], shown: str, scaled: Mapping[str, Sequence[str]]
+) -> list[str]:
     recorded = bisected(runs)
     others = "; ".join(f"log10 {THRESHOLD_LABELS[t]}, {threshold_definition(t, recorded)}" for t in THRESHOLD_NAMES
                        if t != shown and families[t])  # fmt: skip
+    others += _scales_note(scaled)
     n_eval = "/".join(str(n) for n in sorted({run.n_eval for run in runs}))
     return [
         f"log10 {THRESHOLD_LABELS[shown]}: log10 of {PERTURBATION_SIZE} {threshold_definition(shown, recorded)} "
@@ -202,7 +255,8 @@ def table4_perturbation(perturbation: PerturbationRecords, *, regimes: Sequence[
     [95 % CI], n).
 
     **Censored thresholds** (not reached within the grid, or reached already at its smallest level) count at the
-    grid's bound; a run's median is a bound only when at least half its samples are censored. The CSV has
+    grid's bound; a run's median is a bound only when a censored sample can move it (on the relative scale: at least
+    half its samples censored). The CSV has
     ``<threshold>_<family>_above`` / ``_below`` (runs whose value is a bound each way), ``_per_seed_text`` (each
     run as :func:`rnnrobust.reporting.perturbation_text.threshold_text` prints it, with its censored samples) and the
     printed cell is :func:`rnnrobust.reporting.perturbation_text.censored_cell`: ``"≥ mean … (k/n above the
@@ -228,22 +282,24 @@ def table4_perturbation(perturbation: PerturbationRecords, *, regimes: Sequence[
         printed override), ``_per_seed`` and ``_per_seed_text``; ``predicted_per_seed``, ``unpredicted`` (runs
         without a stable block), ``amplification_layer`` (per seed), ``n_unstable_linear``, ``transient_peak_text``
         ("unstable" where the layer's linear block has ρ > 1), ``grid_log10`` (smallest and largest level),
-        ``directions`` (per family, per run) and ``n_eval``.
+        ``directions`` (per family, per run) and ``n_eval``; in the CSV only, the primary threshold on the other
+        scales (``eps5.SCALES``): aggregates ``flip5_<family>_absolute`` and ``flip5_<family>_preactivation`` with
+        their ``_above``, ``_below`` and ``_per_seed``, for the families some run has a value of on that scale.
     """
     runs = as_fragility(perturbation)
     keys = sort_runs(runs, regime_order(runs, regimes, strict=True))
-    families = _families(runs.values())
+    families, scaled = _families(runs.values()), _scale_families(runs.values())
     shown = reported_threshold(runs.values())
     cells: dict[tuple[str, str, str], list[RunFragility]] = {}
     for key in keys:
         cells.setdefault(key[:3], []).append(runs[key])
-    rows = [_row(cell, families) for cell in cells.values()]
+    rows = [_row(cell, families, scaled) for cell in cells.values()]
 
     text = {f"{t}_{f}": f"{t}_{f}_text" for t, names in families.items() for f in names}
     text["transient_peak"] = "transient_peak_text"
-    notes = _notes(list(runs.values()), families, shown)
-    return table_frame(rows, _columns(families), headers=_headers(families), hidden=_hidden(families, shown),
-                       text=text, notes=notes)  # fmt: skip
+    notes = _notes(list(runs.values()), families, shown, scaled)
+    return table_frame(rows, _columns(families, scaled), headers=_headers(families),
+                       hidden=_hidden(families, shown, scaled), text=text, notes=notes)  # fmt: skip
 
 
 def table4_perturbation_caption(keys: Iterable[RunKey]) -> str:
@@ -271,7 +327,21 @@ def _description(runs: Mapping[RunKey, RunFragility], threshold: str) -> str:
         f"state Jacobian) beside its linear prediction, the transient peak max_k ‖W^k‖₂. Every cell: "
         f'{over_seeds(runs)}. "≥ …, k/n above": the median of k runs lies beyond the grid (at least half of their '
         "directions did not reach the threshold within it); they enter the mean at the grid's end, so the cell is a "
-        "lower bound."
+        f"lower bound.{_scales_description(runs, threshold)}"
+    )
+
+
+def _scales_description(runs: Mapping[RunKey, RunFragility], threshold: str) -> str:
+    """What the scales of the comparisons below are, when the runs have ``threshold`` on more than the relative
+    one (``""`` else)."""
+    scales = [s for s in SCALES if s == "relative" or measured_families(runs.values(), threshold, s)]
+    if len(scales) < 2:
+        return ""
+    what = "; ".join(f"{SCALE_LABELS[s]}, {SCALE_DEFINITIONS[s]}" for s in scales)
+    return (
+        f" The same threshold is read on {len(scales)} scales ({what}); each regime's mean paired difference from "
+        f"{REFERENCE} is given on each, and a family whose difference changes sign between scales is named (its "
+        "conclusion depends on the scale)."
     )
 
 
@@ -281,8 +351,10 @@ def table4_perturbation_report_caption(
     """The table's caption in the workflow's report: what it shows (the grid and directions from the runs'
     records), then the runs and grid, per task the reported threshold of each family and the prediction per regime
     (models and seeds pooled), the paired comparison of each regime with the reference
-    (:func:`rnnrobust.robustness.perturbation.comparisons.compare_regimes`, its verdict computed), and Spearman's ρ of
-    prediction against measurement over all runs."""
+    (:func:`rnnrobust.robustness.perturbation.comparisons.compare_regimes`, its verdict computed) and its mean paired
+    differences on every scale, naming a family whose sign changes between scales
+    (:func:`rnnrobust.reporting.perturbation_captions.scales_text`), and Spearman's ρ of prediction against
+    measurement over all runs."""
     runs = as_fragility(perturbation)
     threshold = reported_threshold(runs.values())
     families = measured_families(runs.values(), threshold)
@@ -295,6 +367,8 @@ def table4_perturbation_report_caption(
                 cells.setdefault(key[2], []).append(runs[key])
         lines.append(f"- {task} (models and seeds pooled): {cells_text(cells, families, threshold)}.")
         lines.append(f"  {comparisons_text(runs, task, regimes, threshold)}")
+        scales = scales_text(runs, task, regimes, threshold)
+        lines += [f"  {scales}"] if scales else []
     correlations = "; ".join(correlation_text(runs, f, threshold) for f in families)
     lines += ["", f"Predicted against measured over all runs: {correlations}."]
     return "\n".join(lines) + "\n"

@@ -4,18 +4,21 @@ Numbers only (their words are in ``rnnrobust.reporting.perturbation_text``); the
 :class:`~rnnrobust.robustness.perturbation.eps5.RunFragility` of ``rnnrobust.robustness.perturbation.eps5``.
 Every comparison is of one **threshold** (``eps5.THRESHOLD_NAMES``): by default the primary one, ε_flip5
 (``eps5.PRIMARY``: 5 % of predictions flipped), else ε₅ (accuracy 5 points down) or the normalised ε₅; the
-families are those of ``layout.FAMILIES`` of which some run has a value (:func:`measured_families`).
+families are those of ``layout.FAMILIES`` of which some run has a value (:func:`measured_families`). Every threshold
+is read on one **scale** (``eps5.SCALES``; ``scale``, default ``"relative"``, ‖ΔW_b‖₂/‖W_b‖₂, the one that
+predictions are on): :func:`compare_scales` puts a comparison's mean differences on every scale side by side.
 
-A run's log10 threshold of a family is the median over its samples (``eps5.FamilyThreshold``): exact unless at
-least half of its samples are censored one way, and then *censored* (a bound).
+A run's log10 threshold of a family is the median over its samples (``eps5.FamilyThreshold``): exact unless a
+censored sample can move it (on the relative scale: at least half of its samples censored one way), and then
+*censored* (a bound).
 
 **Paired comparisons** (:func:`compare_regimes`): pairs are runs of the same task, model and seed; a pair whose
 threshold of a family is censored on either side is left out of that family's difference (its difference is only
 a bound), and counted. A regime is called less (more) robust than the reference by a family when the paired
 differences of the log10 threshold have a 95 % CI below (above) 0 *and* the exact sign-flip test gives
 p < :data:`ALPHA`. The CI is Student's t up to 10 pairs (``interval="auto"``, as every aggregate over seeds; a
-percentile bootstrap is too narrow with few seeds, ``rnnrobust.stats``). The p-values are not corrected for the
-several tasks and families.
+percentile bootstrap is too narrow with few seeds, ``rnnrobust.stats``), and the p-values are Holm-adjusted across
+each regime's task × family tests (on each scale apart).
 
 **Predicted against measured** (:func:`prediction_correlation`): Spearman's ρ of log10 ε_pred against the log10
 threshold ranks a censored value at its bound: with one sample (the instability and adversarial families), or an
@@ -32,16 +35,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rnnrobust.layout import FAMILIES, REFERENCE, RunKey
-from rnnrobust.robustness.perturbation.eps5 import PRIMARY, RunFragility
+from rnnrobust.robustness.perturbation.eps5 import PRIMARY, SCALES, RunFragility
 from rnnrobust.runs import sort_runs
 from rnnrobust.stats import PairedDifference, SpearmanResult, holm, paired_difference, spearman_ci
 
 __all__ = [
     "ALPHA",
+    "ZERO_TOLERANCE",
     "PredictionCorrelation",
     "RegimeComparison",
+    "ScaleComparison",
     "ci_side",
     "compare_regimes",
+    "compare_scales",
     "direction",
     "measured_families",
     "prediction_correlation",
@@ -50,18 +56,21 @@ __all__ = [
 
 #: Level of the paired test below which (with the CI on the same side of 0) a difference counts as resolved.
 ALPHA = 0.05
+#: A mean difference (log10) within this of 0 counts as 0, not as a sign: rounding, not a measured difference.
+ZERO_TOLERANCE = 1e-9
 
 
-def _has_value(run: RunFragility, family: str, threshold: str) -> bool:
-    """Whether the run has a value (not NaN) of ``threshold`` for ``family``."""
-    value = run.thresholds(threshold).get(family)
+def _has_value(run: RunFragility, family: str, threshold: str, scale: str = "relative") -> bool:
+    """Whether the run has a value (not NaN) of ``threshold`` for ``family`` on ``scale``."""
+    value = run.thresholds(threshold, scale).get(family)
     return value is not None and not math.isnan(value.log10)
 
 
-def measured_families(runs: Iterable[RunFragility], threshold: str = PRIMARY) -> list[str]:
-    """The families of which some run has a value of ``threshold``: ``layout.FAMILIES`` in order, then others."""
+def measured_families(runs: Iterable[RunFragility], threshold: str = PRIMARY, scale: str = "relative") -> list[str]:
+    """The families of which some run has a value of ``threshold`` on ``scale``: ``layout.FAMILIES`` in order, then
+    others."""
     runs = list(runs)
-    present = {f for run in runs for f in run.thresholds(threshold) if _has_value(run, f, threshold)}
+    present = {f for run in runs for f in run.thresholds(threshold, scale) if _has_value(run, f, threshold, scale)}
     return [f for f in FAMILIES if f in present] + sorted(present - set(FAMILIES))
 
 
@@ -91,7 +100,8 @@ class RegimeComparison:
     """One regime against the reference within a task, paired by (model, seed).
 
     ``differences`` maps each family of the runs (and ``"predicted"``) to the :class:`~rnnrobust.stats.
-    PairedDifference` of the log10 ``threshold`` (log10 ε_pred), regime − reference; ``censored`` counts per family
+    PairedDifference` of the log10 ``threshold`` on ``scale`` (log10 ε_pred, relative), regime − reference;
+    ``censored`` counts per family
     the pairs left out because a value is censored; ``p_holm`` the families' p Holm-adjusted across the regime's
     task × family tests (:func:`compare_regimes`); ``verdict`` says for which families the difference is resolved,
     i.e. its 95 % CI lies on one side of 0 and the Holm-adjusted p of the paired sign-flip test is < :data:`ALPHA`
@@ -105,6 +115,7 @@ class RegimeComparison:
     censored: Mapping[str, int] = field(default_factory=dict)
     threshold: str = PRIMARY
     p_holm: Mapping[str, float] = field(default_factory=dict)
+    scale: str = "relative"
 
     @property
     def families(self) -> list[str]:
@@ -140,12 +151,13 @@ def _paired_family(
     ref: Mapping[tuple[str, int], RunFragility],
     family: str,
     threshold: str,
+    scale: str = "relative",
 ) -> tuple[PairedDifference, int]:
-    """The paired difference of the log10 ``threshold`` of ``family``, own − ref, and the pairs left out as
-    censored."""
+    """The paired difference of the log10 ``threshold`` of ``family`` on ``scale``, own − ref, and the pairs left
+    out as censored."""
     a, b, left = {}, {}, 0
     for pair in sorted(own.keys() & ref.keys()):  # a fixed order: sums and resamples follow it
-        ta, tb = own[pair].thresholds(threshold).get(family), ref[pair].thresholds(threshold).get(family)
+        ta, tb = own[pair].thresholds(threshold, scale).get(family), ref[pair].thresholds(threshold, scale).get(family)
         if ta is None or tb is None or math.isnan(ta.log10) or math.isnan(tb.log10):
             continue
         if ta.censored or tb.censored:
@@ -156,13 +168,16 @@ def _paired_family(
 
 
 def _compare(
-    own: Mapping[tuple[str, int], RunFragility], ref: Mapping[tuple[str, int], RunFragility], threshold: str
+    own: Mapping[tuple[str, int], RunFragility],
+    ref: Mapping[tuple[str, int], RunFragility],
+    threshold: str,
+    scale: str = "relative",
 ) -> tuple[dict[str, PairedDifference], dict[str, int]]:
-    """(differences, censored pairs) per family the runs have a ``threshold`` of, then the difference of the
-    predictions."""
+    """(differences, censored pairs) per family the runs have a ``threshold`` of on ``scale``, then the difference
+    of the predictions (relative, whatever the scale)."""
     differences, censored = {}, {}
-    for family in measured_families([*own.values(), *ref.values()], threshold):
-        differences[family], censored[family] = _paired_family(own, ref, family, threshold)
+    for family in measured_families([*own.values(), *ref.values()], threshold, scale):
+        differences[family], censored[family] = _paired_family(own, ref, family, threshold, scale)
     both = sorted(own.keys() & ref.keys())
     differences["predicted"] = paired_difference(
         {p: own[p].predicted for p in both if math.isfinite(own[p].predicted)},
@@ -178,9 +193,10 @@ def compare_regimes(
     regimes: Sequence[str] | None = None,
     reference: str = REFERENCE,
     threshold: str = PRIMARY,
+    scale: str = "relative",
 ) -> list[RegimeComparison]:
     """Every regime but ``reference`` against it, per task, paired by (model, seed) (:class:`RegimeComparison`),
-    on ``threshold`` (``eps5.THRESHOLD_NAMES``).
+    on ``threshold`` (``eps5.THRESHOLD_NAMES``) read on ``scale`` (``eps5.SCALES``).
 
     Pairs whose threshold is censored are left out and counted (module docstring). Each regime's p values are
     Holm-adjusted across its task × family tests (``stats.holm``). Tasks in the project's order, regimes in
@@ -197,8 +213,8 @@ def compare_regimes(
             own = {(k[1], k[3]): runs[k] for k in keys if k[0] == task and k[2] == regime}
             if regime == reference or not own:
                 continue
-            differences, censored = _compare(own, ref, threshold)
-            out.append(RegimeComparison(task, regime, reference, differences, censored, threshold))
+            differences, censored = _compare(own, ref, threshold, scale)
+            out.append(RegimeComparison(task, regime, reference, differences, censored, threshold, scale=scale))
     return _with_holm(out)
 
 
@@ -211,6 +227,53 @@ def _with_holm(comparisons: Sequence[RegimeComparison]) -> list[RegimeComparison
         for (i, f), p in zip(mine, holm([comparisons[i].differences[f].p_value for i, f in mine]), strict=True):
             adjusted[i][f] = float(p)
     return [dataclasses.replace(c, p_holm=adjusted[i]) for i, c in enumerate(comparisons)]
+
+
+@dataclass(frozen=True)
+class ScaleComparison:
+    """One regime against the reference within a task on every scale: the :class:`RegimeComparison` of each scale
+    (:func:`compare_scales`); ``differences``: family -> scale -> its paired difference (scales that have the
+    family)."""
+
+    task: str
+    regime: str
+    reference: str
+    threshold: str
+    differences: Mapping[str, Mapping[str, PairedDifference]]
+
+    @property
+    def sign_changes(self) -> list[str]:
+        """The families whose mean difference is below 0 on one scale and above 0 on another (beyond
+        :data:`ZERO_TOLERANCE`)."""
+        out = []
+        for family, by_scale in self.differences.items():
+            means = [d.mean for d in by_scale.values() if d.n and not math.isnan(d.mean)]
+            if any(m < -ZERO_TOLERANCE for m in means) and any(m > ZERO_TOLERANCE for m in means):
+                out.append(family)
+        return out
+
+
+def compare_scales(
+    runs: Mapping[RunKey, RunFragility],
+    *,
+    regimes: Sequence[str] | None = None,
+    reference: str = REFERENCE,
+    threshold: str = PRIMARY,
+) -> list[ScaleComparison]:
+    """:func:`compare_regimes` on each scale of ``eps5.SCALES``, side by side per task and regime (in the order of
+    the relative scale's comparisons; the same pairs, less those censored or without a value on a scale)."""
+    by_scale = {
+        scale: {(c.task, c.regime): c for c in compare_regimes(runs, regimes=regimes, reference=reference,
+                                                               threshold=threshold, scale=scale)}
+        for scale in SCALES
+    }  # fmt: skip
+    out = []
+    for key, relative in by_scale["relative"].items():
+        scales = {scale: by_scale[scale][key] for scale in SCALES if key in by_scale[scale]}
+        families = list(dict.fromkeys(f for c in scales.values() for f in c.families))
+        differences = {f: {s: c.differences[f] for s, c in scales.items() if f in c.differences} for f in families}
+        out.append(ScaleComparison(relative.task, relative.regime, reference, threshold, differences))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

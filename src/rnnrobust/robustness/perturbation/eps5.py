@@ -22,6 +22,9 @@ span decades):
   of the same layer, the transient peak max_k ‖W^k‖₂ of its linear block (``state.<layer>.linear``). A linear
   block with ρ > 1 (``layout.UNSTABLE_RADIUS``) has no finite transient peak (its powers grow until the
   computation stops); such runs are flagged ``linear_unstable``.
+- **curves**: per family and level of the grid (the stage's bisection points left out), the mean over the samples
+  of the accuracy (``curves``) and of the flip rate (``flip_curves``; records before the stage measured flips have
+  none).
 
 **Censoring.** A curve that never falls by 5 points on the grid has ε₅ > 10^max: it is *right-censored*
 (``"above"``) and carried as the bound, log10 ε₅ = max(eps_log10). A curve that has fallen already at the
@@ -35,6 +38,16 @@ and Spearman's ρ of ``rnnrobust.robustness.perturbation.comparisons``, Figures 
 enter means as values, so a mean over values of which some are right-censored and none left-censored is a lower
 bound of the true mean (printed "≥ …", with the count), and vice versa ("≤ …";
 ``rnnrobust.reporting.perturbation_text`` writes such cells and each run's value with its censored samples).
+
+**Scales.** A threshold is a size of perturbation, read on each of :data:`SCALES` (:meth:`RunFragility.thresholds`):
+``"relative"``, log10 ‖ΔW_b‖₂/‖W_b‖₂ (the record's ``eps_log10``: the grid's scale, and every table's and figure's
+unless it says otherwise), ``"absolute"``, log10 max_b ‖ΔW_b‖₂ (``eps_absolute_log10``), and ``"preactivation"``,
+log10 max_b ‖ΔW_b S_b‖_F/‖P_b‖_F along the unperturbed trajectories (``eps_preactivation_log10``). The stage
+records the other two at each bisected threshold (for a censored one at the grid's end, and it stays censored the
+same way), so only bisected thresholds have them: ε₅ normalised, and ε₅ of records before the stage bisected, are
+relative only. On the relative scale a censored sample's bound is the grid's end, beyond every measured value; on
+the others it is the curve's own value there, which need not be, so a run's median there is a bound whenever a
+censored sample reaches the middle of its samples (:attr:`FamilyThreshold.censored`).
 """
 
 from __future__ import annotations
@@ -49,11 +62,14 @@ import numpy as np
 
 from rnnrobust.io import PathLike, read_json
 from rnnrobust.layout import FAMILIES, UNSTABLE_RADIUS, RunKey
+from rnnrobust.robustness.perturbation.censoring import DROP, FamilyThreshold, Threshold, eps5, log10
 from rnnrobust.stats import Summary, summarize
 
 __all__ = [
     "DROP",
+    "FLIP_RATE",
     "PRIMARY",
+    "SCALES",
     "THRESHOLD_NAMES",
     "FamilyCell",
     "FamilyThreshold",
@@ -68,142 +84,34 @@ __all__ = [
     "run_fragility",
 ]
 
-#: The accuracy drop that defines ε₅: 5 percentage points (accuracies are fractions).
-DROP = 0.05
 #: The thresholds a run carries, by name: ε_flip5 (5 % of predictions flipped; the primary one, bisected by the
 #: stage), ε₅ (accuracy 5 points down; bisected) and ε₅ normalised ((a₀ − a)/(a₀ − chance) ≥ 5 %; on the grid).
 THRESHOLD_NAMES = ("flip5", "eps5", "eps5_normalized")
 #: The threshold that tables and figures rank and compare runs by.
 PRIMARY = "flip5"
+#: The flip rate that defines ε_flip5: 5 % of the predictions (the stage's ``run.THRESHOLDS["flip5"]``).
+FLIP_RATE = 0.05
+#: The scales a threshold is read on (module docstring, "Scales"): the relative size ‖ΔW_b‖₂/‖W_b‖₂ (the grid's
+#: and the default), the absolute max_b ‖ΔW_b‖₂ and the pre-activation max_b ‖ΔW_b S_b‖_F/‖P_b‖_F.
+SCALES = ("relative", "absolute", "preactivation")
+# The record's field of each scale but the relative one (``thresholds.<name>.<family>[i]``).
+_SCALE_FIELDS = {"absolute": "eps_absolute_log10", "preactivation": "eps_preactivation_log10"}
 # Records of the stage before issue 19 named the Gaussian family "random" (the same directions, seeds and norm);
 # their "worst" perturbed unstable blocks too, unlike "instability", and keeps its name.
 _LEGACY_FAMILIES = {"random": "gaussian"}
-# Accuracies are fractions k / n_eval: a drop that equals DROP up to rounding counts as a drop.
-_TOLERANCE = 1e-12
-
-
-def log10(x: float | None) -> float:
-    """log10 of a non-negative number: −∞ for 0, NaN for None or NaN, ∞ for ∞.
-
-    >>> log10(0.01), log10(0.0), log10(None)
-    (-2.0, -inf, nan)
-    """
-    if x is None:
-        return math.nan
-    x = float(x)
-    if math.isnan(x) or x < 0:
-        return math.nan
-    if x == 0.0:
-        return -math.inf
-    return math.log10(x)
-
-
-@dataclass(frozen=True)
-class Threshold:
-    """log10 ε₅ of one accuracy curve: the value, or the grid's bound when ``censored`` (``"above"``: no 5-point
-    drop up to the largest level; ``"below"``: dropped already at the smallest); NaN when undefined."""
-
-    log10: float
-    censored: str = ""
-
-
-def eps5(levels: Sequence[float], accuracies: Sequence[float], reference: float, drop: float = DROP) -> Threshold:
-    """log10 ε₅ of one curve: where the accuracy first falls ``drop`` below ``reference`` (module docstring).
-
-    Parameters
-    ----------
-    levels
-        log10 ε of the curve's points (any order; sorted here).
-    accuracies
-        Accuracy (fraction) at each level; NaN points are left out.
-    reference
-        The unperturbed accuracy.
-    drop
-        The fall that counts (fraction: 0.05 = 5 percentage points).
-
-    Examples
-    --------
-    From 0.88 at 10⁻² to 0.80 at 10⁻¹, 0.85 is crossed 3/8 of the way: log10 ε₅ = −2 + 0.375 = −1.625.
-
-    >>> round(eps5([-3, -2, -1], [0.90, 0.88, 0.80], reference=0.90).log10, 12)
-    -1.625
-    >>> eps5([-3, -2, -1], [0.90, 0.89, 0.88], reference=0.90)
-    Threshold(log10=-1.0, censored='above')
-    >>> eps5([-3, -2, -1], [0.10, 0.10, 0.10], reference=0.90)
-    Threshold(log10=-3.0, censored='below')
-    """
-    if reference is None or math.isnan(float(reference)):
-        return Threshold(math.nan)
-    points = sorted((float(x), float(a)) for x, a in zip(levels, accuracies, strict=True) if not math.isnan(float(a)))
-    if not points:
-        return Threshold(math.nan)
-    target = float(reference) - drop
-    for i, (x, a) in enumerate(points):
-        if a <= target + _TOLERANCE:
-            if i == 0:
-                return Threshold(x, "below")
-            x0, a0 = points[i - 1]
-            fraction = (a0 - target) / (a0 - a) if a0 > a else 1.0
-            return Threshold(x0 + min(max(fraction, 0.0), 1.0) * (x - x0))
-    return Threshold(points[-1][0], "above")
-
-
-@dataclass(frozen=True)
-class FamilyThreshold:
-    """A run's log10 ε₅ of one family: its samples' :class:`Threshold`, and their median (module docstring).
-
-    >>> t = FamilyThreshold((Threshold(-0.875), Threshold(0.0, "above"), Threshold(-0.875)))
-    >>> t.log10, t.above, t.censored  # one of three above the grid: the median is exact
-    (-0.875, 1, '')
-    >>> FamilyThreshold((Threshold(-0.875), Threshold(0.0, "above"), Threshold(0.0, "above"))).censored
-    'above'
-    """
-
-    samples: tuple[Threshold, ...]
-
-    @property
-    def log10(self) -> float:
-        """The median of the samples' log10 ε₅, censored ones at their bound; NaN when no sample has a value."""
-        values = [t.log10 for t in self.samples if not math.isnan(t.log10)]
-        return float(np.median(values)) if values else math.nan
-
-    @property
-    def n(self) -> int:
-        """Samples with a value (a NaN one, e.g. of an undefined reference, is left out)."""
-        return sum(not math.isnan(t.log10) for t in self.samples)
-
-    @property
-    def above(self) -> int:
-        """Samples censored above the grid (no 5-point drop)."""
-        return sum(t.censored == "above" for t in self.samples)
-
-    @property
-    def below(self) -> int:
-        """Samples censored below the grid (dropped at the smallest level)."""
-        return sum(t.censored == "below" for t in self.samples)
-
-    @property
-    def censored(self) -> str:
-        """Which way the median is a bound: ``""`` (exact), ``"above"`` (a lower bound), ``"below"`` (an upper
-        bound) or ``"both"`` (no bound: half the samples censored each way).
-
-        Censored samples are the largest (smallest) values, so the median, the middle value or the mean of the two
-        middle ones, involves one exactly when at least half (⌈n/2⌉) of the samples are censored that way.
-        """
-        half = (self.n + 1) // 2
-        above, below = self.n > 0 and self.above >= half, self.n > 0 and self.below >= half
-        return {(False, False): "", (True, False): "above", (False, True): "below"}.get((above, below), "both")
 
 
 @dataclass(frozen=True)
 class RunFragility:
     """One run's perturbation numbers (module docstring), all log10 except the accuracies (fractions).
 
-    ``levels``: the grid (log10 ε, sorted); ``curves``: family -> level -> accuracy (the mean over the samples);
-    ``eps5``, ``flip5`` and ``eps5_normalized``: family -> :class:`FamilyThreshold` (families the sweep has; its
-    ``log10`` the median over the samples) of the accuracy drop, the flip rate and the normalised drop
-    (:func:`run_fragility`); ``predicted``, ``reach``: log10 of ``eps_pred_min`` and ``eps_instability_min``;
-    ``amplification`` and ``transient_peak`` of ``amplification_layer`` (NaN and None without state measurements).
+    ``levels``: the grid (log10 ε, sorted); ``curves`` and ``flip_curves``: family -> level -> accuracy and flip
+    rate (the mean over the samples, grid levels only); ``eps5``, ``flip5`` and ``eps5_normalized``: family ->
+    :class:`FamilyThreshold` (families the sweep has; its ``log10`` the median over the samples) of the accuracy
+    drop, the flip rate and the normalised drop on the relative scale (:func:`run_fragility`); ``scaled``: (name,
+    scale) -> the same on another scale of :data:`SCALES` where the record has it; ``predicted``, ``reach``: log10 of
+    ``eps_pred_min`` and ``eps_instability_min``; ``amplification`` and ``transient_peak`` of
+    ``amplification_layer`` (NaN and None without state measurements). :meth:`thresholds` reads them all.
     """
 
     run: RunKey
@@ -221,13 +129,18 @@ class RunFragility:
     n_eval: int = 0
     flip5: Mapping[str, FamilyThreshold] = dataclasses.field(default_factory=dict)
     eps5_normalized: Mapping[str, FamilyThreshold] = dataclasses.field(default_factory=dict)
+    scaled: Mapping[tuple[str, str], Mapping[str, FamilyThreshold]] = dataclasses.field(default_factory=dict)
+    flip_curves: Mapping[str, Mapping[float, float]] = dataclasses.field(default_factory=dict)
 
-    def thresholds(self, name: str = "flip5") -> Mapping[str, FamilyThreshold]:
-        """family -> threshold of ``name`` (:data:`THRESHOLD_NAMES`): ``flip5`` (primary), ``eps5``,
-        ``eps5_normalized``."""
+    def thresholds(self, name: str = PRIMARY, scale: str = "relative") -> Mapping[str, FamilyThreshold]:
+        """family -> threshold of ``name`` (:data:`THRESHOLD_NAMES`: ``flip5``, the primary one, ``eps5``,
+        ``eps5_normalized``) on ``scale`` (:data:`SCALES`; module docstring, "Scales"): empty where the record has
+        none on that scale."""
         if name not in THRESHOLD_NAMES:
             raise ValueError(f"unknown threshold {name!r}; expected one of {list(THRESHOLD_NAMES)}")
-        return getattr(self, name)
+        if scale not in SCALES:
+            raise ValueError(f"unknown scale {scale!r}; expected one of {list(SCALES)}")
+        return getattr(self, name) if scale == "relative" else self.scaled.get((name, scale), {})
 
 
 def _state_numbers(state: Mapping[str, Any], blocks: Mapping[str, Any]) -> tuple[float, str | None, float, bool]:
@@ -245,37 +158,47 @@ def _state_numbers(state: Mapping[str, Any], blocks: Mapping[str, Any]) -> tuple
     return best
 
 
-def _recorded_thresholds(record: Mapping[str, Any], name: str) -> dict[str, FamilyThreshold]:
-    """family -> :class:`FamilyThreshold` of a threshold the stage bisected (``record["thresholds"][name]``)."""
+def _recorded_thresholds(record: Mapping[str, Any], name: str, scale: str = "relative") -> dict[str, FamilyThreshold]:
+    """family -> :class:`FamilyThreshold` of a threshold the stage bisected (``record["thresholds"][name]``) on
+    ``scale``; a family none of whose samples has that scale is left out."""
+    field = _SCALE_FIELDS.get(scale, "eps_log10")
     out = {}
     for family, samples in (record.get("thresholds") or {}).get(name, {}).items():
-        out[family] = FamilyThreshold(tuple(Threshold(float(t["eps_log10"]), t.get("censored") or "") for t in samples))
+        values = [math.nan if t.get(field) is None else float(t[field]) for t in samples]
+        if not all(math.isnan(v) for v in values):
+            out[family] = FamilyThreshold(
+                tuple(Threshold(v, t.get("censored") or "") for v, t in zip(values, samples, strict=True))
+            )
     return out
 
 
-def run_fragility(record: Mapping[str, Any], drop: float = DROP) -> RunFragility:
-    """The :class:`RunFragility` of one perturbation record (the loaded JSON of the perturbation stage).
+def _grid_samples(record: Mapping[str, Any], quantity: str) -> dict[str, dict[int, dict[float, float]]]:
+    """family -> sample -> level -> ``quantity`` of the record's grid rows that have it (families renamed as now)."""
+    out: dict[str, dict[int, dict[float, float]]] = {}
+    for row in record["sweep"]:
+        if row.get("grid", True) and row.get(quantity) is not None:
+            family = _LEGACY_FAMILIES.get(row["family"], row["family"])
+            curve = out.setdefault(family, {}).setdefault(int(row["sample"]), {})
+            curve[float(row["eps_log10"])] = float(row[quantity])
+    return out
 
-    ``eps5`` and ``flip5`` are the stage's bisected thresholds (``thresholds``); a record without them (of an
-    older stage) gets ε₅ interpolated on the grid (:func:`eps5`) and no ε_flip5. ``eps5_normalized`` is
-    interpolated on the grid: the level where (a₀ − a)/(a₀ − chance) reaches ``drop``.
-    """
-    run = (record["task"], record["model"], record["regime"], int(record["seed"]))
-    reference = float(record["reference"]["accuracy"])
-    grid = [row for row in record["sweep"] if row.get("grid", True)]
-    levels = tuple(sorted({float(row["eps_log10"]) for row in grid}))
-    by_sample: dict[str, dict[int, dict[float, float]]] = {}
-    for row in grid:
-        curve = by_sample.setdefault(_LEGACY_FAMILIES.get(row["family"], row["family"]), {}).setdefault(
-            int(row["sample"]), {}
-        )
-        curve[float(row["eps_log10"])] = float(row["accuracy"])
-    families = [f for f in FAMILIES if f in by_sample] + sorted(set(by_sample) - set(FAMILIES))
-    chance = record.get("chance_accuracy")
+
+def _mean_curves(by_sample: Mapping[str, Mapping[int, Mapping[float, float]]], levels: Sequence[float]) -> dict:
+    """family -> level -> the mean over the family's samples (NaN where none has the level)."""
+    return {
+        family: {x: float(np.nanmean([c.get(x, math.nan) for c in samples.values()])) for x in levels}
+        for family, samples in by_sample.items()
+    }
+
+
+def _interpolated(
+    by_sample: Mapping[str, Mapping[int, Mapping[float, float]]], reference: float, chance: Any, drop: float
+) -> tuple[dict[str, FamilyThreshold], dict[str, FamilyThreshold]]:
+    """(ε₅, ε₅ normalised) per family, interpolated on the grid's accuracies (:func:`eps5`)."""
     span = reference - float(chance) if chance is not None else math.nan
-    curves, interpolated, normalized = {}, {}, {}
-    for family in families:
-        samples = [c for _, c in sorted(by_sample[family].items())]
+    interpolated, normalized = {}, {}
+    for family, by_level in by_sample.items():
+        samples = [c for _, c in sorted(by_level.items())]
         interpolated[family] = FamilyThreshold(tuple(eps5(list(c), list(c.values()), reference, drop) for c in samples))
         normalized[family] = FamilyThreshold(
             tuple(
@@ -283,17 +206,39 @@ def run_fragility(record: Mapping[str, Any], drop: float = DROP) -> RunFragility
                 for c in samples
             )
         )
-        curves[family] = {x: float(np.nanmean([c.get(x, math.nan) for c in samples])) for x in levels}
+    return interpolated, normalized
+
+
+def run_fragility(record: Mapping[str, Any], drop: float = DROP) -> RunFragility:
+    """The :class:`RunFragility` of one perturbation record (the loaded JSON of the perturbation stage).
+
+    ``eps5`` and ``flip5`` are the stage's bisected thresholds (``thresholds``), on every scale (``scaled``); a
+    record without them (of an older stage) gets ε₅ interpolated on the grid (:func:`eps5`), relative only, and no
+    ε_flip5. ``eps5_normalized`` is interpolated on the grid: the level where (a₀ − a)/(a₀ − chance) reaches
+    ``drop``.
+    """
+    run = (record["task"], record["model"], record["regime"], int(record["seed"]))
+    reference = float(record["reference"]["accuracy"])
+    by_sample = _grid_samples(record, "accuracy")
+    levels = tuple(sorted({x for samples in by_sample.values() for c in samples.values() for x in c}))
+    order = [f for f in FAMILIES if f in by_sample] + sorted(set(by_sample) - set(FAMILIES))
+    by_sample = {f: by_sample[f] for f in order}
+    interpolated, normalized = _interpolated(by_sample, reference, record.get("chance_accuracy"), drop)
+    names = {"flip5": "flip5", "eps5": "drop5"} if drop == DROP else {"flip5": "flip5"}
+    scaled = {(name, scale): _recorded_thresholds(record, recorded, scale)
+              for name, recorded in names.items() for scale in SCALES[1:]}  # fmt: skip
     bisected = _recorded_thresholds(record, "drop5") if drop == DROP else {}
     amplification, layer, peak, unstable = _state_numbers(record.get("state") or {}, record.get("blocks") or {})
     return RunFragility(
         run=run,
         reference_accuracy=reference,
         levels=levels,
-        curves=curves,
+        curves=_mean_curves(by_sample, levels),
         eps5=bisected or interpolated,
         flip5=_recorded_thresholds(record, "flip5"),
         eps5_normalized=normalized,
+        scaled={key: value for key, value in scaled.items() if value},
+        flip_curves=_mean_curves(_grid_samples(record, "flip_rate"), levels),
         predicted=log10(record.get("eps_pred_min")),
         reach=log10(record.get("eps_instability_min", record.get("eps_worst_min"))),
         amplification=amplification,
@@ -357,12 +302,14 @@ class FamilyCell:
     samples: int = 0
 
 
-def family_summary(runs: Sequence[RunFragility], family: str, threshold: str = PRIMARY) -> FamilyCell:
-    """:class:`FamilyCell` of the runs' log10 ``threshold`` (:data:`THRESHOLD_NAMES`) of ``family``; runs without
-    the family are missing (NaN).
+def family_summary(
+    runs: Sequence[RunFragility], family: str, threshold: str = PRIMARY, scale: str = "relative"
+) -> FamilyCell:
+    """:class:`FamilyCell` of the runs' log10 ``threshold`` (:data:`THRESHOLD_NAMES`) of ``family`` on ``scale``
+    (:data:`SCALES`); runs without the family (on that scale) are missing (NaN).
 
     The summary's interval is Student's t up to 10 runs (``interval="auto"``, as every aggregate over seeds)."""
-    per_run = [run.thresholds(threshold) for run in runs]
+    per_run = [run.thresholds(threshold, scale) for run in runs]
     thresholds = [t[family] for t in per_run if family in t and not math.isnan(t[family].log10)]
     values = [t[family].log10 if family in t else math.nan for t in per_run]
     return FamilyCell(
