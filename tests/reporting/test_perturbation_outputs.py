@@ -29,6 +29,7 @@ from rnnrobust.reporting.figure8_prediction import build_prediction_figure, plot
 from rnnrobust.reporting.figure_style import panel_axes
 from rnnrobust.reporting.formatting import format_summary
 from rnnrobust.reporting.latex import LATEX_COLUMN_SEP_PT, LATEX_TEXT_WIDTH_PT, latex_layout
+from rnnrobust.reporting.perturbation_captions import contrast_text, matched_text
 from rnnrobust.reporting.perturbation_text import comparison_sentence, family_text, rho_text, scales_sentence
 from rnnrobust.reporting.render import write_table
 from rnnrobust.reporting.table4_perturbation import table4_perturbation, table4_perturbation_report_caption
@@ -700,7 +701,8 @@ def test_regimes_compared_on_every_scale(scaled):
     assert f"log10 {FLIP} (absolute scale): Gaussian" in comparison_sentence(alone)
     # Table 4's report caption: the sentence after the task's comparison; the fixture's own records keep every sign
     caption = table4_perturbation_report_caption(scaled, regimes=list(REGIMES))
-    assert f"  {scales_sentence(c)}\n- {FIXTURE_TASKS[1]} (models and seeds pooled)" in caption
+    assert f"  {scales_sentence(c)}\n" in caption
+    assert caption.index(scales_sentence(c)) < caption.index(f"- {FIXTURE_TASKS[1]} (models and seeds pooled)")
     assert "The same threshold is read on 3 scales (relative, ε with ‖ΔW_b‖₂ = ε‖W_b‖₂" in caption
     plain = table4_perturbation_report_caption({k: FR.run_fragility(record(*k)) for k in scaled}, regimes=list(REGIMES))
     assert plain.count("No family's sign changes between scales.") == 2 and "The sign changes" not in plain
@@ -963,3 +965,40 @@ def test_runs_without_gaussian_samples_or_state_measurements(tmp_path):
     text = perturbation_figure_caption(files, task=task)
     assert f"only {BASE} runs, so no regime is compared" in text
     assert "ρ undefined (1 run;" in prediction_figure_caption(files)
+
+
+def test_matched_comparisons_leave_out_pairs_whose_accuracy_differs_by_more_than_a_point(loaded):
+    t0 = FIXTURE_TASKS[0]
+    collapsed = (t0, MODELS[0], STAB, SEEDS[0])
+    runs = dict(loaded)
+    runs[collapsed] = dataclasses.replace(
+        loaded[collapsed], reference_accuracy=loaded[collapsed].reference_accuracy - 0.2
+    )
+    everything = next(c for c in compare_regimes(runs, regimes=list(REGIMES)) if c.task == t0)
+    matched = next(c for c in compare_regimes(runs, regimes=list(REGIMES), matched=True) if c.task == t0)
+    assert everything.unmatched == 0 and matched.unmatched == 1
+    assert matched.differences["gaussian"].n == everything.differences["gaussian"].n - 1
+    a = {(m, s): runs[(t0, m, STAB, s)].flip5["gaussian"].log10 for m in MODELS for s in SEEDS}
+    b = {(m, s): runs[(t0, m, BASE, s)].flip5["gaussian"].log10 for m in MODELS for s in SEEDS}
+    kept = [k for k in a if k != collapsed[1::2]]
+    want = S.paired_difference({k: a[k] for k in kept}, {k: b[k] for k in kept}, interval="auto")
+    assert matched.differences["gaussian"].mean == pytest.approx(want.mean)
+    text = matched_text(runs, t0, list(REGIMES))
+    assert text.startswith("Matched accuracy only (within 1 point; 1 unmatched pair left out): ")
+    assert comparison_sentence(matched) in text and matched_text(loaded, t0, list(REGIMES)) == ""
+    assert text in table4_perturbation_report_caption(runs, regimes=list(REGIMES))
+
+
+def test_the_caption_contrasts_the_instability_direction_with_its_rank_matched_control(loaded):
+    t0 = FIXTURE_TASKS[0]
+    keys = [k for k in loaded if k[0] == t0]
+    values = {
+        f: {k: loaded[k].flip5[f] for k in keys if f in loaded[k].flip5} for f in ("instability", "gaussian_rank")
+    }
+    both = [k for k in keys if all(k in v and not v[k].censored for v in values.values())]
+    want = S.paired_difference({k: values["instability"][k].log10 for k in both},
+                               {k: values["gaussian_rank"][k].log10 for k in both}, interval="auto")  # fmt: skip
+    text = contrast_text(loaded, t0)
+    assert text.startswith(f"instability − Gaussian, rank-matched, log10 {FLIP}, paired by run: {want.mean:+.2f} ")
+    assert f"over {want.n} runs" in text and f"p = {want.p_value:.2g}" in text
+    assert text in table4_perturbation_report_caption(loaded, regimes=list(REGIMES))

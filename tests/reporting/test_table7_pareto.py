@@ -16,8 +16,8 @@ from rnnrobust.io import write_json
 from rnnrobust.reporting.latex import LATEX_COLUMN_SEP_PT, LATEX_TEXT_WIDTH_PT, latex_layout
 from rnnrobust.reporting.pareto_runs import RUN_COLUMNS, pareto_runs
 from rnnrobust.reporting.render import write_table
-from rnnrobust.reporting.table7_pareto import MATCH_POINTS, hypervolume_reference, table7_pareto
-from rnnrobust.robustness.pareto import METHODS, front, hypervolume, paired_references, regime_method
+from rnnrobust.reporting.table7_pareto import hypervolume_reference, table7_pareto
+from rnnrobust.robustness.pareto import MATCH_POINTS, METHODS, front, hypervolume, paired_references, regime_method
 from rnnrobust.stats import holm, paired_difference, summarize
 
 REPO = Path(__file__).resolve().parents[2]

@@ -23,20 +23,25 @@ from rnnrobust.reporting.perturbation_text import (
     threshold_definition,
     value_text,
 )
+from rnnrobust.robustness.pareto import MATCH_POINTS
 from rnnrobust.robustness.perturbation.comparisons import (
     compare_regimes,
     compare_scales,
     measured_families,
     prediction_correlation,
 )
+from rnnrobust.robustness.perturbation.contrasts import family_contrasts
 from rnnrobust.robustness.perturbation.eps5 import PRIMARY, RunFragility, grid_bounds
+from rnnrobust.stats import min_p_value
 
 __all__ = [
     "bisected",
     "cells_text",
     "comparisons_text",
+    "contrast_text",
     "correlation_text",
     "grid_text",
+    "matched_text",
     "n_eval_text",
     "samples_text",
     "scales_text",
@@ -115,6 +120,40 @@ def comparisons_text(
     if REFERENCE not in present:
         return f"{task}: no {REFERENCE} runs, so no regime is compared with {REFERENCE}."
     return f"{task}: only {REFERENCE} runs, so no regime is compared with {REFERENCE}."
+
+
+def matched_text(
+    runs: Mapping[RunKey, RunFragility], task: str, regimes: Sequence[str] | None, threshold: str = PRIMARY
+) -> str:
+    """The task's paired comparisons restricted to pairs of matched accuracy (``compare_regimes(matched=True)``),
+    for the regimes with an unmatched pair (the others are the comparisons as they are); ``""`` when none has."""
+    comparisons = [
+        c for c in compare_regimes(runs, regimes=regimes, threshold=threshold, matched=True)
+        if c.task == task and c.unmatched
+    ]  # fmt: skip
+    return " ".join(
+        f"Matched accuracy only (within {MATCH_POINTS:g} point; {c.unmatched} unmatched pair"
+        f"{'s' * (c.unmatched != 1)} left out): {comparison_sentence(c)}"
+        for c in comparisons
+    )
+
+
+def contrast_text(runs: Mapping[RunKey, RunFragility], task: str, threshold: str = PRIMARY) -> str:
+    """The instability direction against its rank-matched control over the task's runs (``contrasts``), or ``""``
+    when no run has both."""
+    contrast = next((c for c in family_contrasts(runs, threshold=threshold) if c.task == task), None)
+    if contrast is None or contrast.difference.n == 0:
+        return ""
+    d = contrast.difference
+    censored = f", {contrast.censored} run{'s' * (contrast.censored != 1)} with a bound left out" * bool(
+        contrast.censored
+    )
+    return (
+        f"{FAMILY_LABELS[contrast.a]} − {FAMILY_LABELS[contrast.b]}, log10 {THRESHOLD_LABELS[threshold]}, paired by "
+        f"run: {d.mean:+.2f} [{d.ci_low:.2f}, {d.ci_high:.2f}] over {d.n} runs{censored}, "
+        f"p = {d.p_value:.2g} (Holm over the tasks {contrast.p_holm:.2g}; the least p with {d.n} runs is "
+        f"{min_p_value(d.n):.2g}); below 0: the instability direction flips predictions at a smaller perturbation."
+    )
 
 
 def scales_text(

@@ -29,8 +29,10 @@ from rnnrobust.reporting.perturbation_captions import (
     bisected,
     cells_text,
     comparisons_text,
+    contrast_text,
     correlation_text,
     grid_text,
+    matched_text,
     samples_text,
     scales_text,
 )
@@ -367,8 +369,9 @@ def table4_perturbation_report_caption(
                 cells.setdefault(key[2], []).append(runs[key])
         lines.append(f"- {task} (models and seeds pooled): {cells_text(cells, families, threshold)}.")
         lines.append(f"  {comparisons_text(runs, task, regimes, threshold)}")
-        scales = scales_text(runs, task, regimes, threshold)
-        lines += [f"  {scales}"] if scales else []
+        for text in (matched_text(runs, task, regimes, threshold), scales_text(runs, task, regimes, threshold),
+                     contrast_text(runs, task, threshold)):  # fmt: skip
+            lines += [f"  {text}"] if text else []
     correlations = "; ".join(correlation_text(runs, f, threshold) for f in families)
     lines += ["", f"Predicted against measured over all runs: {correlations}."]
     return "\n".join(lines) + "\n"

@@ -27,20 +27,17 @@ from rnnrobust.reporting.table_common import (
     unstable_text,
 )
 from rnnrobust.reporting.table_frame import table_frame
-from rnnrobust.robustness.pareto import dominates, hypervolume
+from rnnrobust.robustness.pareto import MATCH_POINTS, dominates, hypervolume
 from rnnrobust.runs import regime_order
 from rnnrobust.stats import PAIRED_TEST, paired_difference
 
 __all__ = [
-    "MATCH_POINTS",
     "hypervolume_reference",
     "table7_pareto",
     "table7_pareto_caption",
     "table7_pareto_report_caption",
 ]
 
-#: Arms whose mean test accuracies differ by at most this many points are compared on fragility.
-MATCH_POINTS = 1.0
 #: (run column, printed header) of the arms' aggregates.
 _QUANTITIES = (
     ("accuracy", "test accuracy (%)"),

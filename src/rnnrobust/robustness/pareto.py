@@ -28,7 +28,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dominates", "front", "hypervolume", "paired_references", "regime_method"]
+__all__ = ["MATCH_POINTS", "dominates", "front", "hypervolume", "paired_references", "regime_method"]
+
+#: Runs (or arms) whose test accuracies differ by at most this many percentage points count as matched: only they
+#: are compared on fragility, so that no method is credited with robustness it bought with accuracy.
+MATCH_POINTS = 1.0
 
 
 def _points(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:

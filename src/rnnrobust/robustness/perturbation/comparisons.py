@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rnnrobust.layout import FAMILIES, REFERENCE, RunKey
+from rnnrobust.robustness.pareto import MATCH_POINTS
 from rnnrobust.robustness.perturbation.eps5 import PRIMARY, SCALES, RunFragility
 from rnnrobust.runs import sort_runs
 from rnnrobust.stats import PairedDifference, SpearmanResult, holm, paired_difference, spearman_ci
@@ -116,6 +117,7 @@ class RegimeComparison:
     threshold: str = PRIMARY
     p_holm: Mapping[str, float] = field(default_factory=dict)
     scale: str = "relative"
+    unmatched: int = 0
 
     @property
     def families(self) -> list[str]:
@@ -194,9 +196,14 @@ def compare_regimes(
     reference: str = REFERENCE,
     threshold: str = PRIMARY,
     scale: str = "relative",
+    matched: bool = False,
 ) -> list[RegimeComparison]:
     """Every regime but ``reference`` against it, per task, paired by (model, seed) (:class:`RegimeComparison`),
     on ``threshold`` (``eps5.THRESHOLD_NAMES``) read on ``scale`` (``eps5.SCALES``).
+
+    ``matched``: only pairs whose unperturbed accuracies (on the stage's evaluation subset) differ by at most
+    ``pareto.MATCH_POINTS`` percentage points; the others are counted (``unmatched``). A network that lost its
+    accuracy to the regime (a collapsed stabilized run) has no room to lose 5 points and is not compared.
 
     Pairs whose threshold is censored are left out and counted (module docstring). Each regime's p values are
     Holm-adjusted across its task × family tests (``stats.holm``). Tasks in the project's order, regimes in
@@ -213,9 +220,17 @@ def compare_regimes(
             own = {(k[1], k[3]): runs[k] for k in keys if k[0] == task and k[2] == regime}
             if regime == reference or not own:
                 continue
-            differences, censored = _compare(own, ref, threshold, scale)
-            out.append(RegimeComparison(task, regime, reference, differences, censored, threshold, scale=scale))
+            pairs = own.keys() & ref.keys()
+            kept = [p for p in pairs if not matched or _matched(own[p], ref[p])]
+            differences, censored = _compare({p: own[p] for p in kept}, ref, threshold, scale)
+            out.append(RegimeComparison(task, regime, reference, differences, censored, threshold, scale=scale,
+                                        unmatched=len(pairs) - len(kept)))  # fmt: skip
     return _with_holm(out)
+
+
+def _matched(a: RunFragility, b: RunFragility) -> bool:
+    """Whether two runs' unperturbed accuracies lie within ``pareto.MATCH_POINTS`` points of each other."""
+    return abs(a.reference_accuracy - b.reference_accuracy) * 100 <= MATCH_POINTS + 1e-9
 
 
 def _with_holm(comparisons: Sequence[RegimeComparison]) -> list[RegimeComparison]:
