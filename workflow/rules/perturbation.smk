@@ -12,10 +12,10 @@ rule perturb:
     conda:
         ENV
     threads: 1
-    # benchmarks/perturb.py at the paper's shapes, one thread: at most 25 s of CPU and 1040 MB (imdb lstm,
-    # with a short training epoch in the same process), under 3 % of the run's training time.
+    # benchmarks/perturb.py at the paper's shapes, one thread (2026-12-07): at most 57 s of CPU and 1564 MB (imdb
+    # lstm, with a short training epoch in the same process), under 7 % of the run's training time with the predictors.
     resources:
-        mem_mb=1500,
+        mem_mb=2000,
         runtime=10,
     params:
         perturbation=config["perturbation"],
