@@ -29,7 +29,7 @@ from rnnrobust.layout import FAMILIES, GATES, LAYERS, REGIMES, TASKS, block_keys
 
 AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues", "all"}
 AGGREGATES |= {"table4_perturbation", "figure7_perturbation", "figure8_prediction", "table7_pareto", "figure9_pareto"}
-AGGREGATES |= {"table6_predictors"}
+AGGREGATES |= {"table6_predictors", "figure10_predictors"}
 PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra", "perturb", "predict"}
 HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
 HIDDEN |= {("imdb", "rnn"): 4, ("imdb", "lstm"): 6, ("imdb", "gru"): 6}
@@ -391,7 +391,8 @@ def test_report_shows_tables_figures_and_captions_from_the_data(finished_run):
     assert "<table>" in table1[0] and "<td>99.73%</td>" in table1[0] and "non-convergence" in table1[0]
     figures = [f"figure{i}_{t}" for i, t in enumerate(TASKS * 2, start=1)]
     figures += [f"training_{t}" for t in TASKS] + [f"eigenvalues_{t}_{r}" for t in TASKS for r in REGIMES]
-    figures += [f"figure7_perturbation_{t}" for t in TASKS] + ["figure8_prediction", "figure9_pareto"]
+    figures += [f"figure7_perturbation_{t}" for t in TASKS] + ["figure8_prediction", "figure10_predictors"]
+    figures += ["figure9_pareto"]
     for name in figures:
         assert f"{name}.png" in page and f"{name}.pdf" in page, name
     # each PNG, PDF and HTML table has its caption, and the CSV, Markdown and LaTeX files of Tables 4, 6 and 7 too

@@ -161,6 +161,7 @@ def final_targets():
         *expand(results("tables/table6_predictors.{ext}"), ext=["html", "csv", "md", "tex"]),
         *expand(results("figures/figure7_perturbation_{task}.{ext}"), task=config["tasks"], ext=["png", "pdf"]),
         *expand(results("figures/figure8_prediction.{ext}"), ext=["png", "pdf"]),
+        *expand(results("figures/figure10_predictors.{ext}"), ext=["png", "pdf"]),
         *expand(
             results("tables/{table}.{ext}"), table=["table7_pareto", "table7_fronts"], ext=["html", "csv", "md", "tex"]
         ),

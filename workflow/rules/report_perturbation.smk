@@ -1,5 +1,6 @@
-# The report of the perturbation stage: Table 4, Figure 7 per task and Figure 8 (rnnrobust.reporting.table4_perturbation,
-# figure7_perturbation, figure8_prediction). Inputs and params of each rule come from one list of run records
+# The report of the perturbation stage: Table 4, Figure 7 per task, Figure 8, Table 6 and Figure 10
+# (rnnrobust.reporting.table4_perturbation, figure7_perturbation, figure8_prediction, table6_predictors,
+# figure10_predictors). Inputs and params of each rule come from one list of run records
 # (perturbation_runs in report_inputs.smk), as in report.smk.
 
 
@@ -120,3 +121,29 @@ rule table6_predictors:
         code=CODE["table6_predictors"],
     script:
         "../scripts/table6_predictors.py"
+
+
+rule figure10_predictors:
+    input:
+        perturbation=record_files(perturbation_runs, "perturbation"),
+        predictors=record_files(predictor_runs, "predictors"),
+    output:
+        report(
+            multiext(results("figures/figure10_predictors"), ".png", ".pdf"),
+            caption="../report/figure10_predictors.rst",
+            category="6. Perturbation",
+            subcategory="figure10_predictors",
+        ),
+        caption=results("figures/figure10_predictors.caption.rst"),
+    log:
+        results("logs/figures/figure10_predictors.log"),
+    benchmark:
+        results("benchmarks/figures/figure10_predictors.tsv")
+    localrule: True
+    conda:
+        ENV
+    params:
+        runs=predictor_runs,
+        code=CODE["figure10_predictors"],
+    script:
+        "../scripts/figure10_predictors.py"
