@@ -4,4 +4,4 @@ Importing the package imports nothing heavy; each submodule imports what it need
 (``rnnrobust.spectra`` never imports torch).
 """
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

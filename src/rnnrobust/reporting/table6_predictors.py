@@ -68,7 +68,16 @@ def _row(task: str, name: str, cell: Sequence[tuple[RunFragility, Mapping[str, A
         result = stratified_spearman(x, y, strata)
         row |= Summary(result.n, result.rho, math.nan, result.ci_low, result.ci_high).columns(f"rho_{family}")
         row[f"agreement_{family}"] = sign * result.rho
+        row[f"rho_{family}_text"] = _rho_text(result.rho, result.ci_low, result.ci_high, result.n)
+        row[f"agreement_{family}_text"] = "" if math.isnan(result.rho) else f"{sign * result.rho:+.2f}"
     return row
+
+
+def _rho_text(rho: float, low: float, high: float, n: int) -> str:
+    """ρ [interval] (n), or why there is none (fewer than 4 runs per cell, or constant ranks)."""
+    if math.isnan(rho):
+        return f"none (constant or too few runs, n = {n})"
+    return f"{rho:+.2f} [{low:+.2f}, {high:+.2f}] (n = {n})"
 
 
 def _sort_key(row: Mapping[str, Any]) -> float:
@@ -97,11 +106,12 @@ def table6_predictors(
     columns = ["task", "predictor", "key", "expected_sign"]
     for family in TABLE6_FAMILIES:
         columns += [f"rho_{family}_{part}" for part in ("mean", "sd", "ci_low", "ci_high", "n")]
-        columns.append(f"agreement_{family}")
+        columns += [f"agreement_{family}", f"rho_{family}_text", f"agreement_{family}_text"]
     headers = {"expected_sign": "expected sign"}
     for family in TABLE6_FAMILIES:
         headers |= {f"rho_{family}": f"ρ_s, {family}", f"agreement_{family}": f"agreement, {family}"}
-    return table_frame(rows, columns, headers=headers, hidden=["key"], notes=_notes(keys, threshold))
+    text = {f"{name}_{family}": f"{name}_{family}_text" for family in TABLE6_FAMILIES for name in ("rho", "agreement")}
+    return table_frame(rows, columns, headers=headers, hidden=["key"], text=text, notes=_notes(keys, threshold))
 
 
 def _notes(keys: Sequence[RunKey], threshold: str) -> list[str]:
