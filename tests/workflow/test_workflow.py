@@ -94,7 +94,7 @@ def test_editing_a_library_module_reruns_only_its_users(finished_run):
     try:
         weights_py.write_text(original + "\nBLOCK_LIMIT = 1\n")
         todo = pending(workdir, "--config", f"data_mirror={mirror}")
-        users = {"extract_weights", "analyze", "pseudospectra", "perturb"}
+        users = {"extract_weights", "analyze", "pseudospectra", "perturb", "predict"}
         assert set(todo) - AGGREGATES == users  # not train
         assert all(len(todo[rule]) == 18 for rule in users)
     finally:
