@@ -76,7 +76,8 @@ def test_a_code_error_is_reported_once_with_its_log(tmp_path):
     assert slurm_log and "injected: a code error" in Path(slurm_log.group(1)).read_text()
     # Submitted once, failed once: no retry of an error that more resources cannot fix.
     assert "Trying to restart" not in output
-    jobs = slurm_jobs(output)  # prepare, train, the post-processing group, the perturbation and predictors jobs, once each
+    # prepare, train, the post-processing group, the perturbation and the predictors job, once each
+    jobs = slurm_jobs(output)
     assert len(jobs) == len({job["comment"] for job in jobs}) == 5, jobs
     assert [job["comment"] for job in jobs if job["state"] != "COMPLETED"] == [
         next(job["comment"] for job in jobs if "postprocess" in job["comment"])
