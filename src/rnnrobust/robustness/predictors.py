@@ -62,18 +62,16 @@ from typing import Any
 
 import numpy as np
 import scipy.optimize
-import torch
 from torch import Tensor, nn
 
 from rnnrobust import spectra
-from rnnrobust.config import TrainConfig
 from rnnrobust.layout import stability
 from rnnrobust.robustness.horizon import DEFAULT_GROWTH, horizon_threshold
 from rnnrobust.robustness.linear_response import linear_response, predicted_flip_quantile
 from rnnrobust.robustness.lyapunov import finite_time_lyapunov
-from rnnrobust.robustness.perturbation.run import _evaluation_subset, _Stopwatch, _trained_model
 from rnnrobust.robustness.perturbation.settings import PerturbationConfig
 from rnnrobust.robustness.perturbation.state import layer_inputs
+from rnnrobust.robustness.perturbation.trained import Stopwatch, evaluation_subset, trained_run
 from rnnrobust.training.tasks import load_tensors
 
 __all__ = ["FRAGILE_WHEN_LARGER", "block_predictors", "kreiss_search", "predict_run", "run_summary"]
@@ -291,13 +289,12 @@ def predict_run(
     phases ``linear algebra``, ``lyapunov`` and ``linear response``.
     """
     _check_counts(n_linear=n_linear, lyapunov_sequences=lyapunov_sequences)
-    watch = _Stopwatch(timings if timings is not None else {})
-    train = TrainConfig.from_params(metrics["hyperparameters"])
+    watch = Stopwatch(timings if timings is not None else {})
+    run = trained_run(state_dict, metrics)
+    train, model, blocks, dtype = run.train, run.model, run.blocks, run.dtype
     task, cell = train.task, train.model
-    dtype = {"float32": torch.float32, "float64": torch.float64}[train.dtype]  # the network's, as in training
-    model, blocks = _trained_model(train, state_dict, dtype)
     n_test = len(arrays["y_test"])
-    index = _evaluation_subset(n_test, PerturbationConfig(n_eval=n_eval, seed=seed))
+    index = evaluation_subset(n_test, n_eval, seed)
     x = load_tensors(task, {"x_test": arrays["x_test"][index]}, dtype)["x_test"]
     log(f"{task} {cell}: {len(blocks)} blocks; exponents on {min(lyapunov_sequences, len(index))} and linear "
         f"response on {min(n_linear, len(index))} of {len(index)} evaluation examples")  # fmt: skip

@@ -26,7 +26,6 @@ Settings: :class:`~rnnrobust.robustness.perturbation.settings.PerturbationConfig
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,8 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnrobust import spectra
-from rnnrobust.config import TrainConfig
-from rnnrobust.layout import FAMILIES, block_keys, stability
+from rnnrobust.layout import FAMILIES, stability
 from rnnrobust.robustness.perturbation.bisection import bisect_crossings, first_crossing
 from rnnrobust.robustness.perturbation.copies import evaluate_copies
 from rnnrobust.robustness.perturbation.directions import (
@@ -48,29 +46,16 @@ from rnnrobust.robustness.perturbation.directions import (
 from rnnrobust.robustness.perturbation.settings import PerturbationConfig
 from rnnrobust.robustness.perturbation.state import layer_inputs, state_amplification, state_gate, used_lags
 from rnnrobust.robustness.perturbation.sweep import Curve, Sweep
+from rnnrobust.robustness.perturbation.trained import Stopwatch, evaluation_subset, trained_run
 from rnnrobust.robustness.perturbation.trajectories import block_trajectories
-from rnnrobust.training.models import build_model, recurrent_layers
+from rnnrobust.training.models import recurrent_layers
 from rnnrobust.training.tasks import load_tensors
-from rnnrobust.training.weights import gate_blocks
 
 __all__ = ["THRESHOLDS", "block_robustness", "first_crossings", "perturb_run"]
 
 #: The thresholds bisected on every curve: {name: (the row's quantity, the level it must reach)}; ``flip5``
 #: (5 % of predictions flipped) is the primary one, ``drop5`` (accuracy 5 points down: ε₅) the secondary.
 THRESHOLDS = {"flip5": ("flip_rate", 0.05), "drop5": ("drop", 0.05)}
-
-
-class _Stopwatch:
-    """Seconds spent per phase, added up into ``spent`` (phases may recur)."""
-
-    def __init__(self, spent: dict[str, float]) -> None:
-        self.spent = spent
-        self.clock = time.perf_counter()
-
-    def lap(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.spent[phase] = self.spent.get(phase, 0.0) + now - self.clock
-        self.clock = now
 
 
 def block_robustness(
@@ -128,28 +113,6 @@ def _minima(records: Mapping[str, Mapping[str, Any]], stable: Sequence[str]) -> 
         value, block = min(candidates) if candidates else (None, None)
         out[f"{key}_min"], out[f"{key}_min_block"] = (None if value is None else float(value)), block
     return out
-
-
-def _trained_model(
-    train: TrainConfig, state_dict: Mapping[str, Tensor], dtype: torch.dtype
-) -> tuple[nn.Module, dict[str, np.ndarray]]:
-    """The run's network in eval mode, in its training dtype, and its gate blocks (float64), which must be the
-    task's."""
-    task, cell = train.task, train.model
-    model = build_model(task, cell, **train.model_options()).to(dtype)
-    model.load_state_dict(state_dict)
-    model.eval()
-    blocks = gate_blocks(state_dict, cell)
-    keys = list(block_keys(task, cell))
-    if list(blocks) != keys:
-        raise ValueError(f"model.pt has the blocks {list(blocks)}; a {task} {cell} model has {keys}")
-    return model, blocks
-
-
-def _evaluation_subset(n_test: int, config: PerturbationConfig) -> np.ndarray:
-    """Indices of the fixed evaluation subset, in test-set order."""
-    rng = np.random.default_rng([config.seed, 0])
-    return np.sort(rng.choice(n_test, size=min(config.n_eval, n_test), replace=False))
 
 
 def _state_blocks(model: nn.Module, cell: str, x: Tensor, lags: Sequence[int]) -> tuple[dict, dict]:
@@ -289,13 +252,12 @@ def perturb_run(
     the model); ``arrays``: its task's prepared data (``x_train``, ``y_train``, ``x_test``, ``y_test``).
     ``timings`` receives the seconds of each phase.
     """
-    watch = _Stopwatch(timings if timings is not None else {})
-    train = TrainConfig.from_params(metrics["hyperparameters"])
+    watch = Stopwatch(timings if timings is not None else {})
+    run = trained_run(state_dict, metrics)
+    train, model, blocks, dtype = run.train, run.model, run.blocks, run.dtype
     task, cell = train.task, train.model
-    dtype = {"float32": torch.float32, "float64": torch.float64}[train.dtype]  # the network's, as in training
-    model, blocks = _trained_model(train, state_dict, dtype)
     n_test = len(arrays["y_test"])
-    index = _evaluation_subset(n_test, config)
+    index = evaluation_subset(n_test, config.n_eval, config.seed)
     test = load_tensors(task, {"x_test": arrays["x_test"][index], "y_test": arrays["y_test"][index]}, dtype)
     x, y = test["x_test"], test["y_test"]
 
