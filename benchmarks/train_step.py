@@ -135,7 +135,7 @@ def group_step(train: TrainConfig, runs: int, stacked: bool, optimizer_impl: str
             group.parameters(), lr=train.lr, betas=(train.beta_1, train.beta_2), eps=train.epsilon, foreach=False
         )
     else:
-        optimizer = make_optimizer(train, group.parameters(), fused=optimizer_impl == "fused")
+        optimizer = make_optimizer(train.replace(optimizer_impl=optimizer_impl), group.parameters())
     x, y = batch(train, device, runs)
     group.train()
 

@@ -93,7 +93,8 @@ def static_step(trains: list[TrainConfig], x: Tensor, y: Tensor, device: torch.d
     train = trains[0]
     group = RunGroup(trains, device, torch.float32)
     capturable = device.type == "cuda"
-    optimizer = make_optimizer(train, group.parameters(), fused=capturable, capturable=capturable)
+    settings = train.replace(optimizer_impl="fused") if capturable else train
+    optimizer = make_optimizer(settings, group.parameters(), capturable=capturable)
     group.train()
     loss = functools.partial(loss_and_accuracy, train.task)
     return StaticStep(group, optimizer, x, y, loss, clipnorm=train.clipnorm, graph=graph)

@@ -42,16 +42,15 @@ RUN_FILES = {
     "model": "models/{stem}/model.pt",
     "metrics": "models/{stem}/metrics.json",
     "history": "models/{stem}/history.csv",
+    "before_rescale": "models/{stem}/before_rescale.pt",
     "weights": "weights/{stem}.npz",
     "analysis": "analysis/{stem}.json",
+    "analysis_before_rescale": "analysis/{stem}.before_rescale.json",
     "grid": "pseudospectra/{stem}.npz",
     "perturbation": "perturbation/{stem}.json",
     "predictors": "predictors/{stem}.json",
 }
 
-#: A recurrent matrix counts as unstable when its spectral radius exceeds this (the threshold of the
-#: analysis' Kreiss bound); the tables and the report captions both mark runs by it.
-UNSTABLE_RADIUS = 1.0 + 1e-12
 #: Machine epsilons of the weights' precision that a spectral radius may lie from 1 and count as **on the
 #: circle** (:func:`stability`): Algorithm 1's exact rescale applies γ/ρ in float32 and lands within 1 ± 7e-8.
 ON_CIRCLE_ULPS = 4

@@ -23,7 +23,8 @@ Torch-free: the workflow (``workflow/rules/resources.smk``) calls it for every t
     python -m rnnrobust.resources [OVERLAY.yaml ...]   # the requests of config.yaml (+ overlays)
 
 >>> costs = TrainCosts.from_mapping(EXAMPLE)
->>> config = {"device": "cpu", "cell_impl": "faithful", "graphed": False, "seeds": [0], "regimes": {"baseline": {}},
+>>> config = {"device": "cpu", "cell_impl": "faithful", "optimizer_impl": "foreach", "graphed": False, "seeds": [0],
+...           "regimes": {"baseline": {}},
 ...           "stabilization": {},
 ...           "data": {"adding": {"n_samples": 50000, "digits": 3, "val_fraction": 0.1}},
 ...           "train": {"adding": {"epochs": 199, "batch_size": 128, "optimizer": "adam", "lr": 1e-3,

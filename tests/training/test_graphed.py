@@ -124,12 +124,12 @@ def test_a_killed_graphed_group_resumes_to_the_uninterrupted_result(tmp_path):
         assert history(tmp_path, "full", seed) == history(tmp_path, "resumed", seed)
 
 
-def group_and_step(trains, device, arrays, *, graph, fused=False):
+def group_and_step(trains, device, arrays, *, graph):
     """A group on ``device``, its optimizer (capturable on CUDA) and static step over ``arrays``' training data."""
     train = trains[0]
     group = RunGroup(trains, device, torch.float32)
     capturable = device.type == "cuda"
-    optimizer = make_optimizer(train, group.parameters(), fused=fused, capturable=capturable)
+    optimizer = make_optimizer(train, group.parameters(), capturable=capturable)
     x, y = arrays_tensors(train, arrays)
     step = StaticStep(group, optimizer, x, y, lambda logits, target: loss_and_accuracy(train.task, logits, target),
                       clipnorm=train.clipnorm, graph=graph)  # fmt: skip
@@ -157,7 +157,7 @@ def test_static_step_checks_what_a_graph_needs():
         StaticStep(group, plain, x, y, loss_and_accuracy, graph=True)
     with pytest.raises(ValueError, match="capturable=True"):
         check_graphable(torch.device("cuda"), plain)  # host-side checks only: no GPU needed
-    capturable = make_optimizer(trains[0], group.parameters(), fused=True, capturable=True)
+    capturable = make_optimizer(trains[0].replace(optimizer_impl="fused"), group.parameters(), capturable=True)
     assert all(g["capturable"] for g in capturable.param_groups)
     precision = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("high")
@@ -168,9 +168,10 @@ def test_static_step_checks_what_a_graph_needs():
         torch.set_float32_matmul_precision(precision)
     with pytest.raises(ValueError, match="warmup"):
         StaticStep(group, plain, x, y, loss_and_accuracy, warmup=0)
-    assert optimizer_impl(trains[0], False, True) == "foreach+capturable"
-    assert optimizer_impl(run_params("adding"), True, True) == "fused+capturable"
-    assert optimizer_impl(run_params("adding"), True) == "fused"
+    assert optimizer_impl(trains[0], True) == "foreach+capturable"  # RMSprop: foreach whatever optimizer_impl says
+    assert optimizer_impl(trains[0].replace(optimizer_impl="fused")) == "foreach"
+    assert optimizer_impl(run_params("adding", optimizer_impl="fused"), True) == "fused+capturable"
+    assert optimizer_impl(run_params("adding", optimizer_impl="fused")) == "fused"
 
 
 def test_static_step_sums_the_epoch_on_the_device():
@@ -294,12 +295,14 @@ CUDA_CASES = [
 @cuda
 @pytest.mark.parametrize(("task", "overrides"), CUDA_CASES)
 def test_graph_replay_equals_the_eager_static_step_on_cuda(task, overrides):
-    trains = [run_params(task, seed=s, device="cuda", max_train_samples=40, **overrides) for s in SEEDS]
+    trains = [
+        run_params(task, seed=s, device="cuda", max_train_samples=40, optimizer_impl="fused", **overrides)
+        for s in SEEDS
+    ]
     device = torch.device("cuda")
     arrays = arrays_for(task)
-    fused = trains[0].optimizer == "adam"
-    eager_group, eager = group_and_step(trains, device, arrays, graph=False, fused=fused)
-    graph_group, graphed = group_and_step(trains, device, arrays, graph=True, fused=fused)
+    eager_group, eager = group_and_step(trains, device, arrays, graph=False)
+    graph_group, graphed = group_and_step(trains, device, arrays, graph=True)
     for epoch in (1, 2, 3):
         for step in (eager, graphed):
             step.reset()

@@ -180,6 +180,26 @@ def test_keras_initialisation(cell):
     assert float(imdb.embedding.weight.detach().abs().max()) <= 0.05
 
 
+def test_mnist_irnn_initialisers_from_the_config():
+    """workflow/configs/paper_mnist_rnn.yaml's regimes: mnist_irnn.py's RandomNormal(0.001) input kernel with the
+    identity (irnn) or with RandomNormal(0.001) (random_normal_init) as the recurrent kernel."""
+    repo = Path(__file__).parents[2]
+    config = load_config(repo / "config.yaml", repo / "workflow/configs/paper_mnist_rnn.yaml")
+    torch.manual_seed(0)
+    irnn = build_model("mnist", "rnn", **TrainConfig.for_run(config, "mnist", "rnn", 0, "irnn").model_options())
+    torch.testing.assert_close(irnn.rnn.weight_hh.detach(), torch.eye(100))
+    normal = build_model(
+        "mnist", "rnn", **TrainConfig.for_run(config, "mnist", "rnn", 0, "random_normal_init").model_options()
+    )
+    for layer in (irnn, normal):
+        assert float(layer.rnn.weight_ih.detach().std()) == pytest.approx(0.001, rel=0.05)
+    w = normal.rnn.weight_hh.detach().double()
+    assert float(w.mean()) == pytest.approx(0.0, abs=3e-5) and float(w.std()) == pytest.approx(0.001, rel=0.05)
+    assert float(torch.linalg.eigvals(w).abs().max()) < 0.02  # nearly zero: the network remembers little
+    with pytest.raises(ValueError, match="unknown input_init 'he'"):
+        build_model("mnist", "rnn", hidden_size=4, input_init="he")
+
+
 def test_gate_block_layout_and_model_contract():
     torch.manual_seed(0)
     model = build_model("adding", "lstm", hidden_size=8)

@@ -29,7 +29,7 @@ def test_the_key_covers_settings_code_and_data():
         run_key(train.replace(seed=4), "code", "data"),
         run_key(train, "other code", "data"),
         run_key(train, "code", "other data"),
-        run_key(train, "code", "data", fused=True),
+        run_key(train.replace(optimizer_impl="fused"), "code", "data"),
     ]
     assert key not in others and len(set(others)) == len(others)
 

@@ -13,6 +13,7 @@ from rnnrobust.config import Stabilization, TrainConfig
 from rnnrobust.layout import split_gates
 from rnnrobust.training.loop import train_run
 from rnnrobust.training.models import build_model
+from rnnrobust.training.outputs import BEFORE_RESCALE_FILE
 from rnnrobust.training.stabilize import SpectralStabilizer, estimate, stabilization_hooks
 from rnnrobust.training.weights import gate_blocks, load_state_dict
 
@@ -131,6 +132,25 @@ def test_stabilized_training_with_exact_estimator_ends_on_the_unit_circle(tmp_pa
     )
 
 
+def test_the_kernels_before_the_final_rescale_are_kept_beside_the_model(tmp_path):
+    """before_rescale.pt holds the weights that test_before_final_rescale measured: the final ones times λ̂/γ."""
+    arrays = toy_imdb(64, 10, seed=0)
+    params = stabilized_params("gru", seed=0, epochs=2, estimator="norm_ratio", dtype="float64")
+    train_run(params, arrays, tmp_path, log=lambda s: None, hooks=stabilization_hooks(params))
+    with open(tmp_path / "history.csv") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    before = gate_blocks(load_state_dict(tmp_path / BEFORE_RESCALE_FILE), "gru")
+    after = gate_blocks(load_state_dict(tmp_path / "model.pt"), "gru")
+    assert set(before) == set(after) == {f"rnn/{g}" for g in "zrh"}
+    for key, block in before.items():
+        lam = float(last[f"radius_est/{key}"])
+        np.testing.assert_allclose(block * (params.stabilization.gamma / lam), after[key], rtol=1e-13, atol=0)
+        assert np.abs(np.linalg.eigvals(block)).max() == pytest.approx(float(last[f"radius_before/{key}"]), rel=1e-9)
+    baseline = params.replace(stabilization=None, regime="baseline")
+    train_run(baseline, arrays, tmp_path / "baseline", log=lambda s: None)
+    assert load_state_dict(tmp_path / "baseline" / BEFORE_RESCALE_FILE) == {}
+
+
 def test_killed_stabilized_run_resumes_with_its_power_iteration_vectors(tmp_path):
     arrays = toy_imdb(48, 8, seed=1)
     params = stabilized_params("lstm", seed=2, epochs=4, estimator="norm_ratio")
@@ -142,3 +162,5 @@ def test_killed_stabilized_run_resumes_with_its_power_iteration_vectors(tmp_path
     train_run(params, arrays, tmp_path / "resumed", log=lambda s: None, hooks=stabilization_hooks(params))
     full, resumed = load_state_dict(tmp_path / "full/model.pt"), load_state_dict(tmp_path / "resumed/model.pt")
     assert all(torch.equal(full[k], resumed[k]) for k in full)
+    kept = [load_state_dict(tmp_path / run / BEFORE_RESCALE_FILE) for run in ("full", "resumed")]
+    assert set(kept[0]) == {"rnn.weight_hh"} and torch.equal(kept[0]["rnn.weight_hh"], kept[1]["rnn.weight_hh"])

@@ -159,3 +159,15 @@ def test_the_old_import_path_still_works_and_warns():
     with pytest.warns(DeprecationWarning, match=r"rnnrobust\.training\.loop"):
         old = importlib.import_module("rnnrobust.train")
     assert (old.train_run, old.train_group, old.train_groups) == (loop.train_run, loop.train_group, loop.train_groups)
+
+
+def test_fused_adam_is_the_same_update_rounded_differently_and_recorded(tmp_path):
+    """optimizer_impl: fused trains the same run to within float32 rounding and says so in metrics.json."""
+    runs = {}
+    for impl in ("foreach", "fused"):
+        params = imdb_params(epochs=2, optimizer_impl=impl)
+        metrics = train_run(params, imdb_arrays(), tmp_path / impl, log=lambda s: None)
+        assert metrics["group"]["optimizer"] == metrics["hyperparameters"]["optimizer_impl"] == impl
+        runs[impl] = state(tmp_path / impl)
+    for key, foreach in runs["foreach"].items():
+        torch.testing.assert_close(runs["fused"][key], foreach, rtol=1e-3, atol=1e-5)

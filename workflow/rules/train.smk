@@ -11,6 +11,7 @@ if config["train_grouping"] == "all":
             models=per_run(run_file("model")),
             metrics=per_run(run_file("metrics")),
             histories=per_run(run_file("history")),
+            before_rescale=per_run(run_file("before_rescale")),
         log:
             results("logs/train/all.log"),
         benchmark:
@@ -42,6 +43,7 @@ else:
             models=per_seed(run_file("model")),
             metrics=per_seed(run_file("metrics")),
             histories=per_seed(run_file("history")),
+            before_rescale=per_seed(run_file("before_rescale")),
         log:
             results("logs/train/{task}/{model}/{regime}.log"),
         benchmark:

@@ -172,6 +172,8 @@ MODEL_FIELDS = (
     "hidden_size",
     "cell_impl",
     "recurrent_init",
+    "input_init",
+    "init_stddev",
     "rnn_activation",
     "dropout",
     "recurrent_dropout",
@@ -203,6 +205,8 @@ class TrainConfig:
     epsilon: float = 1e-7  # Keras 2.1.6's K.epsilon(); torch's defaults differ
     clipnorm: float | None = None
     recurrent_init: str = "orthogonal"
+    input_init: str = "glorot_uniform"
+    init_stddev: float = 0.001  # of the random_normal initialisers (Keras' mnist_irnn.py)
     rnn_activation: str = "tanh"
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
@@ -215,6 +219,7 @@ class TrainConfig:
     dtype: str = "float32"
     device: str = "auto"
     cell_impl: str = "faithful"
+    optimizer_impl: str = "foreach"
     graphed: bool = False
     stabilization: Stabilization | None = field(default=None)
     robust_training: RobustTraining | None = field(default=None)
@@ -240,6 +245,7 @@ class TrainConfig:
             regime=regime,
             device=config["device"],
             cell_impl=config["cell_impl"],
+            optimizer_impl=config["optimizer_impl"],
             graphed=config["graphed"],
             stabilization=stabilization,
             robust_training=robust,

@@ -110,6 +110,7 @@ def end_epoch(s: Session, epoch: int, rows: dict[int, dict[str, float]], seconds
     s.ckpt.save(
         epoch=epoch, model=s.group.state_dict(), optimizer=s.optimizer.state_dict(),
         generators=s.group.generator_states(), histories=s.histories, frozen=list(s.group.frozen),
+        before_rescale=s.before_rescale,
         elapsed=s.elapsed, hooks=[[_hook_state(h) for h in run_hooks] for run_hooks in s.hooks],
         **({} if s.methods is None else {"methods": s.methods.state_dict()}),
     )  # fmt: skip

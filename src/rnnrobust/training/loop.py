@@ -11,8 +11,8 @@ Reproducibility: the same runs, config and code give byte-identical ``model.pt``
 results are bitwise reproducible for the same group configuration (the same seeds trained together);
 on CPU a group's run r equals run r trained alone, bit for bit (``tests/training/test_group.py``), but a
 future kernel could round a batched product differently from a single one, so that is checked, not promised.
-The optimizer's implementation (``foreach``, ``fused``, ``capturable``) is part of a run's settings
-(``rnnrobust.training.optimizer``).
+The optimizer's implementation (``optimizer_impl``: ``foreach`` or ``fused``; ``+capturable``) is part of a
+run's settings (``rnnrobust.training.optimizer``).
 
 ``TrainConfig.graphed`` (config key ``graphed``) trains with the static-buffer step of
 ``rnnrobust.training.graphed``: on CUDA each batch is one replay of a captured CUDA graph (with a
@@ -49,6 +49,7 @@ from rnnrobust.training.epochs import (
 )
 from rnnrobust.training.outputs import write_outputs
 from rnnrobust.training.session import EpochEndHook, Log, Session, resume, setup
+from rnnrobust.training.weights import recurrent_kernels
 
 
 def default_code_digest() -> str:
@@ -65,7 +66,6 @@ def train_group(
     hooks: Sequence[Sequence[EpochEndHook]] | None = None,
     code_digest: str | None = None,
     checkpoint: str | Path | None = None,
-    fused: bool = False,
     stacked: bool | None = None,
     starts: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
@@ -76,16 +76,15 @@ def train_group(
     run's own model; ``code_digest`` identifies the code that trains (the workflow passes its job's
     digest; by default :func:`default_code_digest`): a checkpoint left by other code or another torch
     is set aside, never resumed. ``checkpoint``: the group's checkpoint file (default ``checkpoint.pt``
-    in a lone run's folder, ``checkpoint.seeds-0-1-2.pt`` beside a group's folders). ``fused``: fused
-    Adam (``rnnrobust.training.optimizer``); ``stacked``: force the stacked model for a group of one
-    (benchmarks). The runs' ``graphed`` setting chooses the static-buffer step, one CUDA graph replay
-    per batch on CUDA (module docstring). ``starts``: per run, the trained run that
-    ``robust_training.init_from`` starts it from (``rnnrobust.training.methods.load_start``). Returns each
-    run's metrics dict.
+    in a lone run's folder, ``checkpoint.seeds-0-1-2.pt`` beside a group's folders). ``stacked``: force
+    the stacked model for a group of one (benchmarks). The runs' ``graphed`` setting chooses the
+    static-buffer step, one CUDA graph replay per batch on CUDA (module docstring). ``starts``: per run,
+    the trained run that ``robust_training.init_from`` starts it from
+    (``rnnrobust.training.methods.load_start``). Returns each run's metrics dict.
     """
     code = code_digest or default_code_digest()
     session = setup(
-        trains, arrays, out_dirs, log, hooks, code_digest=code, checkpoint=checkpoint, fused=fused, stacked=stacked,
+        trains, arrays, out_dirs, log, hooks, code_digest=code, checkpoint=checkpoint, stacked=stacked,
         starts=starts,
     )  # fmt: skip
     return train_session(session)
@@ -151,6 +150,8 @@ def train_session(s: Session) -> list[dict[str, Any]]:
                 rows[r].update(with_test_prefix(test))
         # Keras order: the epoch's validation above, then the on_epoch_end callbacks (the stabilization rescale)
         for r, row in rows.items():
+            if s.hooks[r]:  # the weights the last validation saw, which the final rescale changes
+                s.before_rescale[r] = recurrent_kernels(s.group.models[r].state_dict())
             for hook in s.hooks[r]:
                 row.update(hook(s.group.models[r], epoch))
             if s.methods is not None:

@@ -150,6 +150,8 @@ class KerasRecurrent(nn.Module):
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         recurrent_init: str = "orthogonal",
+        input_init: str = "glorot_uniform",
+        init_stddev: float = 0.001,
         cell_impl: str = "faithful",
     ) -> None:
         super().__init__()
@@ -172,24 +174,39 @@ class KerasRecurrent(nn.Module):
         self.weight_ih = nn.Parameter(torch.empty(k * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(k * hidden_size, hidden_size))
         self.bias = nn.Parameter(torch.empty(k * hidden_size))
-        self.reset_parameters(recurrent_init)
+        self.reset_parameters(recurrent_init, input_init, init_stddev)
 
     @property
     def gates(self) -> tuple[str, ...]:
         return GATES[self.cell]
 
-    def reset_parameters(self, recurrent_init: str = "orthogonal") -> None:
+    def reset_parameters(
+        self, recurrent_init: str = "orthogonal", input_init: str = "glorot_uniform", init_stddev: float = 0.001
+    ) -> None:
         """Keras defaults: glorot_uniform input kernel, orthogonal over the whole stacked recurrent
-        matrix (so LSTM/GRU gate blocks are not orthogonal), zero bias, LSTM forget bias 1."""
-        nn.init.xavier_uniform_(self.weight_ih)
+        matrix (so LSTM/GRU gate blocks are not orthogonal), zero bias, LSTM forget bias 1.
+
+        ``identity`` (IRNN) puts I in every gate block; ``random_normal`` draws N(0, ``init_stddev``²), as
+        Keras' ``RandomNormal(stddev=0.001)`` of the ``mnist_irnn.py`` example (plain, not truncated).
+        """
+        if input_init == "glorot_uniform":
+            nn.init.xavier_uniform_(self.weight_ih)
+        elif input_init == "random_normal":
+            nn.init.normal_(self.weight_ih, std=init_stddev)
+        else:
+            raise ValueError(f"unknown input_init {input_init!r}; expected 'glorot_uniform' or 'random_normal'")
         if recurrent_init == "orthogonal":
             nn.init.orthogonal_(self.weight_hh)
         elif recurrent_init == "identity":
             with torch.no_grad():
                 eye = torch.eye(self.hidden_size)
                 self.weight_hh.copy_(eye.repeat(len(self.gates), 1))
+        elif recurrent_init == "random_normal":
+            nn.init.normal_(self.weight_hh, std=init_stddev)
         else:
-            raise ValueError(f"unknown recurrent_init {recurrent_init!r}; expected 'orthogonal' or 'identity'")
+            raise ValueError(
+                f"unknown recurrent_init {recurrent_init!r}; expected 'orthogonal', 'identity' or 'random_normal'"
+            )
         nn.init.zeros_(self.bias)
         if self.cell == "lstm":
             with torch.no_grad():
@@ -324,7 +341,8 @@ def build_model(task: str, cell: str, *, hidden_size: int, rnn_activation: str =
     """Build the paper's model for ``task`` with recurrent ``cell``, Keras-initialised.
 
     ``options`` are ``TrainConfig.model_options()`` (``rnnrobust.config``): ``cell_impl``,
-    ``recurrent_init``, ``dropout``, ``recurrent_dropout``; imdb also ``vocab_size`` and ``embed_dim``.
+    ``recurrent_init``, ``input_init``, ``init_stddev``, ``dropout``, ``recurrent_dropout``; imdb also
+    ``vocab_size`` and ``embed_dim``.
     ``rnn_activation`` applies to the rnn cell only (LSTM and GRU use tanh). Options left out take
     the Keras layer defaults of :class:`KerasRecurrent`. Initialisation draws from torch's global
     generator: seed it first for reproducible weights.

@@ -3,7 +3,9 @@
 - ``model.pt``: the run's final ``state_dict`` (loads with ``torch.load(..., weights_only=True)``);
 - ``metrics.json``: final test metrics, status, resolved hyperparameters, wall time, versions, and
   ``group``: the seeds it was trained with, its index among them, the optimizer implementation;
-- ``history.csv``: one row per epoch, row 0 at initialisation.
+- ``history.csv``: one row per epoch, row 0 at initialisation;
+- ``before_rescale.pt``: the ``<layer>.weight_hh`` kernels before the last epoch's epoch-end hooks (the
+  weights of ``metrics.json``'s ``test_before_final_rescale``; ``{}`` for a run without hooks).
 
 Status: ``diverged`` (a non-finite loss or weights stopped the run; the weights of its last finite
 epoch are kept), ``not_converged`` (final accuracy below chance + ``convergence_margin``), else
@@ -23,6 +25,9 @@ from rnnrobust.progress import format_values
 from rnnrobust.training.checkpoint import save_state_dict, versions
 from rnnrobust.training.session import Session
 
+#: The file of the kernels before the final rescale, beside ``model.pt``.
+BEFORE_RESCALE_FILE = "before_rescale.pt"
+
 
 def run_status(train: TrainConfig, frozen: bool, accuracy: float, chance: float) -> str:
     """``diverged`` (frozen), ``not_converged`` (below chance + ``convergence_margin``) or ``converged``."""
@@ -40,6 +45,7 @@ def write_outputs(s: Session, finals: list[dict[str, float]]) -> list[dict[str, 
     for r, (out, history) in enumerate(zip(s.out_dirs, s.histories, strict=True)):
         metrics = run_metrics(s, r, finals[r])
         save_state_dict(out / "model.pt", s.group.run_state_dict(r))
+        save_state_dict(out / BEFORE_RESCALE_FILE, s.before_rescale[r])
         write_history(out / "history.csv", history)
         write_json(out / "metrics.json", metrics)
         results.append(metrics)

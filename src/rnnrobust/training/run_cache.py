@@ -2,7 +2,8 @@
 
 The workflow trains the runs of one task × model × regime (one per seed) in one job. Snakemake deletes
 every output of a job before it runs it, so adding a seed to the config would otherwise retrain the
-seeds already finished. Each finished run's ``model.pt``, ``metrics.json`` and ``history.csv`` are
+seeds already finished. Each finished run's ``model.pt``, ``metrics.json``, ``history.csv`` and
+``before_rescale.pt`` are
 therefore also kept in ``<cache_root>/<task>/<model>/<regime>/seed<seed>/<key>/`` (hard links where the
 file system allows, else copies), where ``key`` digests everything a run's result depends on:
 
@@ -42,10 +43,11 @@ from rnnrobust.training.checkpoint import params_digest
 from rnnrobust.training.loop import GroupJob, train_groups
 from rnnrobust.training.methods import PARAMETRIZATION_FILE, load_start
 from rnnrobust.training.optimizer import optimizer_impl
+from rnnrobust.training.outputs import BEFORE_RESCALE_FILE
 from rnnrobust.training.session import EpochEndHook, Log
 
 #: The files of a finished run, as ``outputs.write_outputs`` writes them.
-RUN_FILES = ("model.pt", "metrics.json", "history.csv")
+RUN_FILES = ("model.pt", "metrics.json", "history.csv", BEFORE_RESCALE_FILE)
 #: Kept with them where the run wrote it (``robust_training.parametrization``).
 OPTIONAL_RUN_FILES = (PARAMETRIZATION_FILE,)
 #: Written last into a cache entry: an entry without it is incomplete and ignored.
@@ -61,16 +63,14 @@ def file_digest(path: str | Path) -> str:
     return sha.hexdigest()
 
 
-def run_key(
-    train: TrainConfig, code_digest: str, data_digest: str, *, fused: bool = False, start_digest: str | None = None
-) -> str:
+def run_key(train: TrainConfig, code_digest: str, data_digest: str, *, start_digest: str | None = None) -> str:
     """The digest under which a finished run is cached (module docstring lists what it covers);
     ``start_digest``: :func:`start_digest` of the run it starts from, if any."""
     fields = {
         "params": train.to_params(),
         "code": code_digest,
         "torch": str(torch.__version__),
-        "optimizer": optimizer_impl(train, fused),
+        "optimizer": optimizer_impl(train),
         "data": data_digest,
     }
     if start_digest is not None:

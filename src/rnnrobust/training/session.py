@@ -63,6 +63,8 @@ class Session:
     ckpt: Checkpoint
     impl: str
     histories: list[list[dict]] = field(default_factory=list)
+    # per run, the recurrent kernels before the last epoch's epoch-end hooks (``{}``: no hook ran)
+    before_rescale: list[dict[str, Tensor]] = field(default_factory=list)
     step: StaticStep | None = None  # the static-buffer step of graphed training (None: the eager loop)
     methods: TrainingMethods | None = None  # robust_training's methods (None: plain training)
     epoch: int = 0  # the last finished epoch
@@ -96,7 +98,6 @@ def setup(
     *,
     code_digest: str,
     checkpoint: str | Path | None = None,
-    fused: bool = False,
     stacked: bool | None = None,
     starts: Sequence | None = None,
 ) -> Session:
@@ -116,8 +117,8 @@ def setup(
     group = RunGroup(trains, device, dtype, stacked=stacked)
     methods = build_methods(group, starts)
     capturable = train.graphed and device.type == "cuda"  # on CPU the static step runs eagerly: the ordinary optimizer
-    optimizer = make_optimizer(train, group.parameters(), fused=fused, capturable=capturable)
-    impl = optimizer_impl(train, fused, capturable)
+    optimizer = make_optimizer(train, group.parameters(), capturable=capturable)
+    impl = optimizer_impl(train, capturable)
     step = None
     if train.graphed:
         loss = functools.partial(loss_and_accuracy, train.task)
@@ -135,7 +136,7 @@ def setup(
     return Session(
         trains=trains, out_dirs=out_dirs, logs=logs, say=say, hooks=run_hooks, device=device, data=data,
         chance=chance, group=group, optimizer=optimizer, ckpt=ckpt, impl=impl,
-        histories=[[] for _ in trains], step=step, methods=methods,
+        histories=[[] for _ in trains], before_rescale=[{} for _ in trains], step=step, methods=methods,
     )  # fmt: skip
 
 
@@ -157,6 +158,7 @@ def resume(s: Session) -> None:
         if frozen:  # its weights in the checkpoint are already those of its last finite epoch
             s.group.freeze(r, state)
     s.histories, s.epoch, s.elapsed = state["histories"], int(state["epoch"]), float(state["elapsed"])
+    s.before_rescale = state["before_rescale"]
     # Snakemake clears the log of a job it reruns: repeat the finished epochs' lines from the checkpoint
     s.say(f"resuming from {s.ckpt.path} after epoch {s.epoch}; the epochs before:")
     for run_log, history in zip(s.logs, s.histories, strict=True):

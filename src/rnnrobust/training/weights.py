@@ -36,6 +36,11 @@ def gate_blocks(state_dict: Mapping[str, torch.Tensor], cell: str) -> dict[str, 
     return blocks
 
 
+def recurrent_kernels(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Copies of every ``<layer>.weight_hh`` of a state_dict: what :func:`gate_blocks` reads, kept small."""
+    return {key: tensor.detach().clone() for key, tensor in state_dict.items() if key.endswith(".weight_hh")}
+
+
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Load a saved state_dict safely (``weights_only=True``) onto the CPU."""
     return torch.load(path, map_location="cpu", weights_only=True)
