@@ -510,11 +510,12 @@ def test_table3_prints_unstable_runs_as_such(runs, tmp_path):
 
 
 def test_table3_counts_unstable_seeds():
-    def text(radii):
-        return unstable_text([r > layout.UNSTABLE_RADIUS for r in radii])
+    def text(radii, dtype="float64"):
+        return unstable_text([layout.stability(r, dtype) == "unstable" for r in radii])
 
     assert text([1.0, 0.9]) == ""  # ρ = 1 is not unstable
     assert text([1.0 + 1e-9, 0.9, 0.8]) == "1/3 unstable"
+    assert text([1.0 + 1e-9, 0.9, 0.8], "float32") == ""  # on the circle in float32
     assert text([1.43]) == "unstable"
 
 
@@ -675,8 +676,11 @@ def test_table5_and_table3_sign_the_distance_of_an_unstable_block(tmp_path):
             metrics[key], analysis[key] = _write_run(tmp_path, key, 0.8, values)
     # Table 3's per-run number (these hand-written analyses hold only the keys Table 5 reads)
     data = _load(analysis)
-    assert run_scalar(data["imdb", "lstm", base, 0], SIGNED_DISTANCE, "min", ("imdb", "lstm", base, 0)) == 0.05
-    assert run_scalar(data["imdb", "lstm", stab, 0], SIGNED_DISTANCE, "min", ("imdb", "lstm", stab, 0)) == -0.2
+    for regime, value in ((base, 0.05), (stab, -0.2)):
+        run = ("imdb", "lstm", regime, 0)
+        assert run_scalar(data[run], SIGNED_DISTANCE, "min", run, dtype="float32") == value
+    with pytest.raises(ValueError, match="needs the dtype"):
+        run_scalar(data[run], SIGNED_DISTANCE, "min", run)
     # The unsigned minimum would say +0.15 (0.2 − 0.05): the signed difference is −0.2 − 0.05.
     row = _row(table5_paired(metrics, analysis), regime=stab)
     assert row["signed_distance_to_instability_diff_mean"] == pytest.approx(-0.25)

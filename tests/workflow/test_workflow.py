@@ -30,7 +30,7 @@ from rnnrobust.layout import FAMILIES, GATES, LAYERS, REGIMES, TASKS, block_keys
 AGGREGATES = {"tables", "figure_pseudospectra", "figure_training", "figure_eigenvalues", "all"}
 AGGREGATES |= {"table4_perturbation", "figure7_perturbation", "figure8_prediction", "table7_pareto", "figure9_pareto"}
 AGGREGATES |= {"table6_predictors", "figure10_predictors"}
-PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra", "perturb", "predict"}
+PER_RUN = {"train", "extract_weights", "analyze", "pseudospectra", "perturb", "predict", "analyze_before_rescale"}
 HIDDEN = {("adding", m): 8 for m in MODELS} | {("mnist", m): 8 for m in MODELS}
 HIDDEN |= {("imdb", "rnn"): 4, ("imdb", "lstm"): 6, ("imdb", "gru"): 6}
 
@@ -95,8 +95,9 @@ def test_editing_a_library_module_reruns_only_its_users(finished_run):
         weights_py.write_text(original + "\nBLOCK_LIMIT = 1\n")
         todo = pending(workdir, "--config", f"data_mirror={mirror}")
         users = {"extract_weights", "analyze", "pseudospectra", "perturb", "predict"}
-        assert set(todo) - AGGREGATES == users  # not train
+        assert set(todo) - AGGREGATES == users | {"analyze_before_rescale"}  # not train
         assert all(len(todo[rule]) == 18 for rule in users)
+        assert len(todo["analyze_before_rescale"]) == 9  # the stabilized runs' kernels before the final rescale
     finally:
         weights_py.write_text(original)
 
@@ -259,7 +260,7 @@ def test_tiny_config_end_to_end(finished_run):
                 for key in weights_keys:
                     assert grids[f"{key}/sigma_min"].shape == (24, 24)
                     assert grids[f"{key}/x"][-1] >= 1.0  # the square holds the unit disk
-    for table in ("table1_accuracy", "table2_henrici", "table3_robustness", "table5_paired"):
+    for table in ("table1_accuracy", "table1_epochs", "table2_henrici", "table3_robustness", "table5_paired"):
         for ext in ("csv", "md", "tex"):
             assert (workdir / f"results/tiny/tables/{table}.{ext}").stat().st_size > 0
     table1 = (workdir / "results/tiny/tables/table1_accuracy.md").read_text()
@@ -329,7 +330,7 @@ def test_changing_one_task_reruns_only_that_task(finished_run):
     assert PER_RUN <= set(todo)
     assert set(todo) - PER_RUN <= AGGREGATES
     assert todo["train"] == {f"results/tiny/models/imdb/{m}/{r}/seed0/{f}" for m in MODELS for r in REGIMES
-                             for f in ("model.pt", "metrics.json", "history.csv")}  # fmt: skip
+                             for f in ("model.pt", "metrics.json", "history.csv", "before_rescale.pt")}  # fmt: skip
     assert todo["extract_weights"] == {f"results/tiny/weights/imdb/{m}/{r}/seed0.npz" for m in MODELS for r in REGIMES}
     assert todo["analyze"] == {f"results/tiny/analysis/imdb/{m}/{r}/seed0.json" for m in MODELS for r in REGIMES}
 
@@ -387,7 +388,7 @@ def test_report_shows_tables_figures_and_captions_from_the_data(finished_run):
     embedded = re.findall(r"data:([a-z/+.-]+);charset=[a-z0-9-]+;(?:filename=[^;]*;)?base64,([A-Za-z0-9+/=]+)", page)
     html_tables = [base64.b64decode(data).decode() for mime, data in embedded if mime == "text/html"]
     table1 = [t for t in html_tables if "Test accuracy (%)" in t]
-    assert len(html_tables) == 9 and len(table1) == 1  # Tables 1–6 and 7 (two parts)
+    assert len(html_tables) == 10 and len(table1) == 1  # Tables 1 (two), 1 by epoch, 2–6 and 7 (two parts)
     assert "<table>" in table1[0] and "<td>99.73%</td>" in table1[0] and "non-convergence" in table1[0]
     figures = [f"figure{i}_{t}" for i, t in enumerate(TASKS * 2, start=1)]
     figures += [f"training_{t}" for t in TASKS] + [f"eigenvalues_{t}_{r}" for t in TASKS for r in REGIMES]
@@ -396,7 +397,7 @@ def test_report_shows_tables_figures_and_captions_from_the_data(finished_run):
     for name in figures:
         assert f"{name}.png" in page and f"{name}.pdf" in page, name
     # each PNG, PDF and HTML table has its caption, and the CSV, Markdown and LaTeX files of Tables 4, 6 and 7 too
-    assert page.count("This run:") == 2 * len(figures) + 9 + 3 * 4
+    assert page.count("This run:") == 2 * len(figures) + 10 + 3 * 4
     assert "6. Perturbation" in page and "7. Robust training" in page
     caption = (workdir / "results/tiny/figures/figure1_adding.caption.rst").read_text()
     assert caption.count("matrix encoder/") == 3 and "eigenvalues outside the unit circle" in caption

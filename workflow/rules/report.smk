@@ -5,6 +5,8 @@ rule tables:
     input:
         metrics=record_files(table_runs, "metrics"),
         analysis=record_files(table_runs, "analysis"),
+        before_rescale=record_files(before_rescale_runs, "analysis_before_rescale"),
+        histories=record_files(history_runs, "history"),
     output:
         report(
             results("tables/{table}.html"),
@@ -30,6 +32,8 @@ rule tables:
         ENV
     params:
         runs=table_runs,
+        before_rescale=before_rescale_runs,
+        histories=history_runs,
         regimes=list(config["regimes"]),
         eps_log10=config["tables"]["eps_log10"],
         code=CODE["tables"],

@@ -8,7 +8,7 @@ FIGURES = {
     for name, (task, regime) in paper.FIGURES.items()
     if task in config["tasks"] and regime in config["regimes"]
 }
-TABLES = ["table1_accuracy", "table1_detail", "table2_henrici", "table3_robustness", "table5_paired"]
+TABLES = ["table1_accuracy", "table1_epochs", "table1_detail", "table2_henrici", "table3_robustness", "table5_paired"]
 
 
 def record_files(records, kind):
@@ -23,6 +23,24 @@ def record_files(records, kind):
 def table_runs(wildcards):
     """Every run of the config, with its metrics and analysis files."""
     return run_records(config["results_dir"], per_run_keys(), "metrics", "analysis")
+
+
+def before_rescale_runs(wildcards):
+    """Table 3 only: every run of a regime with a rescale (``stabilization`` in its settings), with its metrics and
+    the analysis of its kernels before the final rescale (rows "<regime>, before final rescale"); analyze_before_rescale
+    fails by design for a run without one, so no other regime's runs are asked for."""
+    if wildcards.table != "table3_robustness":
+        return []
+    rescaled = [name for name, settings in config["regimes"].items() if "stabilization" in (settings or {})]
+    keys = [key for key in per_run_keys() if key[2] in rescaled]
+    return run_records(config["results_dir"], keys, "metrics", "analysis_before_rescale")
+
+
+def history_runs(wildcards):
+    """Table 1 by epoch only: every run of the config, with its history file."""
+    if wildcards.table != "table1_epochs":
+        return []
+    return run_records(config["results_dir"], per_run_keys(), "history")
 
 
 def figure_panels(wildcards):

@@ -142,14 +142,19 @@ def plot_eigenvalues(
 # Caption.
 
 
-def eigenvalues_caption(analyses: Mapping[str, PathLike], *, seed: int | None = None) -> str:
+def eigenvalues_caption(
+    analyses: Mapping[str, PathLike], *, seed: int | None = None, dtypes: Mapping[str, str] | None = None
+) -> str:
     """Eigenvalue figures, the numbers: per model the spectral radius of each gate block and the eigenvalues outside
-    the unit circle, then (when ``seed`` is given) the seed they show, one by design."""
+    the unit circle (:func:`~rnnrobust.reporting.figure_style.eigenvalues_outside` in the precision of the model's
+    weights, ``dtypes``: model -> ``metrics.json`` ``hyperparameters.dtype``; float32 for a model it lacks), then
+    (when ``seed`` is given) the seed they show, one by design."""
     lines = []
     for model, path in analyses.items():
         data = read_json(path)
         blocks = ", ".join(f"{key} {value['spectral_radius']:.3g}" for key, value in data.items())
-        outside = sum(eigenvalues_outside(value["eigenvalues"]) for value in data.values())
+        dtype = (dtypes or {}).get(model)
+        outside = sum(eigenvalues_outside(v["eigenvalues"], *([dtype] if dtype else [])) for v in data.values())
         total = sum(len(value["eigenvalues"]) for value in data.values())
         lines.append(f"- {model}: ρ per block {blocks}; {outside} of {total} eigenvalues outside the unit circle.")
     tail = "\n" + one_seed_sentence([seed], "``table3_robustness``") if seed is not None else ""

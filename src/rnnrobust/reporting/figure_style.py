@@ -27,8 +27,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from rnnrobust.config import TrainConfig
 from rnnrobust.io import PathLike, atomic_path
-from rnnrobust.layout import CELLS, UNSTABLE_RADIUS
+from rnnrobust.layout import CELLS, stability
 
 __all__ = [
     "CIRCLE_STYLE",
@@ -211,10 +212,14 @@ def one_seed_sentence(seeds: Iterable[int], where: str) -> str:
     return f"One seed by design (config ``figures.seed``): seed {shown}; every seed's numbers are in {where}.\n"
 
 
-def eigenvalues_outside(eigenvalues: Iterable[Sequence[float]]) -> int:
-    """How many eigenvalues (rows ``[re, im]``) lie outside the unit circle (ρ > 1 up to rounding).
+def eigenvalues_outside(eigenvalues: Iterable[Sequence[float]], dtype: str = TrainConfig.dtype) -> int:
+    """How many eigenvalues (rows ``[re, im]``) lie outside the unit circle: :func:`rnnrobust.layout.stability`
+    ``"unstable"`` in the precision ``dtype`` of the weights (default: the float32 of Keras-faithful training,
+    ``rnnrobust.config.TrainConfig``'s), so that one within 4 machine epsilons of the circle is not counted.
 
-    >>> eigenvalues_outside([[0.5, 0.0], [0.0, 1.2], [1.0, 0.0]])
+    >>> eigenvalues_outside([[0.5, 0.0], [0.0, 1.2], [1.0, 0.0], [1 + 5e-8, 0.0]])
+    1
+    >>> eigenvalues_outside([[1 + 5e-8, 0.0]], "float64")
     1
     """
-    return sum(1 for re, im in eigenvalues if (re * re + im * im) ** 0.5 > UNSTABLE_RADIUS)
+    return sum(1 for re, im in eigenvalues if stability(math.hypot(re, im), dtype) == "unstable")

@@ -29,7 +29,7 @@ import pandas as pd
 
 from rnnrobust.io import PathLike
 from rnnrobust.layout import RunKey
-from rnnrobust.reporting.table_common import load_runs, percent, run_scalar
+from rnnrobust.reporting.table_common import load_runs, metrics_dtype, percent, run_scalar
 from rnnrobust.robustness.pareto import regime_method
 from rnnrobust.robustness.perturbation.eps5 import PerturbationRecords, as_fragility
 
@@ -38,7 +38,7 @@ __all__ = ["RUN_COLUMNS", "pareto_runs"]
 #: The columns of :func:`pareto_runs`, in order.
 RUN_COLUMNS = (
     "task", "model", "regime", "seed", "method", "accuracy", "chance", "fragility", "fragility_censored",
-    "henrici", "spectral_radius", "kreiss", "transient_peak", "grid_low",
+    "henrici", "spectral_radius", "dtype", "kreiss", "transient_peak", "grid_low",
 )  # fmt: skip
 
 
@@ -81,6 +81,7 @@ def pareto_runs(
                 "fragility_censored": "" if threshold is None else threshold.censored,
                 "henrici": _gate_henrici(data, gates[model], key),
                 "spectral_radius": run_scalar(data, "spectral_radius", "max", key),
+                "dtype": metrics_dtype(mruns[key]),
                 "kreiss": run_scalar(data, "kreiss_lower_bound", "max", key),
                 "transient_peak": run_scalar(data, "transient_peak", "max", key),
                 "grid_low": min(fragility[key].levels),

@@ -25,6 +25,7 @@ from rnnrobust.reporting.table_common import (
     over_seeds,
     over_seeds_summary,
     report_caption,
+    run_dtypes,
     runs_text,
     summary_columns,
 )
@@ -142,4 +143,4 @@ def table2_henrici_report_caption(metrics: Mapping[RunKey, PathLike], analysis: 
         "Schur factor for every recurrent gate block, absolute and relative to ‖W‖_F, with the paper's Table 2; of "
         "the saved weights (for stabilized runs after the final rescale)."
     )
-    return report_caption(description, metrics, f"{runs_text(metrics)} {matrices_text(analysis)}")
+    return report_caption(description, metrics, f"{runs_text(metrics)} {matrices_text(analysis, run_dtypes(metrics))}")

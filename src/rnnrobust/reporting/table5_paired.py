@@ -15,14 +15,18 @@ import pandas as pd
 from rnnrobust.io import PathLike
 from rnnrobust.layout import REFERENCE, RunKey
 from rnnrobust.reporting.table_common import (
+    DEFAULT_DTYPE,
     SIGNED_DISTANCE,
     SIGNED_DISTANCE_NOTE,
     STATS_METHOD,
     add_holm_columns,
     load_runs,
+    on_circle_text,
     percent,
     report_caption,
+    run_dtypes,
     run_scalar,
+    run_stability,
     runs_text,
     summary_columns,
 )
@@ -39,7 +43,8 @@ PAIRED_QUANTITIES: tuple[tuple[str, str, str, str], ...] = (
 )
 """(quantity, aggregation over a run's blocks, header, header of its p-value) of :func:`table5_paired`; the
 accuracy is the run's test accuracy in % (metrics.json), the others come from the analysis JSON (the distance to
-instability signed by stability, :func:`~rnnrobust.reporting.table_common.signed_distance`, as Table 3)."""
+instability signed by stability in the precision of the run's weights, metrics.json's ``hyperparameters.dtype``:
+:func:`~rnnrobust.reporting.table_common.signed_distance`, as Table 3)."""
 
 
 def _seeds_text(seeds: Iterable[int]) -> str:
@@ -109,12 +114,22 @@ def _notes(rows: Sequence[Mapping[str, Any]], reference: str, tested: int, exclu
     return notes
 
 
-def _per_run(mruns: Mapping[RunKey, Any], aruns: Mapping[RunKey, Any]) -> dict[str, dict[RunKey, float]]:
-    """Quantity -> run -> its value (:data:`PAIRED_QUANTITIES`)."""
+def _per_run(
+    mruns: Mapping[RunKey, Any], aruns: Mapping[RunKey, Any], dtypes: Mapping[RunKey, str]
+) -> dict[str, dict[RunKey, float]]:
+    """Quantity -> run -> its value (:data:`PAIRED_QUANTITIES`); ``dtypes``: run -> the precision of its weights."""
     per_run = {"accuracy": {k: percent(m["test"]["accuracy"]) for k, m in mruns.items()}}
     for key, agg, _, _ in PAIRED_QUANTITIES[1:]:
-        per_run[key] = {run: run_scalar(data, key, agg, run) for run, data in aruns.items()}
+        per_run[key] = {
+            run: run_scalar(data, key, agg, run, dtype=dtypes.get(run, DEFAULT_DTYPE)) for run, data in aruns.items()
+        }
     return per_run
+
+
+def _on_circle(aruns: Mapping[RunKey, Any], dtypes: Mapping[RunKey, str]) -> str:
+    """The sentence on the runs whose largest ρ is on the circle (``""`` when none is)."""
+    labels = [run_stability(data, dtypes.get(run, DEFAULT_DTYPE)) for run, data in aruns.items()]
+    return on_circle_text(labels.count("on_circle"), len(labels))
 
 
 def _paired_rows(
@@ -165,7 +180,8 @@ def table5_paired(
     Parameters
     ----------
     metrics, analysis
-        Run key -> metrics.json, and -> analysis JSON.
+        Run key -> metrics.json (the accuracy, and the precision of the weights that signs the distance), and ->
+        analysis JSON.
     regimes
         The order of the regimes (the config's); default: the order the runs first name them.
     reference
@@ -186,11 +202,13 @@ def table5_paired(
     aruns = load_runs(analysis, "analysis")
     keys = list(dict.fromkeys([*mruns, *aruns]))
     order = regime_order(keys, regimes, strict=True)
-    rows, excluded, tested = _paired_rows(sort_runs(keys, order), order, reference, _per_run(mruns, aruns))
+    dtypes = run_dtypes(mruns)
+    rows, excluded, tested = _paired_rows(sort_runs(keys, order), order, reference, _per_run(mruns, aruns, dtypes))
     # Holm over the table's rows, one family per quantity, printed in the p column: "0.25 (Holm 0.75)".
     text = add_holm_columns(rows, [key for key, _, _, _ in PAIRED_QUANTITIES])
     columns, headers = _columns()
-    notes = _notes(rows, reference, tested, excluded)
+    circle = _on_circle(aruns, dtypes)
+    notes = _notes(rows, reference, tested, excluded) + ([circle] if circle else [])
     hidden = ["reference", "n", "test", "excluded", *(f"{key}_p_holm" for key, _, _, _ in PAIRED_QUANTITIES)]
     return table_frame(rows, columns, headers=headers, hidden=hidden, text=text, notes=notes)
 
@@ -212,14 +230,24 @@ def _pairs_text(metrics: Mapping[RunKey, PathLike], reference: str) -> str:
     return text + (f"; left out for want of one: {left}." if left else ".")
 
 
-def table5_paired_report_caption(metrics: Mapping[RunKey, PathLike], reference: str = REFERENCE) -> str:
-    """The table's caption in the workflow's report: what it shows, then its runs and how many have a partner."""
+def table5_paired_report_caption(
+    metrics: Mapping[RunKey, PathLike],
+    reference: str = REFERENCE,
+    *,
+    analysis: Mapping[RunKey, PathLike] | None = None,
+) -> str:
+    """The table's caption in the workflow's report: what it shows, then its runs and how many have a partner; with
+    ``analysis``, how many runs have a matrix on the unit circle (signed distance 0), when any has."""
     n = len({key[3] for key in metrics})
     description = (
         f"Table 5 (``table5_paired``, ``tables`` rule): each regime against the {reference} run of the same seed: "
         "the paired difference of test accuracy (after the final rescale for stabilized runs), of the relative "
         "Henrici number (largest over a run's matrices) and of the signed distance to instability (smallest; "
-        f"negative for ρ > 1), with its 95 % {interval_for(n)} CI and the {PAIRED_TEST} (p ≥ 2^(1−n): "
-        f"{min_p_value(n):g} with {n} seed{'s' * (n != 1)}), its p Holm-adjusted over the table's rows."
+        f"negative for ρ > 1, 0 on the circle), with its 95 % {interval_for(n)} CI and the {PAIRED_TEST} (p ≥ "
+        f"2^(1−n): {min_p_value(n):g} with {n} seed{'s' * (n != 1)}), its p Holm-adjusted over the table's rows."
     )
-    return report_caption(description, metrics, f"{runs_text(metrics)} {_pairs_text(metrics, reference)}")
+    this_run = f"{runs_text(metrics)} {_pairs_text(metrics, reference)}"
+    if analysis is not None:
+        circle = _on_circle(load_runs(analysis, "analysis"), run_dtypes(metrics))
+        this_run += f" {circle}" if circle else ""
+    return report_caption(description, metrics, this_run)

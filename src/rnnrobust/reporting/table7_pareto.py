@@ -8,6 +8,10 @@ barrier at every β and γ, say). Each arm is compared with its reference arm
 by seed; the fragility difference is given only where the two arms' mean accuracies lie within
 :data:`MATCH_POINTS` of each other, so that a method is never credited with robustness that it bought with
 accuracy.
+
+A run is unstable, on the circle or stable by :func:`rnnrobust.layout.stability` of its largest ρ in the precision
+of its weights: the runs' ``dtype`` column where they have one (``metrics.json`` ``hyperparameters.dtype``), else
+the float32 of Keras-faithful training (:data:`~rnnrobust.reporting.table_common.DEFAULT_DTYPE`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from typing import Any
 
 import pandas as pd
 
-from rnnrobust.layout import UNSTABLE_RADIUS
+from rnnrobust.layout import ON_CIRCLE_ULPS, stability
 from rnnrobust.reporting.table_common import (
+    DEFAULT_DTYPE,
     STATS_NOTE,
     add_holm_columns,
+    on_circle_text,
     over_seeds_summary,
+    stability_text,
     summary_columns,
-    unstable_text,
 )
 from rnnrobust.reporting.table_frame import table_frame
 from rnnrobust.robustness.pareto import MATCH_POINTS, dominates, hypervolume
@@ -47,7 +53,8 @@ _QUANTITIES = (
     ("kreiss", "Kreiss bound (max)"),
     ("transient_peak", "transient peak (max)"),
 )
-#: Quantities without a finite meaning for a run with ρ > 1 (as in Table 3): printed "k/n unstable" instead.
+#: Quantities without a finite meaning for a run with ρ > 1 (as in Table 3): printed "k/n unstable" (or "k/n on
+#: circle") instead.
 _UNSTABLE = ("kreiss", "transient_peak")
 #: (run column, printed header) of the paired differences arm − reference.
 _PAIRED = (
@@ -60,6 +67,16 @@ _PAIRED = (
 def hypervolume_reference(runs: pd.DataFrame) -> tuple[float, float]:
     """The reference point of a task × model's hypervolumes: (mean chance accuracy %, the grid's smallest log10 ε)."""
     return float(runs["chance"].mean()), float(runs["grid_low"].min())
+
+
+def _stability(runs: pd.DataFrame) -> list[str]:
+    """:func:`rnnrobust.layout.stability` of each run's largest ρ in the precision of its weights (the runs'
+    ``dtype`` column, :data:`~rnnrobust.reporting.table_common.DEFAULT_DTYPE` where it is missing or blank)."""
+    dtypes = runs["dtype"] if "dtype" in runs else [DEFAULT_DTYPE] * len(runs)
+    return [
+        stability(float(radius), dtype if isinstance(dtype, str) and dtype else DEFAULT_DTYPE)
+        for radius, dtype in zip(runs["spectral_radius"], dtypes, strict=True)
+    ]
 
 
 def _paired(arm: pd.DataFrame, ref: pd.DataFrame, column: str):
@@ -80,9 +97,9 @@ def _arm_row(arm: pd.DataFrame, ref: pd.DataFrame | None, reference: str | None,
     }  # fmt: skip
     for column, _ in _QUANTITIES:
         row |= over_seeds_summary(arm[column]).columns(column)
-    unstable = unstable_text(list(arm["spectral_radius"] > UNSTABLE_RADIUS))
-    row |= {"n_unstable": int((arm["spectral_radius"] > UNSTABLE_RADIUS).sum())}
-    row |= {f"{column}_text": unstable for column in _UNSTABLE}
+    labels = _stability(arm)
+    row |= {"n_unstable": labels.count("unstable"), "n_on_circle": labels.count("on_circle")}
+    row |= {f"{column}_text": stability_text(labels) for column in _UNSTABLE}
     matched = ref is not None and abs(arm["accuracy"].mean() - ref["accuracy"].mean()) <= MATCH_POINTS
     row["matched"] = matched
     row["dominates_reference"] = "" if ref is None else ("yes" if dominates(_xy(arm), _xy(ref)) else "no")
@@ -133,9 +150,9 @@ def _arm_columns() -> tuple[list[str], dict[str, str], list[str]]:
     columns = list(_IDENTITY)
     for column, _ in _QUANTITIES:
         columns += summary_columns(column)
-    columns += ["n_unstable", *(f"{c}_text" for c in _UNSTABLE), "fragility_above"]
+    columns += ["n_unstable", "n_on_circle", *(f"{c}_text" for c in _UNSTABLE), "fragility_above"]
     headers = {column: header for column, header in _QUANTITIES} | {"fragility_above": "ε₅ censored above"}
-    return columns, headers, [*_HIDDEN_IDENTITY, "n_unstable", "fragility_above"]
+    return columns, headers, [*_HIDDEN_IDENTITY, "n_unstable", "n_on_circle", "fragility_above"]
 
 
 def _front_columns() -> tuple[list[str], dict[str, str], list[str]]:
@@ -210,6 +227,7 @@ def table7_pareto(
 
 
 def _notes(runs: pd.DataFrame) -> list[str]:
+    circle = on_circle_text(_stability(runs).count("on_circle"), len(runs))
     references = [
         f"{task}/{model}: ({a:.1f} %, {r:g})"
         for (task, model), cell in runs.groupby(["task", "model"], sort=False)
@@ -217,9 +235,11 @@ def _notes(runs: pd.DataFrame) -> list[str]:
     ]
     return [
         f"Per arm (task × model × regime) {STATS_NOTE}",
-        f"ρ, Kreiss bound and transient peak: the largest over a run's recurrent blocks; k/n unstable: k of the "
-        f"arm's n runs have a block with ρ > {UNSTABLE_RADIUS:g}, whose Kreiss bound is ∞ and powers grow (the CSV "
-        "keeps the numbers).",
+        "ρ, Kreiss bound and transient peak: the largest over a run's recurrent blocks; k/n unstable: k of the "
+        "arm's n runs have a block with ρ > 1 beyond the precision of its weights (rnnrobust.layout.stability), whose "
+        f"Kreiss bound is ∞ and powers grow; k/n on circle: their largest ρ lies within {ON_CIRCLE_ULPS} machine "
+        "epsilons of 1 (Algorithm 1's exact rescale in float32 lands there), neither stable nor unstable (the CSV "
+        "keeps the numbers)." + (f" {circle}" if circle else ""),
         "Fragility: log10 ε₅ of random directions (the relative weight perturbation at which test accuracy on the "
         "perturbation stage's subset falls 5 points; a run's value is the median over its directions); a run at least "
         "half of whose directions cost no 5 points on the grid carries the grid's end, so a mean over such runs is a "
@@ -256,8 +276,11 @@ def table7_pareto_report_caption(runs: pd.DataFrame, part: str = "arms") -> str:
     arms = runs.groupby(["task", "model", "regime"]).ngroups
     seeds = sorted(set(runs["seed"]))
     name = "table7_pareto" if part == "arms" else "table7_fronts"
+    labels = _stability(runs)
+    circle = on_circle_text(labels.count("on_circle"), len(runs))
     return (
         f"Table 7 (``{name}``): the robust-training study (docs/robust-training.md), one row per arm. "
         f"{table7_pareto_caption(part)}\n\n"
-        f"This run: {len(runs)} runs in {arms} arms, seeds {', '.join(str(s) for s in seeds)}.\n"
+        f"This run: {len(runs)} runs in {arms} arms, seeds {', '.join(str(s) for s in seeds)}; "
+        f"{labels.count('unstable')} with a block unstable in its weights' precision.{' ' + circle if circle else ''}\n"
     )

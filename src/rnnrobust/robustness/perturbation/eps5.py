@@ -20,8 +20,10 @@ span decades):
 - **state amplification**: for each recurrent layer the largest over lags k of the median over sequences of
   σ₁(∂s_T/∂s_{T−k}); the run's value is that of the layer where it is largest, beside the **linear prediction**
   of the same layer, the transient peak max_k ‖W^k‖₂ of its linear block (``state.<layer>.linear``). A linear
-  block with ρ > 1 (``layout.UNSTABLE_RADIUS``) has no finite transient peak (its powers grow until the
-  computation stops); such runs are flagged ``linear_unstable``.
+  block that is unstable in its weights' precision (the record's ``blocks.<block>.stability``, else
+  ``layout.stability`` of its ρ in the record's ``precision``; float32, training's default, for records that have
+  neither) has no finite transient peak (its powers grow until the computation stops); such runs are flagged
+  ``linear_unstable``. A block on the circle (within 4 machine epsilons of 1) is not.
 - **curves**: per family and level of the grid (the stage's bisection points left out), the mean over the samples
   of the accuracy (``curves``) and of the flip rate (``flip_curves``; records before the stage measured flips have
   none).
@@ -60,8 +62,9 @@ from typing import Any
 
 import numpy as np
 
+from rnnrobust.config import TrainConfig
 from rnnrobust.io import PathLike, read_json
-from rnnrobust.layout import FAMILIES, UNSTABLE_RADIUS, RunKey
+from rnnrobust.layout import FAMILIES, RunKey, stability
 from rnnrobust.robustness.perturbation.censoring import DROP, FamilyThreshold, Threshold, eps5, log10
 from rnnrobust.stats import Summary, summarize
 
@@ -143,8 +146,21 @@ class RunFragility:
         return getattr(self, name) if scale == "relative" else self.scaled.get((name, scale), {})
 
 
-def _state_numbers(state: Mapping[str, Any], blocks: Mapping[str, Any]) -> tuple[float, str | None, float, bool]:
-    """(log10 amplification, layer, log10 transient peak, linear block unstable) of the most amplifying layer."""
+def _block_unstable(block: Mapping[str, Any], precision: str) -> bool:
+    """Whether a block of the record is ``"unstable"`` in its weights' ``precision``: the record's own label
+    (``stability``), else :func:`rnnrobust.layout.stability` of its ρ (False without one)."""
+    label = block.get("stability")
+    if label is None:
+        radius = float(block.get("spectral_radius", math.nan))
+        label = "stable" if math.isnan(radius) else stability(radius, precision)
+    return label == "unstable"
+
+
+def _state_numbers(
+    state: Mapping[str, Any], blocks: Mapping[str, Any], precision: str = TrainConfig.dtype
+) -> tuple[float, str | None, float, bool]:
+    """(log10 amplification, layer, log10 transient peak, linear block unstable) of the most amplifying layer;
+    ``precision``: the dtype of the run's weights (the record's ``precision``)."""
     best: tuple[float, str | None, float, bool] = (math.nan, None, math.nan, False)
     for layer, record in state.items():
         medians = [float(v["median"]) for v in record.get("amplification", {}).values()]
@@ -153,8 +169,8 @@ def _state_numbers(state: Mapping[str, Any], blocks: Mapping[str, Any]) -> tuple
         value = log10(max(medians))
         if best[1] is None or value > best[0]:
             linear = record.get("linear", {})
-            radius = float(blocks.get(record.get("linear_block"), {}).get("spectral_radius", math.nan))
-            best = (value, layer, log10(linear.get("transient_peak")), radius > UNSTABLE_RADIUS)
+            unstable = _block_unstable(blocks.get(record.get("linear_block"), {}), precision)
+            best = (value, layer, log10(linear.get("transient_peak")), unstable)
     return best
 
 
@@ -228,7 +244,10 @@ def run_fragility(record: Mapping[str, Any], drop: float = DROP) -> RunFragility
     scaled = {(name, scale): _recorded_thresholds(record, recorded, scale)
               for name, recorded in names.items() for scale in SCALES[1:]}  # fmt: skip
     bisected = _recorded_thresholds(record, "drop5") if drop == DROP else {}
-    amplification, layer, peak, unstable = _state_numbers(record.get("state") or {}, record.get("blocks") or {})
+    precision = record.get("precision") or TrainConfig.dtype  # records before the stage wrote it: training's default
+    amplification, layer, peak, unstable = _state_numbers(
+        record.get("state") or {}, record.get("blocks") or {}, precision
+    )
     return RunFragility(
         run=run,
         reference_accuracy=reference,
