@@ -26,14 +26,14 @@ def table_runs(wildcards):
 
 
 def before_rescale_runs(wildcards):
-    """Table 3 only: every run of a regime with a rescale (``stabilization`` in its settings), with its metrics and
-    the analysis of its kernels before the final rescale (rows "<regime>, before final rescale"); analyze_before_rescale
-    fails by design for a run without one, so no other regime's runs are asked for."""
+    """Table 3 only: every run of a regime with a rescale (``stabilization`` in its settings), with the analysis of
+    its kernels before the final rescale (rows "<regime>, before final rescale"); analyze_before_rescale fails by
+    design for a run without one, so no other regime's runs are asked for."""
     if wildcards.table != "table3_robustness":
         return []
     rescaled = [name for name, settings in config["regimes"].items() if "stabilization" in (settings or {})]
     keys = [key for key in per_run_keys() if key[2] in rescaled]
-    return run_records(config["results_dir"], keys, "metrics", "analysis_before_rescale")
+    return run_records(config["results_dir"], keys, "analysis_before_rescale")
 
 
 def history_runs(wildcards):

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from rnnrobust.config import TrainConfig
 from rnnrobust.io import PathLike, read_json
 from rnnrobust.layout import CELLS
 from rnnrobust.reporting.figure_style import (
@@ -153,8 +154,8 @@ def eigenvalues_caption(
     for model, path in analyses.items():
         data = read_json(path)
         blocks = ", ".join(f"{key} {value['spectral_radius']:.3g}" for key, value in data.items())
-        dtype = (dtypes or {}).get(model)
-        outside = sum(eigenvalues_outside(v["eigenvalues"], *([dtype] if dtype else [])) for v in data.values())
+        dtype = (dtypes or {}).get(model, TrainConfig.dtype)
+        outside = sum(eigenvalues_outside(v["eigenvalues"], dtype) for v in data.values())
         total = sum(len(value["eigenvalues"]) for value in data.values())
         lines.append(f"- {model}: ρ per block {blocks}; {outside} of {total} eigenvalues outside the unit circle.")
     tail = "\n" + one_seed_sentence([seed], "``table3_robustness``") if seed is not None else ""
