@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rnnrobust import spectra
-from rnnrobust.spectra import _contours, _grid, _lanczos, _ritz, _sweep
+from rnnrobust.spectra import _contours, _grid, _lanczos, _quasi, _ritz, _sweep
 
 LEVELS = 10.0 ** np.array([-3.0, -2.5, -2.0, -1.5, -1.0])
 
@@ -144,12 +144,65 @@ def test_ritz_vectors_are_singular_vectors():
     z = np.array([0.1 + 0.2j, -0.7j, 1.3, 0.05 - 0.4j])
     plan = _lanczos.Plan(prep.T)
     stats = {"iterations": 0}
-    vals, vecs = _lanczos.lanczos_chunk(plan, np.diag(prep.T).copy(), z, prep.floor, 1e-12, 60, stats, ritz=True)
+    vals, vecs = _lanczos.lanczos_chunk(plan, z, prep.floor, 1e-12, 60, stats, ritz=True)
     assert_within_bound(vals, svd_ref(A, z), A)
     for j, zz in enumerate(z):
         v = vecs[:, j].astype(complex)
         residual = np.linalg.norm((prep.T - zz * np.eye(40)) @ v) / np.linalg.norm(v)
         assert residual == pytest.approx(vals[j], rel=1e-4)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the real Schur plan (a real A: real coupling blocks, 2 x 2 diagonal blocks solved per shift)
+
+
+@pytest.mark.parametrize("n", [3, 5, 40, 97])
+def test_real_plan_solves_match_dense_solves(n):
+    # the first seed whose matrix has both a real eigenvalue (a 1 x 1 block) and a complex pair (2 x 2)
+    plan = next(
+        p
+        for p in (_quasi.RealPlan(random_matrix(n, seed=seed)) for seed in range(50))
+        if {size for _, size in p.blocks} == {1, 2}
+    )
+    A = plan.S
+    g = np.random.default_rng(1)
+    z = np.concatenate([g.standard_normal(6) + 1j * g.standard_normal(6), plan.eigenvalues[:2] + 1e-3])
+    B = g.standard_normal((n, z.size)) + 1j * g.standard_normal((n, z.size))
+    D = plan.inverse_diagonal(z, 1e-14)
+    upper, lower = B.copy(), B.copy()
+    plan.solve_upper(upper, D)
+    plan.solve_lower(lower, D.conj())
+    for j, zz in enumerate(z):
+        M = plan.S - zz * np.eye(n)
+        np.testing.assert_allclose(upper[:, j], np.linalg.solve(M, B[:, j]), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(lower[:, j], np.linalg.solve(M.conj().T, B[:, j]), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(np.sort_complex(plan.eigenvalues), np.sort_complex(np.linalg.eigvals(A)), atol=1e-12)
+
+
+def test_real_plan_stays_finite_on_eigenvalues_and_gives_singular_vectors():
+    A = random_matrix(40, seed=6)
+    prep = spectra.prepare(A)
+    plan = _grid.solver_plan(prep)
+    assert isinstance(plan, _quasi.RealPlan)
+    # on an eigenvalue (both of a 2 x 2 block's pair, and a real one) the floor keeps the solves finite
+    z = np.concatenate([plan.eigenvalues[:3], [0.1 + 0.2j, 1.3]])
+    D = plan.inverse_diagonal(z, prep.floor)
+    assert np.all(np.isfinite(D))
+    vals, vecs = _lanczos.lanczos_chunk(plan, z, prep.floor, 1e-12, 60, {"iterations": 0}, ritz=True)
+    assert_within_bound(vals, svd_ref(A, z), A)
+    for j, zz in enumerate(z[3:], start=3):
+        v = vecs[:, j].astype(complex)
+        residual = np.linalg.norm((plan.S - zz * np.eye(40)) @ v) / np.linalg.norm(v)
+        assert residual == pytest.approx(vals[j], rel=1e-4)
+
+
+def test_real_and_complex_plans_give_the_same_grid():
+    A = random_matrix(64, seed=8)
+    x, y = np.linspace(-1.4, 1.4, 60), np.linspace(0.0, 1.4, 50)
+    real = spectra.sigma_min_grid(A, x, y)
+    prep = spectra.prepare(A)
+    prep.cache["plan"] = _lanczos.Plan(prep.T)
+    np.testing.assert_allclose(spectra.sigma_min_grid(prep, x, y), real, rtol=1e-8, atol=1e-13)
 
 
 # ----------------------------------------------------------------------------------------------------

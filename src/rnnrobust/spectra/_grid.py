@@ -1,8 +1,9 @@
-"""sigma_min(zI - A) at many points: multi-shift inverse Lanczos on the complex Schur factor.
+"""sigma_min(zI - A) at many points: multi-shift inverse Lanczos on a Schur factor.
 
 The Schur factor T is computed once (``prepare``); sigma_min(zI - A) = sigma_min(T - zI).  For n <= 32 a
 batched dense SVD is used.  Otherwise inverse Lanczos on M_z = (T - zI)^-1 (T - zI)^-* runs for many shifts
-at once (``_lanczos``: the triangular solves of all shifts share T's blocking, one GEMM per coupling block):
+at once (``_lanczos``: the triangular solves of all shifts share T's blocking, one GEMM per coupling block;
+for a real A on its real quasi-triangular Schur factor instead, whose real GEMMs do half the work, ``_quasi``):
 
 * grid-like point sets (columns of equal real part, as ``sigma_min_grid`` makes) are swept column by column,
   each point warm-started from its neighbours' singular vectors, extrapolated (``_sweep``), which saves
@@ -21,12 +22,22 @@ from __future__ import annotations
 import numpy as np
 
 from ._lanczos import Plan, eigenvalue_distance, lanczos_pooled
+from ._quasi import RealPlan
 from ._schur import Prepared
 from ._svd import repair_with_svd, svd_sigma_min
 from ._sweep import grid_columns, started, sweep
 
 _MAXIT = 60
 _SVD_MAX_N = 32
+
+
+def solver_plan(prep: Prepared) -> Plan | RealPlan:
+    """The blocked solves for the Lanczos kernel, built once per matrix: on the real Schur factor for a real A
+    (half the arithmetic, ``_quasi``), else on the complex one."""
+    plan = prep.cache.get("plan")
+    if plan is None:
+        plan = prep.cache["plan"] = RealPlan(prep.A) if prep.is_real else Plan(prep.T)
+    return plan
 
 
 def _clip_to_eigenvalue_distance(res: np.ndarray, d: np.ndarray, z: np.ndarray) -> None:
@@ -57,15 +68,13 @@ def sigma_min_points(prep: Prepared, z: np.ndarray, *, tol: float, method: str =
         method = "svd"
     else:
         method = "lanczos"
-        plan = prep.cache.get("plan")
-        if plan is None:
-            plan = prep.cache["plan"] = Plan(T)
+        plan = solver_plan(prep)
         d = np.diag(T).copy()
         columns = grid_columns(z) if warm else None
         if columns is None:
-            res = lanczos_pooled(plan, d, z, prep.floor, tol, _MAXIT, stats)
+            res = lanczos_pooled(plan, z, prep.floor, tol, _MAXIT, stats)
         else:
-            res = sweep(plan, d, z, prep.floor, tol, _MAXIT, stats, columns)
+            res = sweep(plan, z, prep.floor, tol, _MAXIT, stats, columns)
         stats["lanczos_points"] = m
         _clip_to_eigenvalue_distance(res, d, z)
         repair_with_svd(res, T, z, stats)
@@ -82,7 +91,8 @@ def sigma_min_points(prep: Prepared, z: np.ndarray, *, tol: float, method: str =
 
 
 def sigma_min_with_vectors(prep: Prepared, z: np.ndarray, *, tol: float, starts=None, stats=None):
-    """sigma_min(zI - A) at distinct points z, with the right singular vectors of T - zI (complex64, (n, m)).
+    """sigma_min(zI - A) at distinct points z, with right singular vectors (complex64, (n, m)) in the solver's
+    Schur coordinates (:func:`solver_plan`: of T - zI, or of S - zI for the real Schur factor S of a real A).
 
     ``starts`` (n, m) starts each point from a neighbour's singular vector; without it, grid-like point sets
     are swept and others start cold.  Where Lanczos is not used (n <= 32, diagonal T) the vectors are None.
@@ -92,18 +102,16 @@ def sigma_min_with_vectors(prep: Prepared, z: np.ndarray, *, tol: float, starts=
     stats = {"iterations": 0, "fallback": 0, "warm_started": 0, "recomputed": 0} if stats is None else stats
     if z.size == 0 or n <= _SVD_MAX_N or not np.any(np.triu(T, 1)):
         return sigma_min_points(prep, z, tol=tol), None
-    plan = prep.cache.get("plan")
-    if plan is None:
-        plan = prep.cache["plan"] = Plan(T)
+    plan = solver_plan(prep)
     d = np.diag(T).copy()
     vectors = np.zeros((n, z.size), dtype=np.complex64)
     columns = grid_columns(z) if starts is None else None
     if starts is not None:
-        res = started(plan, d, z, prep.floor, tol, _MAXIT, stats, starts, vectors)
+        res = started(plan, z, prep.floor, tol, _MAXIT, stats, starts, vectors)
     elif columns is not None:
-        res = sweep(plan, d, z, prep.floor, tol, _MAXIT, stats, columns, vectors)
+        res = sweep(plan, z, prep.floor, tol, _MAXIT, stats, columns, vectors)
     else:
-        res = lanczos_pooled(plan, d, z, prep.floor, tol, _MAXIT, stats, vectors=vectors)
+        res = lanczos_pooled(plan, z, prep.floor, tol, _MAXIT, stats, vectors=vectors)
     _clip_to_eigenvalue_distance(res, d, z)
     repair_with_svd(res, T, z, stats)
     return res, vectors

@@ -24,8 +24,8 @@ from ._ritz import top_ritz
 _LEAF = 2
 # Ritz vectors are combinations of the Lanczos vectors, so those are kept (in complex64: the Ritz vectors
 # only start other points) for the first _KEEP_STEPS steps; a shift that runs longer gets the combination
-# of those, a good start vector still.  They take _KEEP_STEPS * 8 * n * m bytes, about 50 MB for a chunk of
-# chunk_size(n) shifts.
+# of those, a good start vector still.  They take up to _KEEP_STEPS * 8 * n * m bytes, about 50 MB for a
+# chunk of chunk_size(n) shifts, allocated step by step (most shifts stop after 5 to 8 steps).
 _KEEP_STEPS = 24
 _STRAGGLE_AFTER = 8
 
@@ -35,6 +35,7 @@ class Plan:
 
     def __init__(self, T: np.ndarray, leaf: int = _LEAF):
         self.n = T.shape[0]
+        self.eigenvalues = np.diag(T).copy()
         self.back: list[tuple] = []
         self.fwd: list[tuple] = []
         self._build_back(T, 0, self.n, leaf)
@@ -62,6 +63,10 @@ class Plan:
         # rows mid:hi -= L[mid:hi, lo:mid] @ X[lo:mid];  L[mid:hi, lo:mid] = T[lo:mid, mid:hi]^H
         self.fwd.append((mid, hi, lo, np.asfortranarray(T[lo:mid, mid:hi].conj())))
         self._build_fwd(T, mid, hi, leaf)
+
+    def inverse_diagonal(self, z: np.ndarray, floor: float) -> np.ndarray:
+        """(n, m): 1/(t_ii - z_j), floored (:func:`floored_inverse_diag`); the solves take it and its conjugate."""
+        return floored_inverse_diag(self.eigenvalues, z, floor)
 
     def solve_upper(self, X: np.ndarray, Dinv: np.ndarray) -> None:
         """In place: column j of X becomes (T - z_j I)^-1 X[:, j]; Dinv[i, j] = 1/(t_ii - z_j)."""
@@ -142,7 +147,7 @@ def _tridiagonal_top_vectors(alphas: np.ndarray, betas: np.ndarray, theta: np.nd
     return s / np.linalg.norm(s, axis=0)
 
 
-def lanczos_chunk(plan: Plan, d, z, floor, tol, maxit, stats, start=None, ritz: bool = False, straggle: int = 0):
+def lanczos_chunk(plan: Plan, z, floor, tol, maxit, stats, start=None, ritz: bool = False, straggle: int = 0):
     """sigma_min(T - zI) for one chunk of shifts; NaN where Lanczos did not converge or overflowed.
 
     ``tol`` is a number or one value per shift; ``start`` None (every shift from :func:`start_vector`) or an
@@ -156,7 +161,7 @@ def lanczos_chunk(plan: Plan, d, z, floor, tol, maxit, stats, start=None, ritz: 
     """
     n, m = plan.n, z.size
     out = np.full(m, np.nan)
-    Dinv = floored_inverse_diag(d, z, floor)
+    Dinv = plan.inverse_diagonal(z, floor)
     Dinv_c = Dinv.conj()
     if start is None:
         Q = np.repeat(start_vector(n)[:, None], m, axis=1)
@@ -176,15 +181,12 @@ def lanczos_chunk(plan: Plan, d, z, floor, tol, maxit, stats, start=None, ritz: 
     # its top Ritz vector (zero past its last step), combined once at the end.
     keep = min(maxit, _KEEP_STEPS) if (ritz or straggle) else 0
     unfinished = np.empty(0, dtype=int)
-    basis = np.zeros((keep, n, m), dtype=np.complex64)
+    basis: list[tuple[np.ndarray, np.ndarray]] = []  # (chunk columns, their Lanczos vectors) per step
     coef = np.zeros((keep, m), dtype=np.float32)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for k in range(maxit):
             if k < keep:
-                if idx.size == m:
-                    basis[k] = Q
-                else:
-                    basis[k][:, idx] = Q
+                basis.append((idx, Q.astype(np.complex64)))
             np.copyto(W, Q)
             plan.solve_lower(W, Dinv_c)
             plan.solve_upper(W, Dinv)
@@ -240,8 +242,11 @@ def lanczos_chunk(plan: Plan, d, z, floor, tol, maxit, stats, start=None, ritz: 
     if not keep:
         return out
     vectors = np.zeros((n, m), dtype=np.complex64)
-    for q, c in zip(basis[: k + 1], coef[: k + 1], strict=False):
-        vectors += q * c
+    for (cols, q), c in zip(basis, coef, strict=False):
+        if cols.size == m:
+            vectors += q * c
+        else:
+            vectors[:, cols] += q * c[cols]
     return (out, vectors, unfinished) if straggle else (out, vectors)
 
 
@@ -258,7 +263,7 @@ def chunk_size(n: int) -> int:
     return max(256, min(8192, 4 * 2**20 // (16 * n)))
 
 
-def lanczos_pooled(plan: Plan, d, z, floor, tol, maxit, stats, starts=None, vectors=None) -> np.ndarray:
+def lanczos_pooled(plan: Plan, z, floor, tol, maxit, stats, starts=None, vectors=None) -> np.ndarray:
     """sigma_min(T - zI) at any number of shifts, in chunks, the stragglers of all chunks restarted together.
 
     ``tol`` a number or one per shift; ``starts`` None (cold) or (n, m) start vectors; ``vectors``, if given,
@@ -274,15 +279,15 @@ def lanczos_pooled(plan: Plan, d, z, floor, tol, maxit, stats, starts=None, vect
         part = np.arange(s, min(s + step, m))
         start = None if starts is None else starts[:, part]
         out[part], vecs[:, part], late = lanczos_chunk(
-            plan, d, z[part], floor, tol[part], maxit, stats, start=start, straggle=max(64, part.size // 8)
+            plan, z[part], floor, tol[part], maxit, stats, start=start, straggle=max(64, part.size // 8)
         )
         pool.append(part[late])
     late = np.concatenate(pool)
-    out[late], vecs[:, late] = restart(plan, d, z[late], floor, tol[late], maxit, stats, vecs[:, late])
+    out[late], vecs[:, late] = restart(plan, z[late], floor, tol[late], maxit, stats, vecs[:, late])
     return out
 
 
-def restart(plan: Plan, d, z, floor, tol, maxit, stats, ritz_vectors) -> tuple[np.ndarray, np.ndarray]:
+def restart(plan: Plan, z, floor, tol, maxit, stats, ritz_vectors) -> tuple[np.ndarray, np.ndarray]:
     """Finish stragglers together, each from its own top Ritz vector (an explicit restart, as in restarted
     Lanczos) with up to ``maxit`` further steps; returns their values and singular vectors."""
     out = np.empty(z.size)
@@ -291,7 +296,7 @@ def restart(plan: Plan, d, z, floor, tol, maxit, stats, ritz_vectors) -> tuple[n
     for s in range(0, z.size, step):
         part = slice(s, s + step)
         out[part], vecs[:, part] = lanczos_chunk(
-            plan, d, z[part], floor, tol[part], maxit, stats, start=ritz_vectors[:, part], ritz=True
+            plan, z[part], floor, tol[part], maxit, stats, start=ritz_vectors[:, part], ritz=True
         )
     stats["restarted"] = stats.get("restarted", 0) + int(z.size)
     return out, vecs

@@ -83,7 +83,7 @@ def _warm_start(history: list[tuple[np.ndarray, np.ndarray]], points: np.ndarray
     return v
 
 
-def sweep(plan: Plan, d, z, floor, tol, maxit, stats, columns: list[np.ndarray], vectors=None) -> np.ndarray:
+def sweep(plan: Plan, z, floor, tol, maxit, stats, columns: list[np.ndarray], vectors=None) -> np.ndarray:
     """sigma_min(T - zI) at the points z, grouped in ``columns`` (see :func:`grid_columns`), by warm starts.
 
     ``vectors``, an (n, len(z)) complex64 array, receives each point's right singular vector if given.
@@ -111,7 +111,7 @@ def sweep(plan: Plan, d, z, floor, tol, maxit, stats, columns: list[np.ndarray],
         idx = np.concatenate(cols)
         tols = np.concatenate(tols)
         vals, vecs, late = lanczos_chunk(
-            plan, d, z[idx], floor, tols, maxit, stats, start=np.hstack(starts), straggle=max(64, idx.size // 8)
+            plan, z[idx], floor, tols, maxit, stats, start=np.hstack(starts), straggle=max(64, idx.size // 8)
         )
         out[idx] = vals
         if vectors is not None:
@@ -123,36 +123,36 @@ def sweep(plan: Plan, d, z, floor, tol, maxit, stats, columns: list[np.ndarray],
             offset += col.size
     late = np.concatenate([p[0] for p in pool])
     late_vals, late_vecs = restart(
-        plan, d, z[late], floor, np.concatenate([p[1] for p in pool]), maxit, stats, np.hstack([p[2] for p in pool])
+        plan, z[late], floor, np.concatenate([p[1] for p in pool]), maxit, stats, np.hstack([p[2] for p in pool])
     )
     out[late] = late_vals
     if vectors is not None:
         vectors[:, late] = late_vecs
-    _recompute_wrong_branches(plan, d, z, floor, tol, maxit, stats, out, vectors)
+    _recompute_wrong_branches(plan, z, floor, tol, maxit, stats, out, vectors)
     return out
 
 
-def started(plan: Plan, d, z, floor, tol, maxit, stats, starts: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+def started(plan: Plan, z, floor, tol, maxit, stats, starts: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """sigma_min(T - zI) at the points z, each started from its column of ``starts`` (a neighbour's singular
     vector); ``vectors`` receives the points' own singular vectors.  Same safeguards as :func:`sweep`."""
     q0 = start_vector(plan.n).astype(np.complex64)
     norm = np.linalg.norm(starts, axis=0)
     usable = np.isfinite(norm) & (norm > 0)
     start = np.where(usable, starts / np.where(usable, norm, 1.0), q0[:, None]) + _MIX * q0[:, None]
-    out = lanczos_pooled(plan, d, z, floor, tol * _WARM_TOL, maxit, stats, starts=start, vectors=vectors)
+    out = lanczos_pooled(plan, z, floor, tol * _WARM_TOL, maxit, stats, starts=start, vectors=vectors)
     stats["warm_started"] += z.size
-    _recompute_wrong_branches(plan, d, z, floor, tol, maxit, stats, out, vectors)
+    _recompute_wrong_branches(plan, z, floor, tol, maxit, stats, out, vectors)
     return out
 
 
-def _recompute_wrong_branches(plan: Plan, d, z, floor, tol, maxit, stats, out, vectors) -> None:
+def _recompute_wrong_branches(plan: Plan, z, floor, tol, maxit, stats, out, vectors) -> None:
     """Recompute from a cold start, in place, every value above the distance to the nearest eigenvalue."""
-    dist = eigenvalue_distance(d, z)
+    dist = eigenvalue_distance(plan.eigenvalues, z)
     wrong = np.flatnonzero(out > dist * (1 + _DISTANCE_SLACK) + 4 * floor)
     if wrong.size == 0:
         return
     stats["recomputed"] += int(wrong.size)
     fresh = None if vectors is None else np.zeros((plan.n, wrong.size), dtype=np.complex64)
-    out[wrong] = lanczos_pooled(plan, d, z[wrong], floor, tol, maxit, stats, vectors=fresh)
+    out[wrong] = lanczos_pooled(plan, z[wrong], floor, tol, maxit, stats, vectors=fresh)
     if vectors is not None:
         vectors[:, wrong] = fresh
