@@ -143,11 +143,12 @@ class RealPlan:
                 if size == 1:
                     X[start] *= D[r]
                 else:
-                    x0, x1 = X[start].copy(), X[start + 1].copy()
-                    np.multiply(D[r], x0, out=X[start])
-                    X[start] += D[r + 1] * x1
-                    np.multiply(D[r + 2], x0, out=X[start + 1])
-                    X[start + 1] += D[r + 3] * x1
+                    x0, x1 = X[start], X[start + 1]
+                    t = D[r + 1] * x1
+                    x1 *= D[r + 3]
+                    x1 += D[r + 2] * x0
+                    x0 *= D[r]
+                    x0 += t
                 if start > lo:
                     Xr[lo:start] -= col[:, None] * Xr[start]
 
@@ -164,10 +165,11 @@ class RealPlan:
                     X[start] *= Dc[r]
                 else:
                     # (M^-1)^* = conj(M^-1)^T: the off-diagonal entries swap
-                    x0, x1 = X[start].copy(), X[start + 1].copy()
-                    np.multiply(Dc[r], x0, out=X[start])
-                    X[start] += Dc[r + 2] * x1
-                    np.multiply(Dc[r + 1], x0, out=X[start + 1])
-                    X[start + 1] += Dc[r + 3] * x1
+                    x0, x1 = X[start], X[start + 1]
+                    t = Dc[r + 2] * x1
+                    x1 *= Dc[r + 3]
+                    x1 += Dc[r + 1] * x0
+                    x0 *= Dc[r]
+                    x0 += t
                 if start + size < hi:  # only a 1 x 1 block has rows below it within a leaf
                     Xr[start + 1 : hi] -= row[:, None] * Xr[start]
