@@ -150,6 +150,8 @@ def _tridiagonal_top_vectors(alphas: np.ndarray, betas: np.ndarray, theta: np.nd
 def lanczos_chunk(plan: Plan, z, floor, tol, maxit, stats, start=None, ritz: bool = False, straggle: int = 0):
     """sigma_min(T - zI) for one chunk of shifts; NaN where Lanczos did not converge or overflowed.
 
+    ``plan`` holds the blocked solves: a :class:`Plan` of the complex Schur factor, or a ``_quasi.RealPlan`` of
+    the real one (same interface: ``n``, ``eigenvalues``, ``inverse_diagonal``, ``solve_upper``, ``solve_lower``).
     ``tol`` is a number or one value per shift; ``start`` None (every shift from :func:`start_vector`) or an
     (n, m) array of start vectors.  With ``ritz`` it returns (values, Ritz vectors), else the values.
 
