@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnnrobust.layout import GATES
-from rnnrobust.robustness.perturbation.adversarial import adversarial_perturbations
+from rnnrobust.robustness.perturbation.adversarial import _ascent_direction, adversarial_perturbations
 from rnnrobust.training.evaluation import stacked_test_metrics
 from rnnrobust.training.models import build_model, recurrent_layers, stack_models
 from rnnrobust.training.tasks import loss_and_accuracy
@@ -214,6 +214,20 @@ def test_a_block_without_gradient_does_not_move():
     (delta,), _ = adversarial_perturbations(model, task, cell, x, y, [relative_radii(model, cell, 0.3)], steps=2)
     assert all(not d.any() for k, d in delta.items() if k.startswith("encoder"))
     assert all(d.any() for k, d in delta.items() if k.startswith("decoder"))
+
+
+def test_an_overflowing_gradient_stops_that_copy_instead_of_failing():
+    # backpropagation through 200 IMDB steps at a large radius overflowed float32 (a GRU at maxlen 200): the
+    # SVD of a non-finite gradient raised and lost the whole job; now that copy's direction is 0, the others'
+    # are U Vᵀ of their gradients
+    g = torch.randn(3, 2, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    g[1, 0, 2, 3] = float("nan")
+    g[2, 1, 0, 0] = float("inf")
+    d = _ascent_direction(g)
+    assert torch.all(d[1, 0] == 0) and torch.all(d[2, 1] == 0)
+    for c, b in ((0, 0), (0, 1), (1, 1), (2, 0)):
+        u, _, vh = torch.linalg.svd(g[c, b])
+        torch.testing.assert_close(d[c, b], u @ vh)
 
 
 def test_results_do_not_depend_on_the_batch_size():

@@ -88,7 +88,14 @@ def _losses(stacked: nn.Module, task: str, x: Tensor, y: Tensor, batch_size: int
 
 
 def _ascent_direction(g: Tensor) -> Tensor:
-    """U Vᵀ of each (H, H) matrix of ``g`` (float64): argmax ⟨G, D⟩ over ‖D‖₂ ≤ 1; 0 where G = 0."""
+    """U Vᵀ of each (H, H) matrix of ``g`` (float64): argmax ⟨G, D⟩ over ‖D‖₂ ≤ 1; 0 where G = 0 or is not finite.
+
+    A gradient overflows when backpropagation through a long sequence at a large radius exceeds the network's
+    dtype (seen: the IMDB GRU at ``maxlen`` 200, float32); that block then stops where it is, and its copy's best
+    iterate so far is kept.
+    """
+    finite = torch.isfinite(g).all(dim=-1, keepdim=True).all(dim=-2, keepdim=True)
+    g = torch.where(finite, g, torch.zeros_like(g))
     u, s, vh = torch.linalg.svd(g)
     # the SVD of a zero matrix is any pair of orthogonal matrices: no direction to ascend along
     moving = (s[..., :1] > 0).to(g.dtype).unsqueeze(-1)
