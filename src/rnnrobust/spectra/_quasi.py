@@ -88,24 +88,30 @@ class RealPlan:
     def _leaf(self, lo: int, hi: int) -> list[tuple[int, int]]:
         return [(start, size) for start, size in self.blocks if lo <= start < hi]
 
+    # Each step of a solve is either a coupling GEMM, (target rows, source rows, real block B) with
+    # X[target] -= B X[source], or a leaf, (None, None, [(block start, size, vector, rows)]) whose blocks are
+    # solved in turn, each followed by X[rows] -= vector x_start (the rows of its leaf it couples to).
+
     def _build_back(self, lo, hi, out):
         if hi - lo <= _LEAF:
-            leaf = self._leaf(lo, hi)[::-1]  # bottom-up
-            out.append((lo, hi, None, [(i, size, np.ascontiguousarray(self.S[lo:i, i])) for i, size in leaf]))
+            # bottom-up; a block updates the rows above it in its leaf (a 2 x 2 block fills its leaf: none)
+            out.append((None, None, [(i, k, self.S[lo:i, i], slice(lo, i)) for i, k in self._leaf(lo, hi)[::-1]]))
             return
         mid = self._split(lo, hi)
         self._build_back(mid, hi, out)
-        out.append((lo, mid, hi, np.asfortranarray(self.S[lo:mid, mid:hi].T)))
+        # rows lo:mid -= S[lo:mid, mid:hi] @ X[mid:hi], done transposed: X[lo:mid].T -= X[mid:hi].T @ B
+        out.append((slice(lo, mid), slice(mid, hi), np.asfortranarray(self.S[lo:mid, mid:hi].T)))
         self._build_back(lo, mid, out)
 
     def _build_fwd(self, lo, hi, out):
         if hi - lo <= _LEAF:
-            leaf = self._leaf(lo, hi)
-            out.append((lo, hi, None, [(i, size, np.ascontiguousarray(self.S[i, i + 1 : hi])) for i, size in leaf]))
+            # top-down; S^T[i+k:hi, i] = S[i, i+k:hi] are the rows below a block in its leaf
+            out.append((None, None, [(i, k, self.S[i, i + k : hi], slice(i + k, hi)) for i, k in self._leaf(lo, hi)]))
             return
         mid = self._split(lo, hi)
         self._build_fwd(lo, mid, out)
-        out.append((mid, hi, lo, np.asfortranarray(self.S[lo:mid, mid:hi])))
+        # rows mid:hi -= S[lo:mid, mid:hi]^T @ X[lo:mid]
+        out.append((slice(mid, hi), slice(lo, mid), np.asfortranarray(self.S[lo:mid, mid:hi])))
         self._build_fwd(mid, hi, out)
 
     def inverse_diagonal(self, z: np.ndarray, floor: float) -> np.ndarray:
@@ -133,43 +139,30 @@ class RealPlan:
 
     def solve_upper(self, X: np.ndarray, D: np.ndarray) -> None:
         """In place: column j of X becomes (S - z_j I)^-1 X[:, j]; D from :meth:`inverse_diagonal`."""
-        Xr = X.view(np.float64)
-        for lo, hi, third, data in self.back:
-            if third is not None:
-                dgemm(-1.0, Xr[hi:third].T, data, 1.0, Xr[lo:hi].T, overwrite_c=1)
+        self._solve(X, D, self.back, (0, 1, 2, 3))
+
+    def solve_lower(self, X: np.ndarray, Dc: np.ndarray) -> None:
+        """In place: column j of X becomes (S - z_j I)^-* X[:, j]; Dc = conj(D)."""
+        # (M^-1)^* = conj(M^-1)^T: the off-diagonal entries of each 2 x 2 inverse swap
+        self._solve(X, Dc, self.fwd, (0, 2, 1, 3))
+
+    def _solve(self, X: np.ndarray, D: np.ndarray, steps: list[tuple], order: tuple[int, ...]) -> None:
+        Xr = X.view(np.float64)  # the real coupling blocks act on real and imaginary parts alike
+        k00, k01, k10, k11 = order
+        for target, source, data in steps:
+            if target is not None:
+                dgemm(-1.0, Xr[source].T, data, 1.0, Xr[target].T, overwrite_c=1)
                 continue
-            for start, size, col in data:
+            for start, size, vec, rows in data:
                 r = self.offset[start]
                 if size == 1:
                     X[start] *= D[r]
                 else:
                     x0, x1 = X[start], X[start + 1]
-                    t = D[r + 1] * x1
-                    x1 *= D[r + 3]
-                    x1 += D[r + 2] * x0
-                    x0 *= D[r]
+                    t = D[r + k01] * x1
+                    x1 *= D[r + k11]
+                    x1 += D[r + k10] * x0
+                    x0 *= D[r + k00]
                     x0 += t
-                if start > lo:
-                    Xr[lo:start] -= col[:, None] * Xr[start]
-
-    def solve_lower(self, X: np.ndarray, Dc: np.ndarray) -> None:
-        """In place: column j of X becomes (S - z_j I)^-* X[:, j]; Dc = conj(D)."""
-        Xr = X.view(np.float64)
-        for lo, hi, third, data in self.fwd:
-            if third is not None:
-                dgemm(-1.0, Xr[third:lo].T, data, 1.0, Xr[lo:hi].T, overwrite_c=1)
-                continue
-            for start, size, row in data:
-                r = self.offset[start]
-                if size == 1:
-                    X[start] *= Dc[r]
-                else:
-                    # (M^-1)^* = conj(M^-1)^T: the off-diagonal entries swap
-                    x0, x1 = X[start], X[start + 1]
-                    t = Dc[r + 2] * x1
-                    x1 *= Dc[r + 3]
-                    x1 += Dc[r + 1] * x0
-                    x0 *= Dc[r]
-                    x0 += t
-                if start + size < hi:  # only a 1 x 1 block has rows below it within a leaf
-                    Xr[start + 1 : hi] -= row[:, None] * Xr[start]
+                if vec.size:
+                    Xr[rows] -= vec[:, None] * Xr[start]
