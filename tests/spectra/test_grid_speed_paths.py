@@ -182,8 +182,7 @@ def test_real_plan_solves_match_dense_solves(n):
 def test_real_plan_stays_finite_on_eigenvalues_and_gives_singular_vectors():
     A = random_matrix(40, seed=6)
     prep = spectra.prepare(A)
-    plan = _grid.solver_plan(prep)
-    assert isinstance(plan, _quasi.RealPlan)
+    plan = _quasi.RealPlan(A)
     # on an eigenvalue (both of a 2 x 2 block's pair, and a real one) the floor keeps the solves finite
     z = np.concatenate([plan.eigenvalues[:3], [0.1 + 0.2j, 1.3]])
     D = plan.inverse_diagonal(z, prep.floor)
@@ -197,9 +196,13 @@ def test_real_plan_stays_finite_on_eigenvalues_and_gives_singular_vectors():
 
 
 def test_real_and_complex_plans_give_the_same_grid():
-    A = random_matrix(64, seed=8)
+    A = random_matrix(_grid._REAL_PLAN_MIN_N, seed=8)
     x, y = np.linspace(-1.4, 1.4, 60), np.linspace(0.0, 1.4, 50)
-    real = spectra.sigma_min_grid(A, x, y)
+    prep = spectra.prepare(A)
+    real = spectra.sigma_min_grid(prep, x, y)
+    assert isinstance(_grid.solver_plan(prep), _quasi.RealPlan)
+    assert isinstance(_grid.solver_plan(spectra.prepare(A + 0j)), _lanczos.Plan)
+    assert isinstance(_grid.solver_plan(spectra.prepare(A[:-1, :-1])), _lanczos.Plan)
     prep = spectra.prepare(A)
     prep.cache["plan"] = _lanczos.Plan(prep.T)
     np.testing.assert_allclose(spectra.sigma_min_grid(prep, x, y), real, rtol=1e-8, atol=1e-13)

@@ -29,14 +29,19 @@ from ._sweep import grid_columns, started, sweep
 
 _MAXIT = 60
 _SVD_MAX_N = 32
+# Below this order the per-shift 2 x 2 block solves cost more than the real GEMMs save: a 200 x 200 grid of
+# randn(n)/sqrt(n), best of 4, one thread, took 0.50 s real against 0.44 s complex at n = 64, 1.06 against 1.08 s
+# at n = 128 and 3.0 against 3.5 s at n = 256 (benchmarks.md).
+_REAL_PLAN_MIN_N = 128
 
 
 def solver_plan(prep: Prepared) -> Plan | RealPlan:
     """The blocked solves for the Lanczos kernel, built once per matrix: on the real Schur factor for a real A
-    (half the arithmetic, ``_quasi``), else on the complex one."""
+    of order >= ``_REAL_PLAN_MIN_N`` (half the GEMM arithmetic, ``_quasi``), else on the complex one."""
     plan = prep.cache.get("plan")
     if plan is None:
-        plan = prep.cache["plan"] = RealPlan(prep.A) if prep.is_real else Plan(prep.T)
+        real = prep.is_real and prep.n >= _REAL_PLAN_MIN_N
+        plan = prep.cache["plan"] = RealPlan(prep.A) if real else Plan(prep.T)
     return plan
 
 
