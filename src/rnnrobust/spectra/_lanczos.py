@@ -93,17 +93,23 @@ class Plan:
                 zgemm(-1.0, X[third:lo].T, data, 1.0, X[lo:hi].T, overwrite_c=1)
 
 
+def lift_modulus(D: np.ndarray, floor: float) -> np.ndarray:
+    """In place: every entry of D of modulus below ``floor`` gets modulus ``floor``, its phase kept (phase 1 where
+    it is exactly 0); returns the mask of those entries."""
+    absD = np.abs(D)
+    small = absD < floor
+    if np.any(small):
+        phase = np.where(absD[small] > 0, D[small] / np.where(absD[small] > 0, absD[small], 1.0), 1.0)
+        D[small] = floor * phase
+    return small
+
+
 def floored_inverse_diag(d: np.ndarray, z: np.ndarray, floor: float) -> np.ndarray:
     # Within u ||A||_F of an eigenvalue t_ii - z is rounding noise (the Schur form is exact only for a
     # matrix that close to A), so lifting it to that floor moves sigma_min by no more than the backward
     # error, and the solves never divide by 0 or overflow there (which would cost a dense SVD fallback).
     D = d[:, None] - z[None, :]
-    absD = np.abs(D)
-    small = absD < floor
-    if np.any(small):
-        # keep the phase, lift the modulus to the floor (phase 1 where t_ii - z is exactly 0)
-        phase = np.where(absD[small] > 0, D[small] / np.where(absD[small] > 0, absD[small], 1.0), 1.0)
-        D[small] = floor * phase
+    lift_modulus(D, floor)
     return 1.0 / D
 
 

@@ -1,4 +1,4 @@
-"""The blocked solves of ``_lanczos`` on the real Schur factor of a real matrix: half the arithmetic.
+"""The blocked solves of ``_lanczos`` on the real Schur factor of a real matrix: half the GEMM arithmetic.
 
 A real A has a real Schur form A = Q S Q^T, S quasi-upper triangular (1 x 1 blocks for real eigenvalues,
 2 x 2 blocks for complex pairs), and sigma_min(zI - A) = sigma_min(S - zI).  The coupling blocks of S are
@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 from scipy.linalg.blas import dgemm
 
-from ._lanczos import floored_inverse_diag
+from ._lanczos import floored_inverse_diag, lift_modulus
 
 # Leaves of at most two rows hold either one 2 x 2 block or one or two 1 x 1 blocks, so a 2 x 2 block never
 # has rows of its own leaf to update (the row-by-row updates below rely on that).
@@ -37,15 +37,11 @@ def _diagonal_blocks(S: np.ndarray) -> list[tuple[int, int]]:
 def _lift(z: np.ndarray, mu: np.ndarray, floor: float) -> np.ndarray:
     """Shifts z (k, m) moved to distance ``floor`` from mu (k, 1) where closer, keeping their direction from mu."""
     gap = z - mu
-    dist = np.abs(gap)
-    close = dist < floor
+    close = lift_modulus(gap, floor)
     if not np.any(close):
         return z
-    rows = np.nonzero(close)[0]
-    g, r = gap[close], dist[close]
-    phase = np.where(r > 0, g / np.where(r > 0, r, 1.0), 1.0)
     out = np.array(z)
-    out[close] = mu[rows, 0] + floor * phase
+    out[close] = (mu + gap)[close]
     return out
 
 
