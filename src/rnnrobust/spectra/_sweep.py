@@ -27,7 +27,12 @@ _MIN_POINTS = 2048
 _MIN_COLUMNS = 6
 _MIN_COLUMN_SIZE = 8
 _BATCH = 1024
-_MIX = 1e-3
+# The cold vector keeps a component along every branch in a warm start, for the wrong-branch check below; each
+# extra factor of ten in it costs Lanczos about one more step to purge.  Measured (200 x 200 grids, tol 1e-10, mean
+# steps per point, 1e-3 -> 1e-5 -> 0): randn n = 128 6.18 -> 5.48 -> 5.47, Grcar 5.77 -> 5.54 -> 5.52, trained-like
+# 8.80 -> 7.24 -> 7.18, randn n = 256 7.00 -> 6.45 -> 6.43, errors unchanged; on an orthogonal matrix smaller
+# mixes send more points to the cold recomputation (1,004 -> 4,416 -> 6,886 of 40,000), so 1e-5 (benchmarks.md).
+_MIX = 1e-5
 _WARM_TOL = 0.1
 _DISTANCE_SLACK = 1e-9
 
