@@ -205,6 +205,20 @@ def test_lint_and_dry_run(tmp_path, fixture_mirror):
     assert gpu.get("train_all") == 1 and "train" not in gpu, gpu
 
 
+def test_a_config_that_draws_no_paper_figure_builds_its_dag_without_errors(tmp_path, fixture_mirror):
+    # With no paper figure configured, figure_pseudospectra's wildcard constraint was empty and the rule claimed
+    # every other figure's files, printing an InputFunctionException for each while the DAG was built.
+    workdir = copy_workflow(tmp_path / "wf")
+    defined = write_overlay(
+        tmp_path / "define.yaml", {"regimes": {"no_dropout": {"train": {"imdb": {"dropout": 0.0}}}}}
+    )
+    chosen = write_overlay(tmp_path / "choose.yaml", {"tasks": ["imdb"], "regimes": ["no_dropout"]})
+    dry = snakemake(workdir, "-n", "--config", f"data_mirror={fixture_mirror.url}", overlays=(defined, chosen))
+    output = dry.stdout + dry.stderr
+    assert "InputFunctionException" not in output, output[-3000:]
+    assert "figure7_perturbation" in output and "figure_pseudospectra" not in output
+
+
 def test_invalid_config_names_key_and_allowed_values(tmp_path):
     workdir = copy_workflow(tmp_path)
     proc = snakemake(workdir, "-n", "--config", "device=tpu", check=False)
