@@ -325,3 +325,13 @@ def test_sigma_min_grid_with_levels_draws_the_full_grids_contours():
     assert 0 < info["exact_points"] < fast.size
     with pytest.raises(ValueError, match="levels="):
         spectra.sigma_min_grid(a, x, y, levels=levels, method="svd")
+
+
+def test_eigenvalue_distance_is_the_distance_to_the_nearest_eigenvalue():
+    rng = np.random.default_rng(4)
+    d = rng.standard_normal(37) + 1j * rng.standard_normal(37)
+    z = rng.uniform(-3, 3, 500) + 1j * rng.uniform(-3, 3, 500)
+    z[:3] = d[:3]  # on an eigenvalue: distance 0
+    brute = np.min(np.abs(z[:, None] - d[None, :]), axis=1)
+    np.testing.assert_allclose(_lanczos.eigenvalue_distance(d, z), brute, rtol=1e-15, atol=0)
+    assert _lanczos.eigenvalue_distance(d, z[:0]).shape == (0,)
