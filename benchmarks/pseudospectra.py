@@ -314,9 +314,13 @@ def print_goals(rows):
         goal = goals.get(r["case"])
         if goal is None:
             continue
-        for label, t in (("full grid", r["ours"]), ("levels mode", r["levels"])):
+        # the levels mode is accurate when its contours are the full grid's (exact at every crossed edge's ends)
+        for label, t, ok in (
+            ("full grid", r["ours"], r["ok"]),
+            ("levels mode", r["levels"], r["ok"] and r["contours"]),
+        ):
             sp = r["pp"] / t
-            verdict = "met" if sp >= goal and r["ok"] else "NOT met"
+            verdict = "met" if sp >= goal and ok else "NOT met"
             print(
                 f"goal {r['case']} {label} (tol {ARGS.tol:g}): >= {goal:.0f}x faster than per-point SVD, within the"
                 f" 1e-8 bound -> {sp:.1f}x {verdict}"

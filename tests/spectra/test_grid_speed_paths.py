@@ -272,6 +272,8 @@ def test_levels_mode_draws_the_same_contours(name):
     got = _contours.sigma_min_levels(prep, x, y, LEVELS, tol=1e-10, info=info)
     assert got.shape == (57, 61)
     assert 0 < info["exact_points"] < info["grid_points"] == 57 * 61
+    # screened to 1e-5 first, then the points a contour needs polished to tol (the check below fails without it)
+    assert 0 < info["polished_points"] < info["exact_points"]
     assert_contours_identical(got, svd_ref(A, x[None, :] + 1j * y[:, None]), A)
 
 
@@ -335,3 +337,14 @@ def test_eigenvalue_distance_is_the_distance_to_the_nearest_eigenvalue():
     brute = np.min(np.abs(z[:, None] - d[None, :]), axis=1)
     np.testing.assert_allclose(_lanczos.eigenvalue_distance(d, z), brute, rtol=1e-15, atol=0)
     assert _lanczos.eigenvalue_distance(d, z[:0]).shape == (0,)
+
+
+def test_levels_mode_with_a_tolerance_as_coarse_as_the_screening_one_polishes_nothing():
+    A = random_matrix(40, seed=9)
+    x = np.linspace(-1.5, 1.5, 41)
+    info = {}
+    got = _contours.sigma_min_levels(spectra.prepare(A), x, x, LEVELS, tol=1e-4, info=info)
+    assert info["polished_points"] == 0 and 0 < info["exact_points"]
+    exact = svd_ref(A, x[None, :] + 1j * x[:, None])
+    computed = np.isfinite(got)
+    assert computed.all() and np.all(np.abs(got - exact) <= 8 * np.sqrt(2) * (x[1] - x[0]) + 1e-12)
