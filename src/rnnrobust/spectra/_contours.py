@@ -82,7 +82,8 @@ class _Refinement:
         self.floor = 4 * prep.floor
         # each exact point's singular vector starts its neighbours (a third fewer Lanczos steps), if it fits
         fits = prep.n * self.S.size * 8 <= _VECTOR_BYTES
-        self.vectors = np.zeros((prep.n, *self.S.shape), dtype=np.complex64) if fits else None
+        # point-major, so that gathering and storing a point's vector moves one contiguous row
+        self.vectors = np.zeros((*self.S.shape, prep.n), dtype=np.complex64) if fits else None
         self.stats = {"iterations": 0, "fallback": 0, "warm_started": 0, "recomputed": 0}
         self.mirror = _mirror_rows(ys, prep)
 
@@ -107,7 +108,7 @@ class _Refinement:
         z = self.xs[uj] + 1j * self.ys[ui]
         starts = None
         if parents is not None and self.vectors is not None:
-            starts = self.vectors[:, pi[first], pj[first]]
+            starts = self.vectors[pi[first], pj[first]].T
         vals, vecs = sigma_min_with_vectors(self.prep, z, tol=tol, starts=starts, stats=self.stats)
         self._store(ui, uj, vals, vecs, tol)  # the evaluated points
         self._store(ii, jj, vals[back], None if vecs is None else vecs[:, back], tol)  # and the requested ones
@@ -138,7 +139,7 @@ class _Refinement:
         self.S[rows, cols] = vals
         self.tol_at[rows, cols] = tol
         if vecs is not None and self.vectors is not None:
-            self.vectors[:, rows, cols] = vecs
+            self.vectors[rows, cols] = vecs.T
 
     def visit(self, cells: np.ndarray) -> np.ndarray:
         """Certify or split cells (rows i0, i1, j0, j1 with exact corners); return the cells to refine next."""
