@@ -42,6 +42,7 @@ from ._schur import Prepared
 # Measured errors stay below the Lanczos tolerance (tol 1e-8: at most 5.3e-9, on Grcar); 100 times it is the margin.
 _SLACK_PER_TOL = 100.0
 _SCREEN_TOL = 1e-5
+_POLISH_MIX = 1e-8
 _VECTOR_BYTES = 256 * 2**20
 
 
@@ -95,6 +96,7 @@ class _Refinement:
         """Evaluate the grid points (ii, jj) not yet computed to ``tol`` (default: the screening tolerance), each
         started from its ``parents`` point's singular vector when given.  A point whose mirror row holds the
         conjugate point (real A) shares that point's evaluation."""
+        polishing = tol is not None
         tol = self.screen_tol if tol is None else tol
         ii, jj = np.asarray(ii).ravel(), np.asarray(jj).ravel()
         pi, pj = (ii, jj) if parents is None else (parents[0].ravel(), parents[1].ravel())
@@ -109,7 +111,10 @@ class _Refinement:
         starts = None
         if parents is not None and self.vectors is not None:
             starts = self.vectors[pi[first], pj[first]].T
-        vals, vecs = sigma_min_with_vectors(self.prep, z, tol=tol, starts=starts, stats=self.stats)
+        # a polished point starts from its own screened vector, which passed the wrong-branch check already:
+        # 1e-8 of the cold vector instead of the warm starts' 1e-5 saves a step (randn n = 128: 10,103 -> 8,209)
+        mix = _POLISH_MIX if polishing else None
+        vals, vecs = sigma_min_with_vectors(self.prep, z, tol=tol, starts=starts, stats=self.stats, mix=mix)
         self._store(ui, uj, vals, vecs, tol)  # the evaluated points
         self._store(ii, jj, vals[back], None if vecs is None else vecs[:, back], tol)  # and the requested ones
 

@@ -95,12 +95,13 @@ def sigma_min_points(prep: Prepared, z: np.ndarray, *, tol: float, method: str =
     return res
 
 
-def sigma_min_with_vectors(prep: Prepared, z: np.ndarray, *, tol: float, starts=None, stats=None):
+def sigma_min_with_vectors(prep: Prepared, z: np.ndarray, *, tol: float, starts=None, stats=None, mix=None):
     """sigma_min(zI - A) at distinct points z, with right singular vectors (complex64, (n, m)) in the solver's
     Schur coordinates (:func:`solver_plan`: of T - zI, or of S - zI for the real Schur factor S of a real A).
 
-    ``starts`` (n, m) starts each point from a neighbour's singular vector; without it, grid-like point sets
-    are swept and others start cold.  Where Lanczos is not used (n <= 32, diagonal T) the vectors are None.
+    ``starts`` (n, m) starts each point from a neighbour's singular vector (plus ``mix`` times the cold start
+    vector, ``_sweep._MIX`` unless given); without it, grid-like point sets are swept and others start cold.
+    Where Lanczos is not used (n <= 32, diagonal T) the vectors are None.
     """
     T = prep.T
     n = T.shape[0]
@@ -112,7 +113,7 @@ def sigma_min_with_vectors(prep: Prepared, z: np.ndarray, *, tol: float, starts=
     vectors = np.zeros((n, z.size), dtype=np.complex64)
     columns = grid_columns(z) if starts is None else None
     if starts is not None:
-        res = started(plan, z, prep.floor, tol, _MAXIT, stats, starts, vectors)
+        res = started(plan, z, prep.floor, tol, _MAXIT, stats, starts, vectors, mix=mix)
     elif columns is not None:
         res = sweep(plan, z, prep.floor, tol, _MAXIT, stats, columns, vectors)
     else:

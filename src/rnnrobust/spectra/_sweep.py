@@ -137,13 +137,17 @@ def sweep(plan: Plan, z, floor, tol, maxit, stats, columns: list[np.ndarray], ve
     return out
 
 
-def started(plan: Plan, z, floor, tol, maxit, stats, starts: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+def started(
+    plan: Plan, z, floor, tol, maxit, stats, starts: np.ndarray, vectors: np.ndarray, mix: float | None = None
+) -> np.ndarray:
     """sigma_min(T - zI) at the points z, each started from its column of ``starts`` (a neighbour's singular
-    vector); ``vectors`` receives the points' own singular vectors.  Same safeguards as :func:`sweep`."""
+    vector), plus ``mix`` (default ``_MIX``) times the cold start vector; ``vectors`` receives the points' own
+    singular vectors.  Same safeguards as :func:`sweep`."""
+    mix = _MIX if mix is None else mix
     q0 = start_vector(plan.n).astype(np.complex64)
     norm = np.linalg.norm(starts, axis=0)
     usable = np.isfinite(norm) & (norm > 0)
-    start = np.where(usable, starts / np.where(usable, norm, 1.0), q0[:, None]) + _MIX * q0[:, None]
+    start = np.where(usable, starts / np.where(usable, norm, 1.0), q0[:, None]) + mix * q0[:, None]
     out = lanczos_pooled(plan, z, floor, tol * _WARM_TOL, maxit, stats, starts=start, vectors=vectors)
     stats["warm_started"] += z.size
     _recompute_wrong_branches(plan, z, floor, tol, maxit, stats, out, vectors)
