@@ -98,8 +98,9 @@ def sigma_min_grid(
         As in :func:`sigma_min`, plus the number of grid points and of mirrored rows.
     levels : sequence of float, optional
         Contour levels (eps values) that the grid is for.  Then only the points next to a contour at one of
-        them are computed to ``tol``; elsewhere ``S`` holds an interpolant certified (sigma_min is 1-Lipschitz in
-        z) to lie on the same side of every level, so contours drawn at ``levels`` are those of the full grid.
+        them are computed to ``tol``; elsewhere ``S`` holds values computed to 1e-5 or interpolants, certified
+        (sigma_min is 1-Lipschitz in z) to lie on the same side of every level, so contours drawn at ``levels``
+        are those of the full grid.
         CPU only (``method="auto"``, no ``device``); ``info`` then counts exact and certified points.
 
     Returns
