@@ -92,11 +92,13 @@ class _Refinement:
     def exact(self) -> np.ndarray:
         return np.isfinite(self.tol_at)
 
-    def compute(self, ii, jj, parents: tuple[np.ndarray, np.ndarray] | None = None, tol: float | None = None) -> None:
+    def compute(
+        self, ii, jj, parents: tuple[np.ndarray, np.ndarray] | None = None, tol: float | None = None, mix=None
+    ) -> None:
         """Evaluate the grid points (ii, jj) not yet computed to ``tol`` (default: the screening tolerance), each
-        started from its ``parents`` point's singular vector when given.  A point whose mirror row holds the
-        conjugate point (real A) shares that point's evaluation."""
-        polishing = tol is not None
+        started from its ``parents`` point's singular vector when given, plus ``mix`` times the cold start vector
+        (default ``_sweep._MIX``).  A point whose mirror row holds the conjugate point (real A) shares that
+        point's evaluation."""
         tol = self.screen_tol if tol is None else tol
         ii, jj = np.asarray(ii).ravel(), np.asarray(jj).ravel()
         pi, pj = (ii, jj) if parents is None else (parents[0].ravel(), parents[1].ravel())
@@ -111,9 +113,6 @@ class _Refinement:
         starts = None
         if parents is not None and self.vectors is not None:
             starts = self.vectors[pi[first], pj[first]].T
-        # a polished point starts from its own screened vector, which passed the wrong-branch check already:
-        # 1e-8 of the cold vector instead of the warm starts' 1e-5 saves a step (randn n = 128: 10,103 -> 8,209)
-        mix = _POLISH_MIX if polishing else None
         vals, vecs = sigma_min_with_vectors(self.prep, z, tol=tol, starts=starts, stats=self.stats, mix=mix)
         self._store(ui, uj, vals, vecs, tol)  # the evaluated points
         self._store(ii, jj, vals[back], None if vecs is None else vecs[:, back], tol)  # and the requested ones
@@ -138,7 +137,9 @@ class _Refinement:
             ii, jj = np.nonzero(need & (self.tol_at > self.tol))
             if ii.size == 0:
                 return
-            self.compute(ii, jj, parents=(ii, jj), tol=self.tol)
+            # from its own screened vector, which passed the wrong-branch check already: 1e-8 of the cold vector
+            # instead of the warm starts' 1e-5 saves a step (randn n = 128: polish steps 10,103 -> 8,209)
+            self.compute(ii, jj, parents=(ii, jj), tol=self.tol, mix=_POLISH_MIX)
 
     def _store(self, rows, cols, vals, vecs, tol) -> None:
         self.S[rows, cols] = vals
